@@ -1,0 +1,130 @@
+#!/usr/bin/env node
+/**
+ * framesift's command line (DESIGN.md, "Command line"). Parses arguments with commander, resolves the
+ * typed configuration (flags over environment variables over defaults) and calls one command.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import {
+  OPTIONS,
+  type CommandName,
+  type OptionKey,
+  configurationTable,
+  resolveConfig,
+} from './common/config.js';
+import { UserError, errorMessage } from './common/errors.js';
+import { logger, setLogLevel, type LogLevel } from './common/logger.js';
+import { PROJECT_ROOT } from './common/paths.js';
+
+const version = (
+  JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }
+).version;
+
+function addOptions(
+  command: Command,
+  name: CommandName,
+  overrides: Partial<Record<OptionKey, string>> = {},
+): Command {
+  for (const key of Object.keys(OPTIONS) as OptionKey[]) {
+    const spec = OPTIONS[key];
+    if (!(spec.commands as readonly CommandName[]).includes(name)) continue;
+    if (name !== 'dataset' && key === 'datasetOut') continue;
+    if (name === 'dataset' && key === 'out') continue;
+    const help = overrides[key] ?? spec.description;
+    const defaultText =
+      'default' in spec ? ` (default ${spec.default}; env ${spec.env})` : ` (env ${spec.env})`;
+    command.addOption(new Option(spec.flag, help + defaultText));
+  }
+  return command;
+}
+
+function configured<C extends CommandName>(name: C, flags: Record<string, unknown>) {
+  const config = resolveConfig(name, flags);
+  setLogLevel((config as { logLevel?: LogLevel }).logLevel ?? 'info');
+  return config;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('framesift')
+    .description('Real-time image-stream pipeline: stream, classify, embed and deduplicate image frames.')
+    .version(version)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  addOptions(
+    program.command('serve').description('Stream a source over WebSocket (frames on 6000, control on 7000).'),
+    'serve',
+  ).action(async (flags: Record<string, unknown>) => {
+    const { serveCommand } = await import('./commands/serve.js');
+    await serveCommand(configured('serve', flags));
+  });
+
+  addOptions(
+    program
+      .command('run')
+      .description('Receive a stream, classify and/or dedupe every frame, write and submit results.'),
+    'run',
+  ).action(async (flags: Record<string, unknown>) => {
+    const { runCommand } = await import('./commands/run.js');
+    await runCommand(configured('run', flags));
+  });
+
+  addOptions(
+    program
+      .command('dedupe')
+      .argument('<dir>', 'folder of images (searched recursively)')
+      .description('Deduplicate a folder of images in one batch run.'),
+    'dedupe',
+  ).action(async (dir: string, flags: Record<string, unknown>) => {
+    const { dedupeCommand } = await import('./commands/dedupe.js');
+    await dedupeCommand(dir, configured('dedupe', flags));
+  });
+
+  const dataset = program.command('dataset').description('Dataset tooling.');
+  addOptions(
+    dataset
+      .command('create')
+      .description('Write an N-image Fashion-MNIST subset that `serve --source FILE` streams.'),
+    'dataset',
+  ).action(async (flags: Record<string, unknown>) => {
+    const { datasetCreateCommand } = await import('./commands/dataset.js');
+    await datasetCreateCommand(configured('dataset', { ...flags, datasetOut: flags.out }));
+  });
+
+  program
+    .command('config-table', { hidden: true })
+    .description('Print the README configuration table.')
+    .action(() => {
+      process.stdout.write(configurationTable() + '\n');
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander already printed its one-line message (or the help/version text).
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof UserError) {
+      process.stderr.write(`framesift: ${err.message}\n`);
+      logger.error(err.message, { exitCode: err.exitCode });
+      return err.exitCode;
+    }
+    process.stderr.write(`framesift: internal error: ${errorMessage(err)}\n`);
+    logger.error('internal error', { error: err instanceof Error ? err.stack : String(err) });
+    return 1;
+  }
+}
+
+const invokedDirectly =
+  process.argv[1] !== undefined &&
+  path.resolve(process.argv[1]).replace(/\.ts$/, '.js').endsWith(path.join('dist', 'cli.js'));
+if (invokedDirectly) {
+  process.exitCode = await main(process.argv);
+}

@@ -1,0 +1,444 @@
+/**
+ * All configuration in one typed module. Every option has a command-line flag and an environment-variable
+ * twin (flag wins over variable, variable over default); values are validated at start-up and a bad one
+ * is a ConfigError: exit code 2 and one line naming the variable or flag and the expected form.
+ *
+ * The README's configuration table is generated from OPTIONS (`node dist/cli.js config-table`), so the two
+ * never drift apart.
+ */
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+export type CommandName = 'serve' | 'run' | 'dedupe' | 'dataset';
+
+interface OptionSpec<S extends z.ZodTypeAny> {
+  /** Commander flag syntax, e.g. `--frames-port <port>`. */
+  flag: string;
+  env: string;
+  schema: S;
+  /** Default as the user would type it (a string), or undefined for "not set". */
+  default?: string;
+  /** What the value must look like, for error messages and the README table. */
+  expected: string;
+  description: string;
+  commands: readonly CommandName[];
+}
+
+function option<S extends z.ZodTypeAny>(spec: OptionSpec<S>): OptionSpec<S> {
+  return spec;
+}
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const nonNegative = z.coerce.number().min(0);
+
+const SERVER_AND_CLIENT = ['serve', 'run'] as const;
+
+export const OPTIONS = {
+  host: option({
+    flag: '--host <host>',
+    env: 'FRAMESIFT_HOST',
+    schema: z.string().min(1),
+    default: '127.0.0.1',
+    expected: 'a host name or IP address',
+    description: 'Address the servers bind to (serve) or connect to (run). Use 0.0.0.0 to expose the server.',
+    commands: SERVER_AND_CLIENT,
+  }),
+  framesPort: option({
+    flag: '--frames-port <port>',
+    env: 'FRAMESIFT_FRAMES_PORT',
+    schema: port,
+    default: '6000',
+    expected: 'an integer port 0-65535 (0 = any free port)',
+    description: 'WebSocket port of the frame stream.',
+    commands: SERVER_AND_CLIENT,
+  }),
+  controlPort: option({
+    flag: '--control-port <port>',
+    env: 'FRAMESIFT_CONTROL_PORT',
+    schema: port,
+    default: '7000',
+    expected: 'an integer port 0-65535 (0 = any free port)',
+    description: 'WebSocket port of session control and result submission.',
+    commands: SERVER_AND_CLIENT,
+  }),
+  source: option({
+    flag: '--source <source>',
+    env: 'FRAMESIFT_SOURCE',
+    schema: z.string().min(1),
+    expected: 'fashion-mnist-test, fashion-mnist-train, an IDX/dataset file, an image folder, or camera',
+    description:
+      "serve: the default source streamed when a client names none (default fashion-mnist-test). run: the source to ask the server for (default: the server's default).",
+    commands: SERVER_AND_CLIENT,
+  }),
+  resultsDir: option({
+    flag: '--results-dir <dir>',
+    env: 'FRAMESIFT_RESULTS_DIR',
+    schema: z.string().min(1),
+    default: 'out/server',
+    expected: 'a folder path',
+    description: 'Where the server persists each submission and its score.',
+    commands: ['serve'],
+  }),
+  sessionTimeoutMs: option({
+    flag: '--session-timeout-ms <ms>',
+    env: 'FRAMESIFT_SESSION_TIMEOUT_MS',
+    schema: positiveInt,
+    default: '30000',
+    expected: 'a positive integer of milliseconds',
+    description: 'A session whose frame socket has not connected within this time expires.',
+    commands: ['serve'],
+  }),
+  maxPayloadBytes: option({
+    flag: '--max-payload-bytes <bytes>',
+    env: 'FRAMESIFT_MAX_PAYLOAD_BYTES',
+    schema: positiveInt,
+    default: String(64 * 1024 * 1024),
+    expected: 'a positive integer of bytes',
+    description: 'Largest control message the server accepts (a results submission is the largest).',
+    commands: ['serve'],
+  }),
+  fashionMnistDir: option({
+    flag: '--fashion-mnist-dir <dir>',
+    env: 'FASHION_MNIST_DIR',
+    schema: z.string().min(1),
+    expected: 'a folder holding the Fashion-MNIST IDX files (.gz or plain)',
+    description:
+      'Fashion-MNIST location; when unset: /usr/share/datasets/fashion-mnist (Debian dataset-fashion-mnist), else data/fashion-mnist/.',
+    commands: ['serve', 'dataset'],
+  }),
+  count: option({
+    flag: '--count <n>',
+    env: 'FRAMESIFT_COUNT',
+    schema: positiveInt,
+    expected: 'a positive integer',
+    description: 'run: frames to ask for (default: the whole source). dataset create: images in the subset.',
+    commands: ['run', 'dataset'],
+  }),
+  fps: option({
+    flag: '--fps <fps>',
+    env: 'FRAMESIFT_FPS',
+    schema: nonNegative.max(100_000),
+    default: '10',
+    expected: 'a number 0-100000 (0 = as fast as the receiver drains)',
+    description: 'Frame rate asked of the server.',
+    commands: ['run'],
+  }),
+  mode: option({
+    flag: '--mode <mode>',
+    env: 'FRAMESIFT_MODE',
+    schema: z.enum(['classify', 'dedupe', 'both']),
+    default: 'classify',
+    expected: 'classify, dedupe or both',
+    description: 'What the client does with each frame.',
+    commands: ['run'],
+  }),
+  out: option({
+    flag: '--out <dir>',
+    env: 'FRAMESIFT_OUT',
+    schema: z.string().min(1),
+    default: 'out',
+    expected: 'a folder path',
+    description: 'Output folder (run: results per session; dedupe: the report).',
+    commands: ['run', 'dedupe'],
+  }),
+  saveName: option({
+    flag: '--save-name <name>',
+    env: 'FRAMESIFT_SAVE_NAME',
+    schema: z.string().min(1),
+    expected: 'an order number or name (no path separators, no "..")',
+    description: 'At the end of a dedupe session, save the unique frames to <out>/uniques/<name>/.',
+    commands: ['run'],
+  }),
+  metricsPort: option({
+    flag: '--metrics-port <port>',
+    env: 'FRAMESIFT_METRICS_PORT',
+    schema: port,
+    default: '9464',
+    expected: 'an integer port 0-65535 (0 = any free port)',
+    description: 'HTTP port of /metrics (Prometheus) and the /api endpoints of a run.',
+    commands: ['run'],
+  }),
+  modelsDir: option({
+    flag: '--models-dir <dir>',
+    env: 'MODELS_DIR',
+    schema: z.string().min(1),
+    default: 'models',
+    expected: 'a folder holding the ONNX model files named by the manifests',
+    description: "Where ONNX model files are looked up (the project's own models are in models/).",
+    commands: ['run', 'dedupe'],
+  }),
+  workers: option({
+    flag: '--workers <n>',
+    env: 'FRAMESIFT_WORKERS',
+    schema: positiveInt.max(256),
+    expected: 'a positive integer',
+    description: 'Worker threads for decoding and inference (default: available cores - 1, at least 1).',
+    commands: ['run', 'dedupe'],
+  }),
+  batchSize: option({
+    flag: '--batch-size <n>',
+    env: 'FRAMESIFT_BATCH_SIZE',
+    schema: positiveInt.max(4096),
+    default: '64',
+    expected: 'a positive integer',
+    description: 'Most frames a worker infers in one batch.',
+    commands: ['run'],
+  }),
+  batchWaitMs: option({
+    flag: '--batch-wait-ms <ms>',
+    env: 'FRAMESIFT_BATCH_WAIT_MS',
+    schema: nonNegative.max(10_000),
+    default: '2',
+    expected: 'a number of milliseconds ≥ 0',
+    description: 'Longest a partial batch waits for more frames before it is sent to a worker.',
+    commands: ['run'],
+  }),
+  ringSlots: option({
+    flag: '--ring-slots <n>',
+    env: 'FRAMESIFT_RING_SLOTS',
+    schema: positiveInt.max(1_000_000),
+    default: '1024',
+    expected: 'a positive integer',
+    description: 'Frames the cross-thread frame ring holds.',
+    commands: ['run'],
+  }),
+  ringPolicy: option({
+    flag: '--ring-policy <policy>',
+    env: 'FRAMESIFT_RING_POLICY',
+    schema: z.enum(['block', 'drop-oldest']),
+    default: 'block',
+    expected: 'block or drop-oldest',
+    description:
+      'When the ring is full: pause the socket (block, nothing lost) or drop the oldest waiting frame (counted).',
+    commands: ['run'],
+  }),
+  method: option({
+    flag: '--method <method>',
+    env: 'FRAMESIFT_METHOD',
+    schema: z.enum(['cnn', 'phash', 'mse', 'change']),
+    default: 'cnn',
+    expected: 'cnn, phash, mse or change',
+    description: 'How frames are compared for dedupe.',
+    commands: ['run', 'dedupe'],
+  }),
+  metric: option({
+    flag: '--metric <metric>',
+    env: 'FRAMESIFT_METRIC',
+    schema: z.enum(['cosine', 'l2', 'rmse']),
+    default: 'cosine',
+    expected: 'cosine, l2 or rmse',
+    description: 'Distance between cnn embeddings.',
+    commands: ['run', 'dedupe'],
+  }),
+  threshold: option({
+    flag: '--threshold <t>',
+    env: 'FRAMESIFT_THRESHOLD',
+    schema: nonNegative,
+    expected: 'a number ≥ 0',
+    description:
+      "Dedupe distance at or below which a frame is a duplicate (default: the method's measured default; see docs/dedupe.md).",
+    commands: ['run', 'dedupe'],
+  }),
+  imageSaveQuality: option({
+    flag: '--image-save-quality <q>',
+    env: 'IMAGE_SAVE_QUALITY',
+    schema: z.coerce.number().int().min(1).max(100),
+    default: '95',
+    expected: 'an integer 1-100',
+    description: 'JPEG quality of saved unique images.',
+    commands: ['run', 'dedupe'],
+  }),
+  groupBy: option({
+    flag: '--group-by <regex>',
+    env: 'FRAMESIFT_GROUP_BY',
+    schema: z.string().min(1),
+    expected: 'a regular expression with one capture group',
+    description:
+      'Compare only files whose relative paths give the same first capture group (e.g. a camera id).',
+    commands: ['dedupe'],
+  }),
+  moveDuplicatesTo: option({
+    flag: '--move-duplicates-to <dir>',
+    env: 'FRAMESIFT_MOVE_DUPLICATES_TO',
+    schema: z.string().min(1),
+    expected: 'a folder path',
+    description: 'Move duplicates there (never deletes).',
+    commands: ['dedupe'],
+  }),
+  copyUniquesTo: option({
+    flag: '--copy-uniques-to <dir>',
+    env: 'FRAMESIFT_COPY_UNIQUES_TO',
+    schema: z.string().min(1),
+    expected: 'a folder path',
+    description: 'Copy the kept images there.',
+    commands: ['dedupe'],
+  }),
+  split: option({
+    flag: '--split <split>',
+    env: 'FRAMESIFT_SPLIT',
+    schema: z.enum(['test', 'train']),
+    default: 'test',
+    expected: 'test or train',
+    description: 'Fashion-MNIST split a dataset subset is drawn from.',
+    commands: ['dataset'],
+  }),
+  seed: option({
+    flag: '--seed <seed>',
+    env: 'FRAMESIFT_SEED',
+    schema: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1),
+    default: '0',
+    expected: 'an integer 0-4294967295',
+    description: "Seed of the subset's random draw (same seed, same subset).",
+    commands: ['dataset'],
+  }),
+  datasetOut: option({
+    flag: '--out <file>',
+    env: 'FRAMESIFT_DATASET_OUT',
+    schema: z.string().min(1),
+    expected: 'a file path',
+    description: 'dataset create: the subset file to write.',
+    commands: ['dataset'],
+  }),
+  cameraAddress: option({
+    flag: '--camera-address <url>',
+    env: 'CAMERA_ADDRESS',
+    schema: z.string().url(),
+    expected: 'an http(s) URL that returns one JPEG per GET',
+    description: 'Camera REST endpoint polled by `serve --source camera`.',
+    commands: ['serve'],
+  }),
+  cameraToken: option({
+    flag: '--camera-token <token>',
+    env: 'CAMERA_TOKEN',
+    schema: z.string().min(1),
+    expected: 'a bearer token',
+    description: 'Sent as `Authorization: Bearer <token>` to the camera.',
+    commands: ['serve'],
+  }),
+  cameraTimeout: option({
+    flag: '--camera-timeout <seconds>',
+    env: 'CAMERA_TIMEOUT',
+    schema: z.coerce.number().positive().max(3600),
+    default: '5',
+    expected: 'a number of seconds > 0',
+    description: 'Timeout of one camera request.',
+    commands: ['serve'],
+  }),
+  imagesPerSecond: option({
+    flag: '--images-per-second <n>',
+    env: 'IMAGES_PER_SECOND',
+    schema: z.coerce.number().positive().max(1000),
+    default: '5',
+    expected: 'a number > 0 (1-23 advised)',
+    description: 'How often the camera is polled.',
+    commands: ['serve'],
+  }),
+  testDataFolder: option({
+    flag: '--test-data-folder <dir>',
+    env: 'TEST_DATA_FOLDER',
+    schema: z.string().min(1),
+    expected: 'a folder of .jpg/.jpeg/.png images',
+    description: 'Replay this folder instead of polling the camera.',
+    commands: ['serve'],
+  }),
+  logLevel: option({
+    flag: '--log-level <level>',
+    env: 'LOG_LEVEL',
+    schema: z.enum(['error', 'warn', 'info', 'debug']),
+    default: 'info',
+    expected: 'error, warn, info or debug',
+    description: 'Log verbosity (JSON lines on stderr).',
+    commands: ['serve', 'run', 'dedupe', 'dataset'],
+  }),
+} as const;
+
+export type OptionKey = keyof typeof OPTIONS;
+type ValueOf<K extends OptionKey> = z.output<(typeof OPTIONS)[K]['schema']>;
+type HasDefault<K extends OptionKey> = (typeof OPTIONS)[K] extends { default: string } ? K : never;
+
+/** The resolved value of each option: options with a default are always set, others may be undefined. */
+export type Config<K extends OptionKey> = { [P in K as P extends HasDefault<K> ? P : never]: ValueOf<P> } & {
+  [P in K as P extends HasDefault<K> ? never : P]?: ValueOf<P>;
+};
+
+export const SERVE_OPTIONS = keysFor('serve');
+export const RUN_OPTIONS = keysFor('run');
+export const DEDUPE_OPTIONS = keysFor('dedupe');
+export const DATASET_OPTIONS = keysFor('dataset');
+
+type KeysOf<C extends CommandName> = {
+  [K in OptionKey]: C extends (typeof OPTIONS)[K]['commands'][number] ? K : never;
+}[OptionKey];
+
+export type ServeConfig = Config<KeysOf<'serve'>>;
+export type RunConfig = Config<KeysOf<'run'>>;
+export type DedupeConfig = Config<KeysOf<'dedupe'>>;
+export type DatasetConfig = Config<KeysOf<'dataset'>>;
+
+function keysFor<C extends CommandName>(command: C): KeysOf<C>[] {
+  return (Object.keys(OPTIONS) as OptionKey[]).filter((key) =>
+    (OPTIONS[key].commands as readonly CommandName[]).includes(command),
+  ) as KeysOf<C>[];
+}
+
+/** Commander's camelCase attribute name for an option's flag (`--frames-port <p>` → framesPort). */
+export function flagAttribute(key: OptionKey): string {
+  const long = OPTIONS[key].flag.split(' ')[0]!.replace(/^--/, '');
+  return long.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/**
+ * Resolves the options of `command`: flags (as commander parsed them, by flag attribute name) over
+ * environment variables over defaults. Throws ConfigError on the first bad value.
+ */
+export function resolveConfig<C extends CommandName>(
+  command: C,
+  flags: Record<string, unknown>,
+  env: NodeJS.ProcessEnv = process.env,
+): Config<KeysOf<C>> {
+  const resolved: Record<string, unknown> = {};
+  for (const key of keysFor(command)) {
+    const spec: OptionSpec<z.ZodTypeAny> = OPTIONS[key];
+    const flagValue = flags[flagAttribute(key)];
+    const envValue = env[spec.env];
+    let raw: unknown;
+    let origin: string;
+    if (flagValue !== undefined) {
+      raw = flagValue;
+      origin = spec.flag.split(' ')[0]!;
+    } else if (envValue !== undefined && envValue !== '') {
+      raw = envValue;
+      origin = spec.env;
+    } else if (spec.default !== undefined) {
+      raw = spec.default;
+      origin = `default of ${spec.env}`;
+    } else {
+      continue;
+    }
+    const parsed = spec.schema.safeParse(raw);
+    if (!parsed.success) {
+      throw new ConfigError(`${origin}=${JSON.stringify(raw)}: expected ${spec.expected}`);
+    }
+    resolved[key] = parsed.data;
+  }
+  return resolved as Config<KeysOf<C>>;
+}
+
+/** The README's configuration table, in Markdown. */
+export function configurationTable(): string {
+  const rows = (Object.keys(OPTIONS) as OptionKey[]).map((key) => {
+    const spec: OptionSpec<z.ZodTypeAny> = OPTIONS[key];
+    const flag = spec.flag.split(' ')[0]!;
+    return `| \`${spec.env}\` | \`${flag}\` | ${spec.expected} | ${spec.default === undefined ? '—' : `\`${spec.default}\``} | ${spec.commands.join(', ')} | ${spec.description} |`;
+  });
+  return [
+    '| variable | flag | type | default | commands | meaning |',
+    '|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
+}
