@@ -1,0 +1,263 @@
+#!/usr/bin/env python3
+"""Train framesift's Fashion-MNIST classifier and export it to ONNX.
+
+Reproducible (fixed seeds, deterministic CPU kernels), no downloads: the IDX .gz files are read from
+FASHION_MNIST_DIR (default /usr/share/datasets/fashion-mnist) with a small reader below.
+
+    /usr/bin/python3 training/train_fashion_mnist.py            # = npm run train
+    /usr/bin/python3 training/train_fashion_mnist.py --arch small --epochs 3 --out /tmp/small.onnx
+
+The exported graph takes `input` float32 [N,1,28,28] with values pixel/255 (the normalisation lives
+inside the graph) and returns `logits` [N,10] and `embedding` [N,128] (the penultimate features, used
+to deduplicate this stream). BatchNorm is folded into the convolutions at export (eval mode).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import os
+import struct
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = "/usr/share/datasets/fashion-mnist"
+# Mean and standard deviation of the Fashion-MNIST training pixels (in [0,1]); applied inside the graph.
+PIXEL_MEAN = 0.2860
+PIXEL_STD = 0.3530
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (optionally gzip-compressed): magic 0x0000 <type 0x08=uint8> <ndim>, sizes big-endian."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as fh:
+        data = fh.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+        raise ValueError(f"{path}: not an IDX file of unsigned bytes (expected magic 0x00 0x00 0x08 <ndim>)")
+    ndim = data[3]
+    dims = struct.unpack(">" + "I" * ndim, data[4 : 4 + 4 * ndim])
+    offset = 4 + 4 * ndim
+    expected = int(np.prod(dims))
+    if len(data) - offset != expected:
+        raise ValueError(f"{path}: expected {expected} data bytes for shape {dims}, found {len(data) - offset}")
+    return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(dims)
+
+
+def load_split(data_dir: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    prefix = "train" if split == "train" else "t10k"
+    images = read_idx(data_dir / f"{prefix}-images-idx3-ubyte.gz")
+    labels = read_idx(data_dir / f"{prefix}-labels-idx1-ubyte.gz")
+    x = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
+    y = torch.from_numpy(labels.astype(np.int64))
+    return x, y
+
+
+def conv_bn(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+# Candidate architectures: channel widths of the three conv blocks. Both: conv-pool, conv-pool, conv-pool,
+# flatten (C×3×3) -> fc 128 (embedding) -> fc 10.
+ARCHS = {
+    "base": (16, 32, 64),
+    "small": (12, 24, 48),
+    "wide": (24, 48, 64),
+}
+
+
+class FashionCNN(nn.Module):
+    def __init__(self, widths: tuple[int, int, int], embedding_dim: int = 128):
+        super().__init__()
+        c1, c2, c3 = widths
+        self.register_buffer("mean", torch.tensor(PIXEL_MEAN))
+        self.register_buffer("std", torch.tensor(PIXEL_STD))
+        self.features = nn.Sequential(
+            conv_bn(1, c1),
+            nn.MaxPool2d(2),  # 14x14
+            conv_bn(c1, c2),
+            nn.MaxPool2d(2),  # 7x7
+            conv_bn(c2, c3),
+            nn.MaxPool2d(2),  # 3x3
+        )
+        self.embed = nn.Linear(c3 * 3 * 3, embedding_dim)
+        self.dropout = nn.Dropout(0.25)
+        self.classifier = nn.Linear(embedding_dim, 10)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = (x - self.mean) / self.std
+        x = self.features(x).flatten(1)
+        embedding = F.relu(self.embed(x))
+        logits = self.classifier(self.dropout(embedding))
+        return logits, embedding
+
+
+def count_macs(widths: tuple[int, int, int], embedding_dim: int = 128) -> int:
+    """Multiply-accumulates per image of FashionCNN (convolutions and linear layers; pools/ReLU excluded)."""
+    c1, c2, c3 = widths
+    macs = 28 * 28 * c1 * 1 * 9
+    macs += 14 * 14 * c2 * c1 * 9
+    macs += 7 * 7 * c3 * c2 * 9
+    macs += c3 * 9 * embedding_dim + embedding_dim * 10
+    return macs
+
+
+def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Random crop with 2 px zero padding and random horizontal flip, vectorised over the batch."""
+    n = x.shape[0]
+    padded = F.pad(x, (2, 2, 2, 2))
+    oy = torch.randint(0, 5, (n,), generator=gen)
+    ox = torch.randint(0, 5, (n,), generator=gen)
+    ar = torch.arange(28)
+    rows = (oy[:, None] + ar)[:, :, None]  # n,28,1
+    cols = (ox[:, None] + ar)[:, None, :]  # n,1,28
+    flip = torch.rand(n, generator=gen) < 0.5
+    cols = torch.where(flip[:, None, None], cols.flip(-1), cols)
+    out = padded[torch.arange(n)[:, None, None], 0, rows, cols]
+    return out.unsqueeze(1)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 1000) -> float:
+    model.eval()
+    correct = 0
+    for i in range(0, len(x), batch):
+        logits, _ = model(x[i : i + batch])
+        correct += int((logits.argmax(1) == y[i : i + batch]).sum())
+    return correct / len(x)
+
+
+def export_onnx(model: nn.Module, out: Path, opset: int) -> None:
+    model.eval()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    dummy = torch.zeros(1, 1, 28, 28)
+    torch.onnx.export(
+        model,
+        dummy,
+        str(out),
+        input_names=["input"],
+        output_names=["logits", "embedding"],
+        dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}, "embedding": {0: "batch"}},
+        opset_version=opset,
+        do_constant_folding=True,
+        training=torch.onnx.TrainingMode.EVAL,  # folds BatchNorm into the preceding convolutions
+    )
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", default=os.environ.get("FASHION_MNIST_DIR", DEFAULT_DATA_DIR))
+    parser.add_argument("--arch", choices=sorted(ARCHS), default="base")
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=4e-3, help="peak learning rate of the one-cycle schedule")
+    parser.add_argument("--weight-decay", type=float, default=5e-4)
+    parser.add_argument("--label-smoothing", type=float, default=0.1)
+    parser.add_argument("--seed", type=int, default=20240601)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--opset", type=int, default=17)
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "models" / "fashion-mnist-cnn.onnx")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help="training report JSON (default: beside --out, <name>.training.json)",
+    )
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+    torch.use_deterministic_algorithms(True)
+
+    data_dir = Path(args.data_dir)
+    x_train, y_train = load_split(data_dir, "train")
+    x_test, y_test = load_split(data_dir, "test")
+    widths = ARCHS[args.arch]
+    model = FashionCNN(widths)
+    params = sum(p.numel() for p in model.parameters())
+    macs = count_macs(widths)
+    print(f"arch={args.arch} widths={widths} params={params} macs/image={macs}", flush=True)
+
+    history: list[dict] = []
+    if args.epochs > 0:
+        gen = torch.Generator().manual_seed(args.seed)
+        steps_per_epoch = (len(x_train) + args.batch_size - 1) // args.batch_size
+        optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=steps_per_epoch, pct_start=0.25
+        )
+        loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
+        for epoch in range(1, args.epochs + 1):
+            started = time.time()
+            model.train()
+            order = torch.randperm(len(x_train), generator=gen)
+            total_loss = 0.0
+            for i in range(0, len(order), args.batch_size):
+                idx = order[i : i + args.batch_size]
+                xb = augment(x_train[idx], gen)
+                logits, _ = model(xb)
+                loss = loss_fn(logits, y_train[idx])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                total_loss += float(loss) * len(idx)
+            test_acc = evaluate(model, x_test, y_test)
+            entry = {
+                "epoch": epoch,
+                "trainLoss": round(total_loss / len(x_train), 5),
+                "testAccuracy": test_acc,
+                "seconds": round(time.time() - started, 1),
+            }
+            history.append(entry)
+            print(json.dumps(entry), flush=True)
+
+    export_onnx(model, args.out, args.opset)
+    digest = sha256_of(args.out)
+    report = {
+        "arch": args.arch,
+        "widths": widths,
+        "parameters": params,
+        "macsPerImage": macs,
+        "recipe": {
+            "epochs": args.epochs,
+            "batchSize": args.batch_size,
+            "optimizer": "AdamW",
+            "peakLr": args.lr,
+            "schedule": "OneCycle (pct_start 0.25)",
+            "weightDecay": args.weight_decay,
+            "labelSmoothing": args.label_smoothing,
+            "augmentation": "random crop 28 from 2px zero padding, horizontal flip p=0.5",
+            "seed": args.seed,
+            "threads": args.threads,
+            "torch": torch.__version__,
+        },
+        "torchTestAccuracy": history[-1]["testAccuracy"] if history else None,
+        "history": history,
+        "onnx": {"file": args.out.name, "opset": args.opset, "sha256": digest, "bytes": args.out.stat().st_size},
+    }
+    report_path = args.report or args.out.with_suffix(".training.json")
+    report_path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out} sha256={digest} and {report_path}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
