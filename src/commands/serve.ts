@@ -1,6 +1,37 @@
+/**
+ * `framesift serve`: runs the stream server until SIGINT/SIGTERM, then shuts down gracefully (sockets
+ * closed with 1001, pending result writes finished).
+ */
 import type { ServeConfig } from '../common/config.js';
-import { UserError } from '../common/errors.js';
+import { loggerFor } from '../common/logger.js';
+import { collectProcessMetrics } from '../common/metrics.js';
+import { startStreamServer } from '../stream/index.js';
 
-export async function serveCommand(_config: ServeConfig): Promise<void> {
-  throw new UserError('serve: not built yet (issue 2)');
+const log = loggerFor('serve');
+
+export async function serveCommand(config: ServeConfig): Promise<void> {
+  collectProcessMetrics();
+  const server = await startStreamServer({
+    host: config.host,
+    framesPort: config.framesPort,
+    controlPort: config.controlPort,
+    source: config.source,
+    fashionMnistDir: config.fashionMnistDir,
+    resultsDir: config.resultsDir,
+    sessionTimeoutMs: config.sessionTimeoutMs,
+    maxPayloadBytes: config.maxPayloadBytes,
+    camera: {
+      address: config.cameraAddress,
+      token: config.cameraToken,
+      timeoutSeconds: config.cameraTimeout ?? 5,
+      imagesPerSecond: config.imagesPerSecond ?? 5,
+      testDataFolder: config.testDataFolder,
+    },
+  });
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  log.info('shutting down', { signal });
+  await server.close();
 }

@@ -56,6 +56,10 @@ export interface EndMessage {
   type: 'end';
   sessionId: string;
   sent: number;
+  /** The session's own measured duration, ms: first frame to the end of the last frame's period. */
+  durationMs?: number;
+  /** Set when the stream ended early because the receiver closed its frame socket. */
+  reason?: 'frame-socket-closed';
 }
 
 export interface StoppedMessage {
@@ -84,7 +88,8 @@ export interface StatusMessage {
 export interface ScoredMessage {
   type: 'scored';
   sessionId: string;
-  accuracy: number;
+  /** correct / predicted; null when nothing could be scored (no predictions, or an unlabelled source). */
+  accuracy: number | null;
   sent: number;
   received: number;
   reconciled: boolean;

@@ -1,0 +1,77 @@
+/**
+ * Fashion-MNIST: where it lives and how a split is loaded. 28×28 grayscale images, labels 0-9.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../common/errors.js';
+import { PROJECT_ROOT } from '../common/paths.js';
+import { readIdxFile, pairImagesAndLabels, type LabelledImages } from './idx.js';
+
+export type FashionMnistSplit = 'test' | 'train';
+
+/** Debian's dataset-fashion-mnist package installs the files here. */
+export const SYSTEM_FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
+/** Where `npm run data` downloads them. */
+export const PROJECT_FASHION_MNIST_DIR = path.join(PROJECT_ROOT, 'data', 'fashion-mnist');
+
+export const FASHION_MNIST_CLASSES = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+] as const;
+
+const FILE_STEMS: Record<FashionMnistSplit, { images: string; labels: string }> = {
+  test: { images: 't10k-images-idx3-ubyte', labels: 't10k-labels-idx1-ubyte' },
+  train: { images: 'train-images-idx3-ubyte', labels: 'train-labels-idx1-ubyte' },
+};
+
+/** FASHION_MNIST_DIR when set, else the Debian location when present, else the project's data folder. */
+export function fashionMnistDir(configured?: string): string {
+  if (configured) return configured;
+  if (existsSync(SYSTEM_FASHION_MNIST_DIR)) return SYSTEM_FASHION_MNIST_DIR;
+  return PROJECT_FASHION_MNIST_DIR;
+}
+
+/** The file of `stem` in `dir`, gzipped or plain. */
+function locate(dir: string, stem: string): string {
+  for (const candidate of [`${stem}.gz`, stem]) {
+    const file = path.join(dir, candidate);
+    if (existsSync(file)) return file;
+  }
+  throw new UserError(
+    `Fashion-MNIST file ${path.join(dir, stem)}(.gz) not found: set FASHION_MNIST_DIR, ` +
+      `install the Debian package dataset-fashion-mnist, or run "npm run data"`,
+  );
+}
+
+const cache = new Map<string, Promise<LabelledImages>>();
+
+/** Loads a split (validated, cached per folder and split: the test split is 7.8 MB, train 47 MB). */
+export function loadFashionMnist(split: FashionMnistSplit, dir = fashionMnistDir()): Promise<LabelledImages> {
+  const key = `${path.resolve(dir)}\0${split}`;
+  let loading = cache.get(key);
+  if (!loading) {
+    loading = (async () => {
+      const imagesFile = locate(dir, FILE_STEMS[split].images);
+      const labelsFile = locate(dir, FILE_STEMS[split].labels);
+      const [images, labels] = await Promise.all([readIdxFile(imagesFile, 3), readIdxFile(labelsFile, 1)]);
+      const set = pairImagesAndLabels(images, labels, imagesFile, labelsFile);
+      const bad = set.labels.findIndex((label) => label > 9);
+      if (bad >= 0) {
+        throw new UserError(`${labelsFile}: label ${set.labels[bad]} at index ${bad}, expected 0-9`);
+      }
+      return set;
+    })();
+    cache.set(key, loading);
+    // A failed load is not cached, so a fixed folder works on the next try.
+    loading.catch(() => cache.delete(key));
+  }
+  return loading;
+}
