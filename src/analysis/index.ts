@@ -1,7 +1,24 @@
 /**
- * Analysis stage: ONNX models (registry, loading with sha256 verification, preprocessing) and — with the
- * worker pool — classification and embedding of frames.
+ * The analysis stage: a Piscina pool of worker threads that classify and embed frames read in place from
+ * the frame ring. Tasks are typed by `kind` (tasks.ts); the worker dispatches each kind to its handler.
  */
+export { createAnalysisPool, defaultThreads, defaultIntraOpThreads } from './pool.js';
+export type { AnalysisPool, AnalysisPoolOptions } from './pool.js';
+export type {
+  AnalysisTask,
+  ClassifyResult,
+  ClassifyTask,
+  FrameFailure,
+  ModelRef,
+  ResultOf,
+  TaskKind,
+  TaskMap,
+  WarmupResult,
+  WarmupTask,
+  WorkerTestHooks,
+} from './tasks.js';
+
+// The model registry: manifests, lookup (MODELS_DIR, then models/), sha256 check, loading, preprocessing.
 export {
   loadModel,
   loadManifest,

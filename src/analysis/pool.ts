@@ -1,0 +1,102 @@
+/**
+ * The analysis worker pool (Piscina). Threads default to the available cores minus one (the main thread
+ * does the socket I/O), at least one; each worker's ONNX Runtime sessions get intra-op threads so that
+ * workers × intra-op threads never exceeds the cores.
+ */
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import type { FrameRing } from '../common/frame-ring.js';
+import { UserError, errorMessage } from '../common/errors.js';
+import { loggerFor } from '../common/logger.js';
+import { compiledSibling } from '../common/paths.js';
+import type { AnalysisTask, ModelRef, ResultOf, WarmupResult, WorkerTestHooks } from './tasks.js';
+import type { AnalysisWorkerData } from './worker.js';
+
+const log = loggerFor('analysis');
+
+export interface AnalysisPoolOptions {
+  /** Worker threads (default: available cores - 1, at least 1). */
+  threads?: number;
+  /** ONNX Runtime intra-op threads per worker session (default: (cores - 1) / threads, at least 1). */
+  intraOpThreads?: number;
+  /** Where model files are looked up (MODELS_DIR). */
+  modelsDir: string;
+  /** The frame ring workers read frames from; attached once per worker at start-up. */
+  ring?: FrameRing;
+  /** Test-only worker behaviour; defaults from FRAMESIFT_TEST_WORKER_DELAY_MS / _FAIL_BATCH. */
+  testHooks?: WorkerTestHooks;
+}
+
+export interface AnalysisPool {
+  readonly threads: number;
+  readonly intraOpThreads: number;
+  /** Runs one task on a worker; rejects with the worker's error. */
+  run<T extends AnalysisTask>(task: T): Promise<ResultOf<T>>;
+  /** Loads `model` in every worker and runs a dummy frame; a bad model is a UserError naming it. */
+  warmup(model: ModelRef): Promise<WarmupResult[]>;
+  destroy(): Promise<void>;
+}
+
+export function defaultThreads(cores = availableParallelism()): number {
+  return Math.max(1, cores - 1);
+}
+
+/**
+ * Intra-op threads per worker: the cores left after the main thread's, shared among the workers, at
+ * least 1 — so workers × intra-op threads never exceeds the cores (unless there are more workers than cores).
+ */
+export function defaultIntraOpThreads(threads: number, cores = availableParallelism()): number {
+  return Math.max(1, Math.floor((cores - 1) / threads));
+}
+
+function hooksFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerTestHooks {
+  const hooks: WorkerTestHooks = {};
+  const delay = Number(env.FRAMESIFT_TEST_WORKER_DELAY_MS);
+  if (Number.isFinite(delay) && delay > 0) hooks.delayMs = delay;
+  const fail = Number(env.FRAMESIFT_TEST_WORKER_FAIL_BATCH);
+  if (Number.isInteger(fail) && fail > 0) hooks.failBatch = fail;
+  return hooks;
+}
+
+export function createAnalysisPool(options: AnalysisPoolOptions): AnalysisPool {
+  const cores = availableParallelism();
+  const threads = options.threads ?? defaultThreads(cores);
+  const intraOpThreads = options.intraOpThreads ?? defaultIntraOpThreads(threads, cores);
+  const workerData: AnalysisWorkerData = {
+    ringBuffer: options.ring?.buffer,
+    modelsDir: options.modelsDir,
+    intraOpThreads,
+    testHooks: options.testHooks ?? hooksFromEnv(),
+  };
+  const piscina = new Piscina({
+    filename: compiledSibling(import.meta.url, 'worker.js'),
+    minThreads: threads,
+    maxThreads: threads,
+    idleTimeout: Number.POSITIVE_INFINITY,
+    concurrentTasksPerWorker: 1,
+    workerData,
+  });
+  log.info('worker pool started', { threads, intraOpThreads, cores });
+
+  const pool: AnalysisPool = {
+    threads,
+    intraOpThreads,
+    run<T extends AnalysisTask>(task: T): Promise<ResultOf<T>> {
+      return piscina.run(task) as Promise<ResultOf<T>>;
+    },
+    async warmup(model: ModelRef): Promise<WarmupResult[]> {
+      try {
+        return await Promise.all(
+          Array.from({ length: threads }, () => pool.run({ kind: 'warmup', model } as const)),
+        );
+      } catch (err) {
+        // Errors cross the thread boundary as plain Errors: a model that will not load is the user's.
+        throw new UserError(errorMessage(err));
+      }
+    },
+    async destroy() {
+      await piscina.destroy();
+    },
+  };
+  return pool;
+}
