@@ -126,6 +126,8 @@ export interface ResultsDocument {
   sessionId: string;
   mode: ResultsMode;
   createdAt?: string;
+  /** Class names by label index, when the model has them. */
+  classNames?: string[];
   source: ResultsSource;
   model: ResultsModel | null;
   counts: ResultsCounts;

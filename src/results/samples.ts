@@ -1,0 +1,153 @@
+/**
+ * Memory-bounded, deterministic choice of the sample frames shown in a session's report.
+ *
+ * Every prediction is offered with a view of its pixels; the collector keeps, per predicted class, the
+ * PER_END most confident and PER_END least confident frames (ties → lowest seq) and copies pixels only for
+ * those. Both lists are exact functions of the whole set of predictions, so the final choice does not
+ * depend on the order in which results arrived. Memory: 2 × PER_END frames per predicted class.
+ */
+
+export interface FrameImage {
+  width: number;
+  height: number;
+  channels: number;
+  /** 0 raw uint8 row-major HWC, 1 JPEG, 2 PNG (the wire encodings). */
+  encoding: 0 | 1 | 2;
+  data: Uint8Array;
+}
+
+export type SampleReason = 'most-confident' | 'least-confident' | 'fill';
+
+export interface Sample {
+  seq: number;
+  label: number;
+  confidence: number;
+  reason: SampleReason;
+  image: FrameImage;
+}
+
+interface Candidate {
+  seq: number;
+  label: number;
+  confidence: number;
+  image: FrameImage;
+}
+
+export const SAMPLE_COUNT = 10;
+/** Enough per end that a session predicting a single class still fills 10 samples. */
+const PER_END = Math.ceil(SAMPLE_COUNT / 2);
+
+/** Ordering "more confident first", ties → lower seq first. */
+function moreConfident(
+  a: { confidence: number; seq: number },
+  b: { confidence: number; seq: number },
+): number {
+  return b.confidence - a.confidence || a.seq - b.seq;
+}
+
+/** Ordering "less confident first", ties → lower seq first. */
+function lessConfident(
+  a: { confidence: number; seq: number },
+  b: { confidence: number; seq: number },
+): number {
+  return a.confidence - b.confidence || a.seq - b.seq;
+}
+
+/** Inserts into a short sorted list bounded at `limit`; returns false when the item does not make the cut. */
+function wouldEnter<T>(list: T[], item: T, order: (a: T, b: T) => number, limit: number): boolean {
+  return list.length < limit || order(item, list[list.length - 1] as T) < 0;
+}
+
+function insertBounded<T>(list: T[], item: T, order: (a: T, b: T) => number, limit: number): void {
+  let i = list.length;
+  while (i > 0 && order(item, list[i - 1] as T) < 0) i--;
+  list.splice(i, 0, item);
+  if (list.length > limit) list.pop();
+}
+
+function copyImage(image: FrameImage): FrameImage {
+  return { ...image, data: image.data.slice() };
+}
+
+export class SampleCollector {
+  private readonly top = new Map<number, Candidate[]>();
+  private readonly bottom = new Map<number, Candidate[]>();
+  private readonly counts = new Map<number, number>();
+  private readonly seen = new Set<number>();
+
+  constructor(private readonly sampleCount = SAMPLE_COUNT) {}
+
+  /**
+   * One prediction with a view of its pixels (e.g. a frame-ring slot). The pixels are copied only if the
+   * frame becomes a candidate, before the caller releases the view.
+   */
+  offer(seq: number, label: number, confidence: number, image: FrameImage): void {
+    // A repeated seq would make the choice depend on arrival order; the first offer wins.
+    if (this.seen.has(seq)) return;
+    this.counts.set(label, (this.counts.get(label) ?? 0) + 1);
+    const probe = { seq, label, confidence, image };
+    const top = this.top.get(label) ?? [];
+    const bottom = this.bottom.get(label) ?? [];
+    const intoTop = wouldEnter(top, probe, moreConfident, PER_END);
+    const intoBottom = wouldEnter(bottom, probe, lessConfident, PER_END);
+    if (!intoTop && !intoBottom) return;
+    this.seen.add(seq);
+    // One copy shared by both lists when a frame is in both (small classes).
+    const candidate: Candidate = { seq, label, confidence, image: copyImage(image) };
+    if (intoTop) insertBounded(top, candidate, moreConfident, PER_END);
+    if (intoBottom) insertBounded(bottom, candidate, lessConfident, PER_END);
+    this.top.set(label, top);
+    this.bottom.set(label, bottom);
+  }
+
+  /** Number of frames whose pixels are currently held. */
+  get heldFrames(): number {
+    const held = new Set<Candidate>();
+    for (const list of [...this.top.values(), ...this.bottom.values()]) for (const c of list) held.add(c);
+    return held.size;
+  }
+
+  /**
+   * The chosen samples. Classes are ranked by how often they were predicted (ties → lower label). With at
+   * least `sampleCount` classes, the top classes each give one sample, alternating most- and least-confident
+   * prediction; with fewer, rounds go over the classes taking the most confident, then the least confident,
+   * then the next of each, until the count is met. Sorted by label, then seq.
+   */
+  samples(): Sample[] {
+    const classes = [...this.counts.entries()]
+      .sort(([la, ca], [lb, cb]) => cb - ca || la - lb)
+      .map(([label]) => label);
+    const chosen: Sample[] = [];
+    const taken = new Set<number>();
+    const take = (candidate: Candidate | undefined, reason: SampleReason): boolean => {
+      if (!candidate || taken.has(candidate.seq) || chosen.length >= this.sampleCount) return false;
+      taken.add(candidate.seq);
+      const { seq, label, confidence, image } = candidate;
+      chosen.push({ seq, label, confidence, reason, image });
+      return true;
+    };
+
+    if (classes.length >= this.sampleCount) {
+      classes.slice(0, this.sampleCount).forEach((label, i) => {
+        const wantTop = i % 2 === 0;
+        const first = (wantTop ? this.top : this.bottom).get(label)?.[0];
+        const second = (wantTop ? this.bottom : this.top).get(label)?.[0];
+        if (!take(first, wantTop ? 'most-confident' : 'least-confident')) {
+          take(second, wantTop ? 'least-confident' : 'most-confident');
+        }
+      });
+    } else {
+      for (let rank = 0; rank < PER_END && chosen.length < this.sampleCount; rank++) {
+        for (const end of ['top', 'bottom'] as const) {
+          for (const label of classes) {
+            const list = (end === 'top' ? this.top : this.bottom).get(label);
+            const reason: SampleReason =
+              rank === 0 ? (end === 'top' ? 'most-confident' : 'least-confident') : 'fill';
+            take(list?.[rank], reason);
+          }
+        }
+      }
+    }
+    return chosen.sort((a, b) => a.label - b.label || a.seq - b.seq);
+  }
+}
