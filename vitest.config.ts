@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
+    setupFiles: ['tests/setup-env.ts'],
     // Real sockets, real models, real images: integration tests take seconds, not milliseconds.
     testTimeout: 60_000,
     hookTimeout: 60_000,
