@@ -63,7 +63,7 @@ export function parseIdx(bytes: Uint8Array, name: string, expectedDims: number):
   const actual = bytes.byteLength - headerBytes;
   if (actual !== elements) {
     throw new UserError(
-      `${name}: ${actual} bytes of data after the header, expected ${dims.join('×')} = ${elements}` +
+      `${name}: ${actual} bytes of data after the header, expected ${dims.length > 1 ? `${dims.join('×')} = ` : ''}${elements}` +
         (actual < elements ? ' (truncated file?)' : ''),
     );
   }
