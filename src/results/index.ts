@@ -20,6 +20,8 @@ export { readScore, type ScoreReport, type ClassScore } from './score.js';
 export { formatTerminalSummary, type TerminalSummaryInput } from './terminal.js';
 export {
   writeResultsFolder,
+  buildResultsDocument,
+  resultsClassNames,
   writeScore,
   writeSubmissionError,
   serializeDocument,

@@ -94,7 +94,7 @@ export function sessionFolderName(sessionId: string): string {
     : safe;
 }
 
-function defaultClassNames(outcome: SessionOutcome): readonly string[] | undefined {
+export function resultsClassNames(outcome: SessionOutcome): readonly string[] | undefined {
   if (outcome.classNames) return outcome.classNames;
   const fashion = /fashion-mnist/i;
   return fashion.test(outcome.source.name) || fashion.test(outcome.model?.file ?? '')
@@ -231,18 +231,14 @@ function metricsFile(doc: ResultsDocument, score?: ScoreReport): string {
 }
 
 /**
- * Writes every file of the results folder and returns the document to submit. The document is validated
- * against the schema before it is written: an invalid one is a bug here, not a user error.
+ * The results document of a finished session, given its rendered samples. Pure apart from the clock
+ * (createdAt): the size test builds 100,000-frame documents with it.
  */
-export async function writeResultsFolder(outDir: string, outcome: SessionOutcome): Promise<WrittenResults> {
-  const folder = path.resolve(outDir, sessionFolderName(outcome.sessionId));
-  await mkdir(path.join(folder, 'samples', 'plain'), { recursive: true });
-  const classNames = defaultClassNames(outcome);
-
+export function buildResultsDocument(outcome: SessionOutcome, samples: ResultsSample[]): ResultsDocument {
+  const classNames = resultsClassNames(outcome);
   const counts = outcome.counts;
   const rec = reconcile({ sent: outcome.sent, ...counts, seen: outcome.receivedSeqs });
   const predictions = outcome.predictions.columns();
-  const latencies = outcome.predictions.latencyMs();
   const { startedAt, endedAt, ...phases } = outcome.timings;
   const durationMs = Math.max(0, endedAt - startedAt);
   const activeMs = outcome.predictions.activeWindowMs;
@@ -257,39 +253,11 @@ export async function writeResultsFolder(outDir: string, outcome: SessionOutcome
       outcome.predictions.confidencesView(),
       classNames,
     ),
-    latencyMs: latencySummary(latencies),
+    latencyMs: latencySummary(outcome.predictions.latencyMs()),
     throughputFps: throughputWindow > 0 ? round((counts.processed * 1000) / throughputWindow, 2) : null,
   };
 
-  // Samples: the plain display image is kept so writeScore can redraw the card with the true label.
-  const samples: ResultsSample[] = [];
-  for (const sample of outcome.samples.samples()) {
-    try {
-      await writeFile(path.join(folder, plainFile(sample.seq)), await displayImage(sample.image));
-    } catch (err) {
-      sampleFailures().inc();
-      log.warn('sample frame could not be decoded; left out of the samples', {
-        sessionId: outcome.sessionId,
-        seq: sample.seq,
-        encoding: sample.image.encoding,
-        error: errorMessage(err),
-      });
-      continue;
-    }
-    samples.push({
-      seq: sample.seq,
-      label: sample.label,
-      labelName: labelName(sample.label, classNames),
-      confidence: round(sample.confidence, 4),
-      reason: sample.reason,
-      file: sampleFile(samples.length, sample.seq),
-      png: '',
-    });
-  }
-  const rendered = await renderSamples(folder, outcome.sessionId, samples, classNames);
-  rendered.forEach((r) => (r.meta.png = r.card.toString('base64')));
-
-  const document: ResultsDocument = {
+  return {
     format: RESULTS_FORMAT,
     framesiftVersion: framesiftVersion(),
     sessionId: outcome.sessionId,
@@ -327,6 +295,47 @@ export async function writeResultsFolder(outDir: string, outcome: SessionOutcome
     },
     ...(outcome.dedupe ? { dedupe: outcome.dedupe } : {}),
   };
+}
+
+/**
+ * Writes every file of the results folder and returns the document to submit. The document is validated
+ * against the schema before it is written: an invalid one is a bug here, not a user error.
+ */
+export async function writeResultsFolder(outDir: string, outcome: SessionOutcome): Promise<WrittenResults> {
+  const folder = path.resolve(outDir, sessionFolderName(outcome.sessionId));
+  await mkdir(path.join(folder, 'samples', 'plain'), { recursive: true });
+  const classNames = resultsClassNames(outcome);
+
+  // Samples: the plain display image is kept so writeScore can redraw the card with the true label.
+  const samples: ResultsSample[] = [];
+  for (const sample of outcome.samples.samples()) {
+    try {
+      await writeFile(path.join(folder, plainFile(sample.seq)), await displayImage(sample.image));
+    } catch (err) {
+      sampleFailures().inc();
+      log.warn('sample frame could not be decoded; left out of the samples', {
+        sessionId: outcome.sessionId,
+        seq: sample.seq,
+        encoding: sample.image.encoding,
+        error: errorMessage(err),
+      });
+      continue;
+    }
+    samples.push({
+      seq: sample.seq,
+      label: sample.label,
+      labelName: labelName(sample.label, classNames),
+      confidence: round(sample.confidence, 4),
+      reason: sample.reason,
+      file: sampleFile(samples.length, sample.seq),
+      png: '',
+    });
+  }
+  const rendered = await renderSamples(folder, outcome.sessionId, samples, classNames);
+  rendered.forEach((r) => (r.meta.png = r.card.toString('base64')));
+
+  const document = buildResultsDocument(outcome, samples);
+  const latencies = outcome.predictions.latencyMs();
 
   const check = validateResultsDocument(document);
   if (!check.ok)
@@ -339,8 +348,8 @@ export async function writeResultsFolder(outDir: string, outcome: SessionOutcome
   log.info('results written', {
     sessionId: outcome.sessionId,
     folder,
-    predicted: summary.predicted,
-    reconciled: rec.reconciled,
+    predicted: document.summary.predicted,
+    reconciled: document.reconciliation.reconciled,
   });
   return { folder, document };
 }
