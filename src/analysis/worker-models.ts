@@ -2,6 +2,8 @@
  * Opening models inside a worker: one ONNX Runtime session per worker per model, with the intra-op
  * thread count the pool chose (workers × intra-op threads never exceeds the cores).
  */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import ort from 'onnxruntime-node';
 import { UserError, errorMessage } from '../common/errors.js';
 import type { ModelRef, WorkerModel } from './tasks.js';
@@ -42,15 +44,19 @@ export async function openWorkerModel(
     };
   }
   let session: ort.InferenceSession;
+  let sha256: string;
   try {
-    session = await ort.InferenceSession.create(ref.path, sessionOptions(intraOpThreads));
+    // An explicit file has no manifest to check against: its sha256 is reported, not verified.
+    const bytes = await readFile(ref.path);
+    sha256 = createHash('sha256').update(bytes).digest('hex');
+    session = await ort.InferenceSession.create(bytes, sessionOptions(intraOpThreads));
   } catch (err) {
     throw new UserError(`model ${ref.path}: cannot load (${errorMessage(err)}); expected an ONNX model file`);
   }
   return {
     session,
     path: ref.path,
-    sha256: null,
+    sha256,
     inputName: ref.input.name ?? session.inputNames[0]!,
     input: { channels: ref.input.channels, height: ref.input.height, width: ref.input.width },
     outputs: ref.outputs,

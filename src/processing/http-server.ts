@@ -1,0 +1,104 @@
+/**
+ * The run's HTTP server: `/metrics` (Prometheus text from the shared registry) and any routes a stage
+ * mounts (`/api/...` of the dedupe stage). One line per route; unknown paths are 404 and a handler's
+ * failure is a 500 with a one-line JSON error, never a crash.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { UserError, errorMessage } from '../common/errors.js';
+import { loggerFor } from '../common/logger.js';
+import { metricsRegistry } from '../common/metrics.js';
+
+const log = loggerFor('http');
+
+export type RouteHandler = (
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  url: URL,
+) => void | Promise<void>;
+
+export interface HttpServer {
+  readonly port: number;
+  /** http://host:port */
+  readonly url: string;
+  /** Mounts `handler` on `method path` (exact path match); a later mount of the same route replaces it. */
+  route(method: string, path: string, handler: RouteHandler): void;
+  close(): Promise<void>;
+}
+
+export interface HttpServerOptions {
+  host?: string;
+  /** 0 = any free port. */
+  port: number;
+}
+
+/** Sends `body` as JSON with `status`. */
+export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
+  const host = options.host ?? '127.0.0.1';
+  const routes = new Map<string, RouteHandler>();
+  routes.set('GET /metrics', async (_req, res) => {
+    const body = await metricsRegistry.metrics();
+    res.writeHead(200, { 'content-type': metricsRegistry.contentType });
+    res.end(body);
+  });
+
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? host}`);
+    const handler = routes.get(`${req.method ?? 'GET'} ${url.pathname}`);
+    if (!handler) {
+      const allowed = [...routes.keys()].filter((key) => key.endsWith(` ${url.pathname}`));
+      if (allowed.length > 0) {
+        sendJson(res, 405, {
+          error: `${req.method} ${url.pathname}: expected ${allowed.map((k) => k.split(' ')[0]).join(' or ')}`,
+        });
+      } else {
+        sendJson(res, 404, { error: `${url.pathname}: no such endpoint` });
+      }
+      return;
+    }
+    Promise.resolve()
+      .then(() => handler(req, res, url))
+      .catch((err: unknown) => {
+        const status = err instanceof UserError ? 400 : 500;
+        log.warn('http handler failed', { path: url.pathname, status, error: errorMessage(err) });
+        if (!res.headersSent) sendJson(res, status, { error: errorMessage(err) });
+        else res.end();
+      });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new UserError(
+          `cannot serve metrics on ${host}:${options.port} (${err.code ?? err.message}): choose another --metrics-port (0 = any free port)`,
+        ),
+      ),
+    );
+    server.listen(options.port, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info('metrics and API listening', { url: `http://${host}:${port}/metrics` });
+
+  return {
+    port,
+    url: `http://${host}:${port}`,
+    route(method, path, handler) {
+      routes.set(`${method.toUpperCase()} ${path}`, handler);
+    },
+    close() {
+      return new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
