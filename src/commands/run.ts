@@ -105,6 +105,7 @@ export interface PipelineConfig {
   batchWaitMs: number;
   ringSlots: number;
   ringPolicy: 'block' | 'drop-oldest';
+  classifier: string;
 }
 
 /** `config` over the option defaults of src/common/config.ts. */
@@ -155,7 +156,7 @@ export async function runPipeline(
 ): Promise<PipelineResult> {
   const config = pipelineConfig(runConfig);
   const startedAt = Date.now();
-  const model = options.model ?? DEFAULT_CLASSIFIER;
+  const model = options.model ?? config.classifier ?? DEFAULT_CLASSIFIER;
   if (config.mode !== 'classify') {
     throw new UserError(
       `--mode ${config.mode}: run supports classify in this build; dedupe streams use "framesift dedupe"`,

@@ -168,6 +168,15 @@ export const OPTIONS = {
     description: "Where ONNX model files are looked up (the project's own models are in models/).",
     commands: ['run', 'dedupe'],
   }),
+  classifier: option({
+    flag: '--classifier <name>',
+    env: 'FRAMESIFT_CLASSIFIER',
+    schema: z.string().min(1),
+    default: 'fashion-mnist-cnn',
+    expected: 'a model manifest name (models/manifests/<name>.json) with a logits output',
+    description: 'The model `run` classifies frames with.',
+    commands: ['run'],
+  }),
   workers: option({
     flag: '--workers <n>',
     env: 'FRAMESIFT_WORKERS',
