@@ -1,0 +1,116 @@
+/**
+ * The `/api/*` routes of a run's HTTP server (the port that also serves `/metrics`):
+ * `GET /api/status`, `GET /api/uniques`, `POST /api/save {"name": "…"}`. The run command mounts
+ * `handleDedupeApi` in its server; it answers JSON and never throws.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { UserError, errorMessage } from '../common/errors.js';
+import { loggerFor } from '../common/logger.js';
+import { metric, metricsRegistry, prom } from '../common/metrics.js';
+import type { StreamDeduper } from './stream-deduper.js';
+
+const log = loggerFor('dedupe-api');
+const MAX_BODY_BYTES = 64 * 1024;
+
+const apiErrors = () =>
+  metric(
+    'framesift_dedupe_api_errors_total',
+    () =>
+      new prom.Counter({
+        name: 'framesift_dedupe_api_errors_total',
+        help: 'Rejected /api requests, by reason.',
+        labelNames: ['reason'],
+        registers: [metricsRegistry],
+      }),
+  );
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+function reject(res: ServerResponse, status: number, reason: string, message: string): void {
+  apiErrors().inc({ reason });
+  log.warn('api request rejected', { reason, message });
+  send(res, status, { error: message });
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new UserError(`request body: expected at most ${MAX_BODY_BYTES} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * Answers the request if its path starts with `/api/` and returns true; returns false otherwise so the
+ * caller can route it elsewhere. `getDeduper` returns undefined while no dedupe session runs.
+ */
+export function handleDedupeApi(
+  req: IncomingMessage,
+  res: ServerResponse,
+  getDeduper: () => StreamDeduper | undefined,
+): boolean {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  if (!url.pathname.startsWith('/api/')) return false;
+  void route(url.pathname, req, res, getDeduper()).catch((err: unknown) => {
+    log.error('api handler failed', { error: errorMessage(err) });
+    if (!res.headersSent) send(res, 500, { error: errorMessage(err) });
+  });
+  return true;
+}
+
+async function route(
+  pathname: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  deduper: StreamDeduper | undefined,
+): Promise<void> {
+  const routes: Record<string, string> = { '/api/status': 'GET', '/api/uniques': 'GET', '/api/save': 'POST' };
+  const method = routes[pathname];
+  if (!method)
+    return reject(
+      res,
+      404,
+      'not-found',
+      `${pathname}: no such endpoint (expected /api/status, /api/uniques or /api/save)`,
+    );
+  if (req.method !== method)
+    return reject(res, 405, 'method', `${req.method} ${pathname}: expected ${method}`);
+  if (!deduper)
+    return reject(res, 409, 'no-dedupe', `${pathname}: this run does not dedupe (use --mode dedupe or both)`);
+  if (pathname === '/api/status') return send(res, 200, deduper.status());
+  if (pathname === '/api/uniques') return send(res, 200, { uniques: deduper.uniques() });
+
+  let body: unknown;
+  try {
+    body = JSON.parse(await readBody(req));
+  } catch (err) {
+    const message =
+      err instanceof UserError ? err.message : 'request body: expected JSON like {"name": "<order number>"}';
+    return reject(res, 400, 'bad-body', message);
+  }
+  const name = (body as { name?: unknown } | null)?.name;
+  try {
+    const result = await deduper.save(typeof name === 'number' ? String(name) : (name as string));
+    send(res, 201, result);
+  } catch (err) {
+    if (err instanceof UserError) return reject(res, 400, 'bad-name', err.message);
+    throw err;
+  }
+}

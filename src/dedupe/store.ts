@@ -1,0 +1,206 @@
+/**
+ * The unique store: the incremental keep-or-drop decision. Every frame is compared with the uniques kept
+ * so far (for `change`: with the last kept frame); a frame farther than the threshold from all of them is
+ * a new unique, otherwise a duplicate of its nearest unique. The first frame is always kept. Memory grows
+ * with the number of uniques, never with the number of frames.
+ *
+ * Stores are keyed by stream (camera) id behind `KeyedUniqueStore`, so frames of different streams are
+ * never compared and the store can later be partitioned across machines by that key.
+ */
+import { DEFAULT_CHANGE_OPTIONS, changeScore, type ChangeOptions, type GrayImage } from './change.js';
+import { hammingDistance, type Metric } from './distance.js';
+import type { Feature, Method } from './methods.js';
+import { FEATURE_KIND } from './methods.js';
+import { TieredVectorIndex, type NearestHit, type VectorDistance } from './vector-index.js';
+
+export type Decision =
+  | {
+      duplicate: false;
+      /** Number of the new unique within its stream (0-based, in keep order). */
+      unique: number;
+      /** The nearest earlier unique and its distance (undefined for a stream's first frame). */
+      nearest?: NearestHit;
+    }
+  | { duplicate: true; unique: number; distance: number };
+
+export interface UniqueStoreOptions {
+  method: Method;
+  metric: Metric;
+  /** A frame at distance ≤ threshold from a kept frame is a duplicate. */
+  threshold: number;
+  /** Kept vectors above which the approximate (HNSW) index replaces exact search; 0 = always exact. */
+  approximateAbove: number;
+  change?: ChangeOptions;
+}
+
+/** The uniques of one stream. */
+export interface UniqueStore {
+  decide(feature: Feature): Decision;
+  readonly size: number;
+  /** Uniques the store has room for without growing (memory is proportional to this). */
+  readonly capacity: number;
+}
+
+/** Stores keyed by stream id: the seam along which uniques can be partitioned across machines. */
+export interface KeyedUniqueStore {
+  decide(streamId: string, feature: Feature): Decision;
+  size(streamId: string): number;
+  streams(): string[];
+  /** Sum of the capacities of every stream's store. */
+  readonly capacity: number;
+}
+
+function checkKind(method: Method, feature: Feature): void {
+  if (feature.kind !== FEATURE_KIND[method]) {
+    throw new Error(`dedupe method ${method} needs a ${FEATURE_KIND[method]} feature, got ${feature.kind}`);
+  }
+}
+
+class VectorStore implements UniqueStore {
+  private index: TieredVectorIndex | undefined;
+  constructor(
+    private readonly options: UniqueStoreOptions,
+    private readonly distance: VectorDistance,
+  ) {}
+
+  get size(): number {
+    return this.index?.size ?? 0;
+  }
+  get capacity(): number {
+    return this.index?.capacity ?? 0;
+  }
+
+  decide(feature: Feature): Decision {
+    checkKind(this.options.method, feature);
+    const vector =
+      feature.kind === 'embedding' ? feature.vector : (feature as { pixels: Float32Array }).pixels;
+    this.index ??= new TieredVectorIndex(vector.length, this.distance, this.options.approximateAbove);
+    const nearest = this.index.nearest(vector);
+    if (nearest && nearest.distance <= this.options.threshold) {
+      return { duplicate: true, unique: nearest.index, distance: nearest.distance };
+    }
+    return { duplicate: false, unique: this.index.add(vector), nearest };
+  }
+}
+
+class HashStore implements UniqueStore {
+  // Two 32-bit halves per hash: popcount on numbers is far cheaper than on bigints.
+  private high = new Uint32Array(16);
+  private low = new Uint32Array(16);
+  private count = 0;
+  constructor(private readonly threshold: number) {}
+
+  get size(): number {
+    return this.count;
+  }
+  get capacity(): number {
+    return this.high.length;
+  }
+
+  decide(feature: Feature): Decision {
+    checkKind('phash', feature);
+    const hash = (feature as { hash: bigint }).hash;
+    let best = -1;
+    let bestDistance = Infinity;
+    for (let i = 0; i < this.count; i++) {
+      const d = hammingDistance(hash, (BigInt(this.high[i]!) << 32n) | BigInt(this.low[i]!));
+      if (d < bestDistance) {
+        bestDistance = d;
+        best = i;
+      }
+    }
+    if (best >= 0 && bestDistance <= this.threshold) {
+      return { duplicate: true, unique: best, distance: bestDistance };
+    }
+    if (this.count === this.high.length) {
+      const high = new Uint32Array(this.count * 2);
+      high.set(this.high);
+      const low = new Uint32Array(this.count * 2);
+      low.set(this.low);
+      this.high = high;
+      this.low = low;
+    }
+    this.high[this.count] = Number(BigInt.asUintN(64, hash) >> 32n);
+    this.low[this.count] = Number(BigInt.asUintN(64, hash) & 0xffffffffn);
+    return {
+      duplicate: false,
+      unique: this.count++,
+      nearest: best >= 0 ? { index: best, distance: bestDistance } : undefined,
+    };
+  }
+}
+
+/** `change` compares with the last kept frame only: a fixed camera's scene drifts slowly. */
+class ChangeStore implements UniqueStore {
+  private last: GrayImage | undefined;
+  private count = 0;
+  constructor(
+    private readonly threshold: number,
+    private readonly options: ChangeOptions,
+  ) {}
+
+  get size(): number {
+    return this.count;
+  }
+  get capacity(): number {
+    return this.last ? 1 : 0;
+  }
+
+  decide(feature: Feature): Decision {
+    checkKind('change', feature);
+    const image = (feature as { image: GrayImage }).image;
+    if (this.last) {
+      // A frame of another size (the camera changed resolution) counts as fully changed.
+      const sameSize = this.last.width === image.width && this.last.height === image.height;
+      const score = sameSize ? changeScore(this.last, image, this.options) : 1;
+      if (score <= this.threshold) return { duplicate: true, unique: this.count - 1, distance: score };
+      const nearest = { index: this.count - 1, distance: score };
+      this.last = image;
+      return { duplicate: false, unique: this.count++, nearest };
+    }
+    this.last = image;
+    return { duplicate: false, unique: this.count++ };
+  }
+}
+
+export function createUniqueStore(options: UniqueStoreOptions): UniqueStore {
+  switch (options.method) {
+    case 'cnn':
+      return new VectorStore(options, options.metric);
+    case 'mse':
+      return new VectorStore(options, 'mse');
+    case 'phash':
+      return new HashStore(options.threshold);
+    case 'change':
+      return new ChangeStore(options.threshold, options.change ?? DEFAULT_CHANGE_OPTIONS);
+  }
+}
+
+/** In-process keyed store: one UniqueStore per stream id, created on a stream's first frame. */
+export class InMemoryKeyedStore implements KeyedUniqueStore {
+  private readonly stores = new Map<string, UniqueStore>();
+  constructor(private readonly options: UniqueStoreOptions) {}
+
+  decide(streamId: string, feature: Feature): Decision {
+    let store = this.stores.get(streamId);
+    if (!store) {
+      store = createUniqueStore(this.options);
+      this.stores.set(streamId, store);
+    }
+    return store.decide(feature);
+  }
+
+  size(streamId: string): number {
+    return this.stores.get(streamId)?.size ?? 0;
+  }
+
+  streams(): string[] {
+    return [...this.stores.keys()];
+  }
+
+  get capacity(): number {
+    let total = 0;
+    for (const store of this.stores.values()) total += store.capacity;
+    return total;
+  }
+}

@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ExactVectorIndex,
+  InMemoryKeyedStore,
+  TieredVectorIndex,
+  createUniqueStore,
+  type Feature,
+} from '../../../src/dedupe/index.js';
+
+const emb = (...values: number[]): Feature => ({ kind: 'embedding', vector: Float32Array.from(values) });
+
+describe('unique store', () => {
+  it('keeps the first frame, then keeps only frames farther than the threshold from every unique', () => {
+    const store = createUniqueStore({ method: 'cnn', metric: 'cosine', threshold: 0.1, approximateAbove: 0 });
+    expect(store.decide(emb(1, 0))).toEqual({ duplicate: false, unique: 0, nearest: undefined });
+    const second = store.decide(emb(0, 1));
+    expect(second).toMatchObject({ duplicate: false, unique: 1, nearest: { index: 0 } });
+    const dup = store.decide(emb(0.99, 0.05));
+    expect(dup.duplicate).toBe(true);
+    expect(dup).toMatchObject({ unique: 0 });
+    // Nearest unique wins, not the first one within the threshold.
+    const dup2 = store.decide(emb(0.1, 1));
+    expect(dup2).toMatchObject({ duplicate: true, unique: 1 });
+    expect(store.size).toBe(2);
+  });
+
+  it('a distance exactly at the threshold is a duplicate; just above it is a new unique', () => {
+    // Thumbnails of 4 pixels: MSE of (0.5, 0, 0, 0) vs zeros = 0.0625 exactly.
+    const thumb = (...v: number[]): Feature => ({ kind: 'thumbnail', pixels: Float32Array.from(v) });
+    const at = createUniqueStore({ method: 'mse', metric: 'cosine', threshold: 0.0625, approximateAbove: 0 });
+    at.decide(thumb(0, 0, 0, 0));
+    expect(at.decide(thumb(0.5, 0, 0, 0))).toEqual({ duplicate: true, unique: 0, distance: 0.0625 });
+    const below = createUniqueStore({
+      method: 'mse',
+      metric: 'cosine',
+      threshold: 0.0624,
+      approximateAbove: 0,
+    });
+    below.decide(thumb(0, 0, 0, 0));
+    expect(below.decide(thumb(0.5, 0, 0, 0)).duplicate).toBe(false);
+
+    const hashes = createUniqueStore({
+      method: 'phash',
+      metric: 'cosine',
+      threshold: 3,
+      approximateAbove: 0,
+    });
+    hashes.decide({ kind: 'hash', hash: 0n });
+    expect(hashes.decide({ kind: 'hash', hash: 0b111n })).toEqual({
+      duplicate: true,
+      unique: 0,
+      distance: 3,
+    });
+    expect(hashes.decide({ kind: 'hash', hash: 0b1111n })).toMatchObject({ duplicate: false, unique: 1 });
+  });
+
+  it('rmse compares raw features; l2 compares normalised ones', () => {
+    const rmse = createUniqueStore({ method: 'cnn', metric: 'rmse', threshold: 0.5, approximateAbove: 0 });
+    rmse.decide(emb(1, 1));
+    // Same direction, twice the length: cosine 0, but rmse = 1.
+    expect(rmse.decide(emb(2, 2))).toMatchObject({ duplicate: false });
+    const l2 = createUniqueStore({ method: 'cnn', metric: 'l2', threshold: 0.01, approximateAbove: 0 });
+    l2.decide(emb(1, 1));
+    expect(l2.decide(emb(2, 2))).toMatchObject({ duplicate: true });
+  });
+
+  it('rejects a feature of the wrong kind for the method', () => {
+    const store = createUniqueStore({ method: 'phash', metric: 'cosine', threshold: 3, approximateAbove: 0 });
+    expect(() => store.decide(emb(1))).toThrow(/phash needs a hash feature/);
+  });
+
+  it('memory stays flat over 50k frames of few uniques (capacity, not timing)', () => {
+    const store = createUniqueStore({
+      method: 'cnn',
+      metric: 'cosine',
+      threshold: 0.05,
+      approximateAbove: 0,
+    });
+    const bases = Array.from({ length: 5 }, (_, k) => {
+      const v = new Float32Array(64);
+      v[k] = 1;
+      return v;
+    });
+    let uniques = 0;
+    for (let i = 0; i < 50_000; i++) {
+      const v = Float32Array.from(bases[i % 5]!, (x, j) => x + ((i * 7 + j) % 13) * 1e-4);
+      if (!store.decide({ kind: 'embedding', vector: v }).duplicate) uniques++;
+    }
+    expect(uniques).toBe(5);
+    expect(store.size).toBe(5);
+    expect(store.capacity).toBeLessThanOrEqual(16);
+  });
+
+  it('streams never compare with each other', () => {
+    const keyed = new InMemoryKeyedStore({
+      method: 'cnn',
+      metric: 'cosine',
+      threshold: 0.1,
+      approximateAbove: 0,
+    });
+    expect(keyed.decide('cam-a', emb(1, 0)).duplicate).toBe(false);
+    expect(keyed.decide('cam-b', emb(1, 0)).duplicate).toBe(false);
+    expect(keyed.decide('cam-a', emb(1, 0)).duplicate).toBe(true);
+    expect(keyed.streams().sort()).toEqual(['cam-a', 'cam-b']);
+    expect(keyed.size('cam-a')).toBe(1);
+    expect(keyed.size('cam-b')).toBe(1);
+  });
+});
+
+describe('vector indexes', () => {
+  it('the exact index grows by doubling and finds the true nearest', () => {
+    const index = new ExactVectorIndex(3, 'cosine', 2);
+    index.add(Float32Array.of(1, 0, 0));
+    index.add(Float32Array.of(0, 1, 0));
+    expect(index.capacity).toBe(2);
+    index.add(Float32Array.of(0, 0, 1));
+    expect(index.capacity).toBe(4);
+    const hit = index.nearest(Float32Array.of(0.1, 0.2, 3))!;
+    expect(hit.index).toBe(2);
+    expect(hit.distance).toBeCloseTo(1 - 3 / Math.sqrt(0.01 + 0.04 + 9), 6);
+  });
+
+  it('switches to HNSW above the configured size and keeps answering the same way', () => {
+    const dim = 16;
+    const tiered = new TieredVectorIndex(dim, 'cosine', 50);
+    const exact = new ExactVectorIndex(dim, 'cosine');
+    let seed = 1;
+    const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+    const vectors = Array.from({ length: 200 }, () => Float32Array.from({ length: dim }, rand));
+    for (const v of vectors) {
+      tiered.add(v);
+      exact.add(v);
+    }
+    expect(tiered.kind).toBe('hnsw');
+    expect(tiered.size).toBe(200);
+    let agree = 0;
+    for (let q = 0; q < 50; q++) {
+      const query = Float32Array.from({ length: dim }, rand);
+      const a = tiered.nearest(query)!;
+      const b = exact.nearest(query)!;
+      if (a.index === b.index) {
+        agree++;
+        expect(a.distance).toBeCloseTo(b.distance, 4);
+      }
+    }
+    expect(agree).toBeGreaterThanOrEqual(45);
+  });
+});
