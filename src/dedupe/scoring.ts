@@ -60,5 +60,15 @@ export function scorePartition(cellOf: Map<string, string>, groupOf: Map<string,
   const precision = predictedPairs === 0 ? 1 : correctPairs / predictedPairs;
   const recall = truePairs === 0 ? 1 : correctPairs / truePairs;
   const f1 = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
-  return { items: cellOf.size, truePairs, predictedPairs, correctPairs, precision, recall, f1, groupsRecovered, groups };
+  return {
+    items: cellOf.size,
+    truePairs,
+    predictedPairs,
+    correctPairs,
+    precision,
+    recall,
+    f1,
+    groupsRecovered,
+    groups,
+  };
 }
