@@ -8,6 +8,7 @@
  */
 import type { FrameRing } from '../common/frame-ring.js';
 import type { InferenceSession } from 'onnxruntime-node';
+import type { ImagesResult, ImagesTask } from './tasks/images.js';
 
 /**
  * Which model a task runs: a manifest name (models/manifests/<name>.json, resolved with loadModel), or
@@ -75,6 +76,8 @@ export interface WarmupResult {
 export interface TaskMap {
   classify: { task: ClassifyTask; result: ClassifyResult };
   warmup: { task: WarmupTask; result: WarmupResult };
+  /** Dedupe features of photos/camera frames (tasks/images.ts, issue 5). */
+  images: { task: ImagesTask; result: ImagesResult };
 }
 
 export type TaskKind = keyof TaskMap;

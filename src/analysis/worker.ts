@@ -32,6 +32,7 @@ const HANDLERS: {
 } = {
   classify: () => import('./tasks/classify.js'),
   warmup: () => import('./tasks/warmup.js'),
+  images: () => import('./tasks/images.js'),
 };
 
 const data = workerData as AnalysisWorkerData;

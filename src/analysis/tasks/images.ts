@@ -1,0 +1,274 @@
+/**
+ * Dedupe features of photos and camera frames, computed on the workers: decode with sharp (EXIF-oriented,
+ * sRGB), then per method
+ * - cnn: short side 256 (bilinear), centre crop 224, pixel/255 NCHW float32 → the model's `embedding`;
+ * - phash: 32×32 gray → 64-bit perceptual hash;
+ * - mse: 16×16 gray thumbnail scaled to [0, 1];
+ * - change: gray, resized, border cropped, blurred (the prep of the change rule; the score itself depends
+ *   on the last kept frame, so the main thread takes it in seq order).
+ * Frames come either as files (batch `framesift dedupe`) or as frame-ring slots (a live run).
+ */
+import { readFile } from 'node:fs/promises';
+import ort from 'onnxruntime-node';
+import sharp from 'sharp';
+import { errorMessage } from '../../common/errors.js';
+import {
+  DEFAULT_CHANGE_OPTIONS,
+  MSE_THUMB_SIZE,
+  PHASH_INPUT_SIZE,
+  borderCrop,
+  hashToHex,
+  perceptualHash,
+  type ChangeOptions,
+  type GrayImage,
+  type Method,
+} from '../../dedupe/index.js';
+import type { FrameFailure, ModelRef, WorkerContext } from '../tasks.js';
+
+/** Compute the dedupe features of a batch of images. */
+export interface ImagesTask {
+  kind: 'images';
+  method: Method;
+  /** The embedding model (cnn only); a manifest name such as `mobilenet-v3-small-075`. */
+  model?: ModelRef;
+  /** Image files to read and decode (batch dedupe)… */
+  files?: string[];
+  /** …or frame-ring slots (a live run), with side buffers of oversize frames. */
+  slots?: Int32Array;
+  sidecars?: Array<[number, SharedArrayBuffer]>;
+  change?: ChangeOptions;
+}
+
+export interface ImagesResult {
+  count: number;
+  /** cnn: row-major [count × embeddingDim], raw model output (not normalised). */
+  embeddings: Float32Array | null;
+  embeddingDim: number;
+  /** mse: row-major [count × 256] thumbnails in [0, 1]. */
+  thumbnails: Float32Array | null;
+  /** phash: 16 hex digits per item ('' for a failed one). */
+  hashes: string[] | null;
+  /** change: prepared gray frames (null for a failed one). */
+  grays: (GrayImage | null)[] | null;
+  /** Original width/height per item (0 for a failed one). */
+  sizes: Int32Array;
+  failed: FrameFailure[];
+  prepMs: number;
+  inferMs: number;
+  threadId: number;
+}
+
+/** An image to decode: encoded bytes, or raw HWC pixels of a ring frame. */
+export type ImageInput =
+  | { encoded: Uint8Array }
+  | { raw: Uint8Array; width: number; height: number; channels: 1 | 3 | 4 };
+
+function open(input: ImageInput): sharp.Sharp {
+  if ('encoded' in input) {
+    // failOn 'error': a truncated or corrupt file is an error, not a half-grey picture.
+    return sharp(input.encoded, { failOn: 'error', limitInputPixels: 1 << 28 }).rotate();
+  }
+  return sharp(input.raw, { raw: { width: input.width, height: input.height, channels: input.channels } });
+}
+
+/** Displayed (EXIF-oriented) size of an image. */
+export async function imageSize(input: ImageInput): Promise<{ width: number; height: number }> {
+  if (!('encoded' in input)) return { width: input.width, height: input.height };
+  const meta = await sharp(input.encoded, { failOn: 'error' }).metadata();
+  if (!meta.width || !meta.height) throw new Error('no image size in the header');
+  const swap = (meta.orientation ?? 1) >= 5;
+  return swap ? { width: meta.height, height: meta.width } : { width: meta.width, height: meta.height };
+}
+
+/**
+ * Reference photo preprocessing: short side → `shortSide` (bilinear), centre crop `crop`×`crop`, sRGB,
+ * as HWC uint8. One sharp pipeline: for a large JPEG, libjpeg decodes at 1/2, 1/4 or 1/8 scale first
+ * (shrink-on-load), which is most of the speed of batch dedupe.
+ */
+export async function photoPixels(input: ImageInput, shortSide = 256, crop = 224): Promise<Uint8Array> {
+  const { width, height } = await imageSize(input);
+  const scale = shortSide / Math.min(width, height);
+  const w = Math.max(crop, Math.round(width * scale));
+  const h = Math.max(crop, Math.round(height * scale));
+  const { data, info } = await open(input)
+    .resize(w, h, { fit: 'fill', kernel: 'linear' })
+    .extract({ left: Math.floor((w - crop) / 2), top: Math.floor((h - crop) / 2), width: crop, height: crop })
+    .toColourspace('srgb')
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels === 3) return data;
+  // Gray sources may stay one band: repeat it.
+  const rgb = new Uint8Array(crop * crop * 3);
+  for (let p = 0; p < crop * crop; p++)
+    rgb[3 * p] = rgb[3 * p + 1] = rgb[3 * p + 2] = data[p * info.channels]!;
+  return rgb;
+}
+
+/** Gray `size`×`size` thumbnail of the whole image (aspect ratio ignored). */
+export async function grayThumbnail(input: ImageInput, size: number): Promise<Uint8Array> {
+  const { data, info } = await open(input)
+    .resize(size, size, { fit: 'fill', kernel: 'linear' })
+    .removeAlpha()
+    .greyscale()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== 1) throw new Error(`expected one gray band, got ${info.channels}`);
+  return data;
+}
+
+export async function phashOf(input: ImageInput): Promise<bigint> {
+  return perceptualHash(await grayThumbnail(input, PHASH_INPUT_SIZE));
+}
+
+export async function mseThumbnailOf(input: ImageInput): Promise<Float32Array> {
+  const gray = await grayThumbnail(input, MSE_THUMB_SIZE);
+  const out = new Float32Array(gray.length);
+  for (let i = 0; i < gray.length; i++) out[i] = gray[i]! / 255;
+  return out;
+}
+
+/** The worker half of the change rule: gray, resize, border crop, blur. */
+export async function changePrep(
+  input: ImageInput,
+  options: ChangeOptions = DEFAULT_CHANGE_OPTIONS,
+): Promise<GrayImage> {
+  const size = await imageSize(input);
+  let w = size.width;
+  let h = size.height;
+  let pipeline = open(input).removeAlpha().greyscale();
+  if (options.resizeWidth > 0 && options.resizeWidth !== w) {
+    h = Math.max(1, Math.round((h * options.resizeWidth) / w));
+    w = options.resizeWidth;
+    pipeline = pipeline.resize(w, h, { fit: 'fill', kernel: 'linear' });
+  }
+  const crop = borderCrop(w, h, options.borderPercent);
+  if (crop.width !== w || crop.height !== h) pipeline = pipeline.extract(crop);
+  if (options.blurSigma > 0) pipeline = pipeline.blur(Math.max(0.3, options.blurSigma));
+  const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+  if (info.channels !== 1) throw new Error(`expected one gray band, got ${info.channels}`);
+  return { width: info.width, height: info.height, data: new Uint8Array(data) };
+}
+
+/** HWC uint8 RGB → planar CHW float32 pixel/255 at `offset` of `target`. */
+export function rgbToChw(pixels: Uint8Array, target: Float32Array, offset: number, plane: number): void {
+  for (let p = 0; p < plane; p++) {
+    target[offset + p] = pixels[3 * p]! / 255;
+    target[offset + plane + p] = pixels[3 * p + 1]! / 255;
+    target[offset + 2 * plane + p] = pixels[3 * p + 2]! / 255;
+  }
+}
+
+async function inputsOf(task: ImagesTask, context: WorkerContext): Promise<Array<ImageInput | Error>> {
+  if (task.files) {
+    return Promise.all(
+      task.files.map((file) =>
+        readFile(file).then(
+          (buf): ImageInput => ({ encoded: buf }),
+          (err: unknown) => new Error(`${file}: cannot be read (${errorMessage(err)})`),
+        ),
+      ),
+    );
+  }
+  if (!task.slots) throw new Error('images task: give files or slots');
+  const ring = context.ring;
+  if (!ring) throw new Error('images task: the pool was created without a frame ring');
+  const sidecars = task.sidecars ? new Map(task.sidecars) : undefined;
+  return Array.from(task.slots, (slot): ImageInput => {
+    const frame = ring.frame(slot, sidecars?.get(slot));
+    return frame.encoding === 0
+      ? { raw: frame.data, width: frame.width, height: frame.height, channels: frame.channels as 1 | 3 }
+      : { encoded: frame.data };
+  });
+}
+
+export async function handle(task: ImagesTask, context: WorkerContext): Promise<ImagesResult> {
+  const prepStart = performance.now();
+  const inputs = await inputsOf(task, context);
+  const n = inputs.length;
+  const failed: FrameFailure[] = [];
+  const sizes = new Int32Array(2 * n);
+  const fail = (index: number, err: unknown) =>
+    failed.push({ index, reason: 'undecodable', message: errorMessage(err) });
+
+  let embeddings: Float32Array | null = null;
+  let embeddingDim = 0;
+  let thumbnails: Float32Array | null = null;
+  let hashes: string[] | null = null;
+  let grays: (GrayImage | null)[] | null = null;
+  let inferMs = 0;
+  let input: Float32Array | undefined;
+  const plane = 224 * 224;
+  const model =
+    task.method === 'cnn' ? await context.model(task.model ?? 'mobilenet-v3-small-075') : undefined;
+  if (model) input = context.scratch(n * 3 * plane).subarray(0, n * 3 * plane);
+  if (task.method === 'mse') thumbnails = new Float32Array(n * MSE_THUMB_SIZE * MSE_THUMB_SIZE);
+  if (task.method === 'phash') hashes = new Array<string>(n).fill('');
+  if (task.method === 'change') grays = new Array<GrayImage | null>(n).fill(null);
+
+  // Items of a task are decoded one after another: sharp runs on this worker's single libvips thread.
+  for (let i = 0; i < n; i++) {
+    const item = inputs[i]!;
+    if (item instanceof Error) {
+      fail(i, item);
+      continue;
+    }
+    try {
+      const size = await imageSize(item);
+      sizes[2 * i] = size.width;
+      sizes[2 * i + 1] = size.height;
+      switch (task.method) {
+        case 'cnn': {
+          const pre = model!.preprocess;
+          const pixels = await photoPixels(item, pre?.resizeShortSide ?? 256, pre?.centerCrop ?? 224);
+          rgbToChw(pixels, input!, i * 3 * plane, plane);
+          break;
+        }
+        case 'mse':
+          thumbnails!.set(await mseThumbnailOf(item), i * MSE_THUMB_SIZE * MSE_THUMB_SIZE);
+          break;
+        case 'phash':
+          hashes![i] = hashToHex(await phashOf(item));
+          break;
+        case 'change':
+          grays![i] = await changePrep(item, task.change);
+          break;
+      }
+    } catch (err) {
+      sizes[2 * i] = sizes[2 * i + 1] = 0;
+      if (input) input.fill(0, i * 3 * plane, (i + 1) * 3 * plane);
+      const name = task.files ? task.files[i]! : `frame in slot ${task.slots![i]}`;
+      fail(i, new Error(`${name}: not a readable image (${errorMessage(err)})`));
+    }
+  }
+  const prepMs = performance.now() - prepStart;
+
+  if (model && n > 0) {
+    const output = model.outputs.embedding;
+    if (!output) throw new Error(`model ${model.path} has no embedding output`);
+    if (model.input.height !== 224 || model.input.width !== 224 || model.input.channels !== 3) {
+      throw new Error(`model ${model.path}: photo embedding needs a 3×224×224 input`);
+    }
+    const inferStart = performance.now();
+    const tensor = new ort.Tensor('float32', input!, [n, 3, 224, 224]);
+    const outputs = await model.session.run({ [model.inputName]: tensor }, [output]);
+    inferMs = performance.now() - inferStart;
+    const out = outputs[output]!;
+    embeddingDim = out.dims[1]!;
+    embeddings = new Float32Array(out.data as Float32Array);
+    for (const value of Object.values(outputs)) value.dispose();
+  }
+  return {
+    count: n,
+    embeddings,
+    embeddingDim,
+    thumbnails,
+    hashes,
+    grays,
+    sizes,
+    failed,
+    prepMs,
+    inferMs,
+    threadId: context.threadId,
+  };
+}
