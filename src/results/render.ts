@@ -10,7 +10,7 @@ import type { Histogram } from './metrics.js';
 export const FONT_FAMILY = "'DejaVu Sans', sans-serif";
 /** The smallest side of a sample's image area: 28×28 frames are upscaled 6× with nearest-neighbour. */
 export const SAMPLE_MIN_SIDE = 168;
-/** Large frames (photos) are shrunk to fit this box: the samples travel inside the document. */
+/** Large frames (photos) are shrunk to about this box: the samples travel inside the document. */
 const SAMPLE_MAX_SIDE = 320;
 const CARD_MIN_WIDTH = 168;
 const BAND_HEIGHT = 64;
@@ -64,7 +64,15 @@ export async function displayImage(image: FrameImage): Promise<Buffer> {
   const small = Math.min(width, height);
   const large = Math.max(width, height);
   if (large > SAMPLE_MAX_SIDE) {
-    return input.resize(SAMPLE_MAX_SIDE, SAMPLE_MAX_SIDE, { fit: 'inside' }).png().toBuffer();
+    // Fit the long side into SAMPLE_MAX_SIDE, but keep the short side at least 112 px (panoramas), and
+    // never wider than 4 boxes.
+    const scale = Math.min(Math.max(SAMPLE_MAX_SIDE / large, 112 / small), (4 * SAMPLE_MAX_SIDE) / large);
+    return input
+      .resize(Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale)), {
+        fit: 'fill',
+      })
+      .png()
+      .toBuffer();
   }
   const factor = Math.max(1, Math.ceil(SAMPLE_MIN_SIDE / small));
   return input
@@ -122,7 +130,8 @@ export async function renderContactSheet(cards: Buffer[], title: string, columns
   const titleHeight = 34;
   const cols = Math.max(1, Math.min(columns, cards.length));
   const rows = Math.max(1, Math.ceil(cards.length / cols));
-  const width = cols * cellWidth + (cols + 1) * gap;
+  // Wide enough for the title even with one card or none.
+  const width = Math.max(560, cols * cellWidth + (cols + 1) * gap);
   const height = titleHeight + rows * cellHeight + (rows + 1) * gap;
   const header = svgDocument(
     width,

@@ -111,40 +111,42 @@ export class SampleCollector {
    * The chosen samples. Classes are ranked by how often they were predicted (ties → lower label). With at
    * least `sampleCount` classes, the top classes each give one sample, alternating most- and least-confident
    * prediction; with fewer, rounds go over the classes taking the most confident, then the least confident,
-   * then the next of each, until the count is met. Sorted by label, then seq.
+   * then the next of each, until the count is met. Seqs in `exclude` (frames that failed to decode) are
+   * passed over for the next candidate. Sorted by label, then seq.
    */
-  samples(): Sample[] {
+  samples(exclude: ReadonlySet<number> = new Set()): Sample[] {
     const classes = [...this.counts.entries()]
       .sort(([la, ca], [lb, cb]) => cb - ca || la - lb)
       .map(([label]) => label);
     const chosen: Sample[] = [];
     const taken = new Set<number>();
     const take = (candidate: Candidate | undefined, reason: SampleReason): boolean => {
-      if (!candidate || taken.has(candidate.seq) || chosen.length >= this.sampleCount) return false;
+      if (!candidate || taken.has(candidate.seq) || exclude.has(candidate.seq)) return false;
+      if (chosen.length >= this.sampleCount) return false;
       taken.add(candidate.seq);
       const { seq, label, confidence, image } = candidate;
       chosen.push({ seq, label, confidence, reason, image });
       return true;
     };
+    const reasonFor = (end: 'top' | 'bottom', rank: number): SampleReason =>
+      rank > 0 ? 'fill' : end === 'top' ? 'most-confident' : 'least-confident';
 
     if (classes.length >= this.sampleCount) {
       classes.slice(0, this.sampleCount).forEach((label, i) => {
-        const wantTop = i % 2 === 0;
-        const first = (wantTop ? this.top : this.bottom).get(label)?.[0];
-        const second = (wantTop ? this.bottom : this.top).get(label)?.[0];
-        if (!take(first, wantTop ? 'most-confident' : 'least-confident')) {
-          take(second, wantTop ? 'least-confident' : 'most-confident');
+        const ends = i % 2 === 0 ? (['top', 'bottom'] as const) : (['bottom', 'top'] as const);
+        for (let rank = 0; rank < PER_END; rank++) {
+          const done = ends.some((end) =>
+            take((end === 'top' ? this.top : this.bottom).get(label)?.[rank], reasonFor(end, rank)),
+          );
+          if (done) break;
         }
       });
-    } else {
-      for (let rank = 0; rank < PER_END && chosen.length < this.sampleCount; rank++) {
-        for (const end of ['top', 'bottom'] as const) {
-          for (const label of classes) {
-            const list = (end === 'top' ? this.top : this.bottom).get(label);
-            const reason: SampleReason =
-              rank === 0 ? (end === 'top' ? 'most-confident' : 'least-confident') : 'fill';
-            take(list?.[rank], reason);
-          }
+    }
+    // Fewer classes than samples (or candidates excluded): rounds over the classes until the count is met.
+    for (let rank = 0; rank < PER_END && chosen.length < this.sampleCount; rank++) {
+      for (const end of ['top', 'bottom'] as const) {
+        for (const label of classes) {
+          take((end === 'top' ? this.top : this.bottom).get(label)?.[rank], reasonFor(end, rank));
         }
       }
     }

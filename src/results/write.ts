@@ -306,31 +306,41 @@ export async function writeResultsFolder(outDir: string, outcome: SessionOutcome
   await mkdir(path.join(folder, 'samples', 'plain'), { recursive: true });
   const classNames = resultsClassNames(outcome);
 
-  // Samples: the plain display image is kept so writeScore can redraw the card with the true label.
-  const samples: ResultsSample[] = [];
-  for (const sample of outcome.samples.samples()) {
-    try {
-      await writeFile(path.join(folder, plainFile(sample.seq)), await displayImage(sample.image));
-    } catch (err) {
-      sampleFailures().inc();
-      log.warn('sample frame could not be decoded; left out of the samples', {
-        sessionId: outcome.sessionId,
-        seq: sample.seq,
-        encoding: sample.image.encoding,
-        error: errorMessage(err),
-      });
-      continue;
+  // Samples: the plain display image is kept so writeScore can redraw the card with the true label. A frame
+  // that does not decode (a corrupt JPEG) is replaced by the next candidate.
+  const failed = new Set<number>();
+  let chosen = outcome.samples.samples();
+  for (let attempt = 0; attempt < 5; attempt++) {
+    let failedNow = false;
+    for (const sample of chosen) {
+      try {
+        await writeFile(path.join(folder, plainFile(sample.seq)), await displayImage(sample.image));
+      } catch (err) {
+        failed.add(sample.seq);
+        failedNow = true;
+        sampleFailures().inc();
+        log.warn('sample frame could not be decoded; choosing another', {
+          sessionId: outcome.sessionId,
+          seq: sample.seq,
+          encoding: sample.image.encoding,
+          error: errorMessage(err),
+        });
+      }
     }
-    samples.push({
+    if (!failedNow) break;
+    chosen = outcome.samples.samples(failed);
+  }
+  const samples: ResultsSample[] = chosen
+    .filter((sample) => !failed.has(sample.seq))
+    .map((sample, i) => ({
       seq: sample.seq,
       label: sample.label,
       labelName: labelName(sample.label, classNames),
       confidence: round(sample.confidence, 4),
       reason: sample.reason,
-      file: sampleFile(samples.length, sample.seq),
+      file: sampleFile(i, sample.seq),
       png: '',
-    });
-  }
+    }));
   const rendered = await renderSamples(folder, outcome.sessionId, samples, classNames);
   rendered.forEach((r) => (r.meta.png = r.card.toString('base64')));
 

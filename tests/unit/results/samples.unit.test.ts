@@ -116,4 +116,15 @@ describe('SampleCollector', () => {
     expect(collect(predictions(3, 10)).samples()).toHaveLength(3);
     expect(new SampleCollector().samples()).toEqual([]);
   });
+
+  it('passes over excluded seqs (frames that failed to decode) for the next candidate of the same class', () => {
+    const collector = collect(predictions(3000, 10));
+    const first = collector.samples();
+    const dropped = first[4] as (typeof first)[number];
+    const second = collector.samples(new Set([dropped.seq]));
+    expect(second).toHaveLength(10);
+    expect(second.map((s) => s.seq)).not.toContain(dropped.seq);
+    expect(second.filter((s) => s.label === dropped.label)).toHaveLength(1);
+    expect(second.filter((s) => s.seq !== first.find((f) => f.label === s.label)?.seq)).toHaveLength(1);
+  });
 });
