@@ -590,8 +590,17 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
       reportError(socket, code, message, sessionId);
       socket.close(1008, code);
     };
-    socket.on('error', (err) => log.warn('frame socket error', { error: errorMessage(err) }));
-    const id = new URL(request.url ?? '/', 'ws://frames').searchParams.get('session');
+    socket.on('error', (err) => {
+      const code = (err as { code?: string }).code;
+      if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') serverErrors.inc({ code: 'too-large' });
+      log.warn('frame socket error', { error: errorMessage(err) });
+    });
+    let id: string | null = null;
+    try {
+      id = new URL(request.url ?? '/', 'ws://frames').searchParams.get('session');
+    } catch {
+      // an unparsable URL is an unknown session below
+    }
     const session = id ? sessions.get(id) : undefined;
     if (!id || !session) {
       return reject(
