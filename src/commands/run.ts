@@ -22,7 +22,7 @@ import {
   type WarmupResult,
   type WorkerTestHooks,
 } from '../analysis/index.js';
-import { loadManifest, locateModelFile } from '../analysis/models.js';
+import { loadManifest, locateModelFile, verifyModelFile } from '../analysis/models.js';
 import {
   ControlClient,
   FrameListener,
@@ -141,9 +141,14 @@ function modelFileInfo(
   return { file, sha256: warm.sha256 ?? (typeof model === 'string' ? '' : 'unverified') };
 }
 
-/** Fails fast, before contacting the server, when the classifier's file is missing. */
-function precheckModel(model: ModelRef, modelsDir: string): void {
-  if (typeof model === 'string') locateModelFile(loadManifest(model), modelsDir);
+/** Fails fast, before contacting the server, when the classifier's file is missing or not the expected one. */
+async function precheckModel(model: ModelRef, modelsDir: string): Promise<void> {
+  if (typeof model !== 'string') return;
+  const manifest = loadManifest(model);
+  if (!manifest.outputs.logits) {
+    throw new UserError(`model "${model}" has no logits output: expected a classifier for --classifier`);
+  }
+  await verifyModelFile(manifest, locateModelFile(manifest, modelsDir));
 }
 
 /**
@@ -162,7 +167,7 @@ export async function runPipeline(
       `--mode ${config.mode}: run supports classify in this build; dedupe streams use "framesift dedupe"`,
     );
   }
-  precheckModel(model, config.modelsDir);
+  await precheckModel(model, config.modelsDir);
   collectProcessMetrics();
 
   const http = await startHttpServer({ host: '127.0.0.1', port: config.metricsPort });

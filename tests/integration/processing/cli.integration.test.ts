@@ -1,0 +1,186 @@
+/**
+ * `framesift run` as a user runs it (the compiled CLI in a child process): a complete session exits 0 with
+ * the summary; an unreachable server, a missing or corrupt model exit non-zero with one line; Ctrl-C
+ * stops the session cleanly and still writes the results.
+ */
+import { spawn } from 'node:child_process';
+import { copyFile, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../../src/common/paths.js';
+import { startStreamServer, type StreamServer } from '../../../src/stream/index.js';
+
+const CLI = path.join(PROJECT_ROOT, 'dist', 'cli.js');
+const SHARED_MODELS = process.env.MODELS_DIR ?? '/work/shared/models';
+
+interface Exit {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  onSpawn?: (kill: () => void) => void,
+): Promise<Exit> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    onSpawn?.(() => child.kill('SIGINT'));
+  });
+}
+
+/** The one line the CLI prints for a user error (logs are JSON lines; this one is not). */
+function userLine(stderr: string): string[] {
+  return stderr.split('\n').filter((line) => line.startsWith('framesift: '));
+}
+
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+describe('framesift run (CLI)', () => {
+  let server: StreamServer;
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'framesift-cli-'));
+    server = await startStreamServer({ framesPort: 0, controlPort: 0, resultsDir: path.join(dir, 'server') });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const ports = () => [
+    '--frames-port',
+    String(server.framesPort),
+    '--control-port',
+    String(server.controlPort),
+  ];
+
+  it('exits 0 after a complete session and prints the summary', async () => {
+    const out = path.join(dir, 'ok');
+    const exit = await runCli(
+      ['run', ...ports(), '--count', '500', '--fps', '0', '--metrics-port', '0', '--out', out],
+      {
+        MODELS_DIR: SHARED_MODELS,
+      },
+    );
+    expect(exit.stderr).not.toMatch(/framesift: /);
+    expect(exit.code).toBe(0);
+    expect(exit.stdout).toMatch(/500/);
+    const [session] = await readdir(out);
+    const doc = JSON.parse(await readFile(path.join(out, session!, 'results.json'), 'utf8'));
+    expect(doc.counts).toMatchObject({ sent: 500, received: 500, processed: 500, missing: 0 });
+    const score = JSON.parse(await readFile(path.join(out, session!, 'score.json'), 'utf8'));
+    expect(score.accuracy).toBeGreaterThan(0.8);
+  });
+
+  it('an unreachable server: non-zero exit, one line naming the address', async () => {
+    const port = await closedPort();
+    const exit = await runCli(
+      [
+        'run',
+        '--control-port',
+        String(port),
+        '--classifier',
+        'mobilenet-v2',
+        '--metrics-port',
+        '0',
+        '--out',
+        path.join(dir, 'x'),
+      ],
+      {
+        MODELS_DIR: SHARED_MODELS,
+      },
+    );
+    expect(exit.code).not.toBe(0);
+    const lines = userLine(exit.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`ws://127.0.0.1:${port}/`);
+    expect(lines[0]).toMatch(/cannot reach the control server .*ECONNREFUSED/);
+  });
+
+  it('a model whose file is missing: non-zero exit, one line naming the file and its sha256', async () => {
+    const empty = await mkdtemp(path.join(dir, 'models-'));
+    const exit = await runCli([
+      ...['run', ...ports()],
+      '--classifier',
+      'mobilenet-v2',
+      '--models-dir',
+      empty,
+      '--metrics-port',
+      '0',
+    ]);
+    expect(exit.code).not.toBe(0);
+    const lines = userLine(exit.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /mobilenet_v2_1\.0_224-embed\.onnx of "mobilenet-v2" \(sha256 [0-9a-f]{64}.*not found in /,
+    );
+  });
+
+  it('a corrupt model file: non-zero exit, one line naming both hashes', async () => {
+    const models = await mkdtemp(path.join(dir, 'corrupt-'));
+    const file = path.join(models, 'mobilenet_v2_1.0_224-embed.onnx');
+    await copyFile(path.join(SHARED_MODELS, 'mobilenet_v2_1.0_224-embed.onnx'), file);
+    const bytes = await readFile(file);
+    bytes[bytes.length >> 1] ^= 0xff;
+    await writeFile(file, bytes);
+    const exit = await runCli([
+      'run',
+      ...ports(),
+      '--classifier',
+      'mobilenet-v2',
+      '--models-dir',
+      models,
+      '--metrics-port',
+      '0',
+    ]);
+    expect(exit.code).not.toBe(0);
+    const lines = userLine(exit.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/has sha256 [0-9a-f]{64}, expected [0-9a-f]{64}/);
+  });
+
+  it('an unknown classifier: non-zero exit listing the known models', async () => {
+    const exit = await runCli(['run', ...ports(), '--classifier', 'no-such-model', '--metrics-port', '0']);
+    expect(exit.code).not.toBe(0);
+    expect(userLine(exit.stderr)[0]).toMatch(/unknown model "no-such-model"/);
+  });
+
+  it('Ctrl-C stops the session, finishes what it received and writes the results', async () => {
+    const out = path.join(dir, 'stopped');
+    const exit = await runCli(
+      ['run', ...ports(), '--count', '10000', '--fps', '200', '--metrics-port', '0', '--out', out],
+      { MODELS_DIR: SHARED_MODELS },
+      (kill) => setTimeout(kill, 2500),
+    );
+    expect(exit.code).toBe(0);
+    const [session] = await readdir(out);
+    const doc = JSON.parse(await readFile(path.join(out, session!, 'results.json'), 'utf8'));
+    const { sent, received, processed, dropped, invalid } = doc.counts;
+    expect(sent).toBeGreaterThan(0);
+    expect(sent).toBeLessThan(10000);
+    const settled =
+      processed +
+      Object.values<number>(dropped).reduce((a, b) => a + b, 0) +
+      Object.values<number>(invalid).reduce((a, b) => a + b, 0);
+    expect(settled).toBe(received);
+    expect(received).toBeLessThanOrEqual(sent);
+  });
+});

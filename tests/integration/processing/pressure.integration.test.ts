@@ -1,0 +1,126 @@
+/**
+ * The pipeline under pressure, against the real stream server and the real model: a slow worker with a
+ * tiny ring under each ring policy, a worker that throws on one batch, and /metrics scraped mid-session.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runPipeline, type PipelineConfig } from '../../../src/commands/run.js';
+import type { HttpServer } from '../../../src/processing/index.js';
+import { startStreamServer, type StreamServer } from '../../../src/stream/index.js';
+import { testModel } from './helpers.js';
+
+const { ref: MODEL } = testModel();
+
+function sum(counts: Record<string, number>): number {
+  return Object.values(counts).reduce((a, b) => a + b, 0);
+}
+
+describe('run under pressure', () => {
+  let server: StreamServer;
+  let dir: string;
+  let base: Partial<PipelineConfig>;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'framesift-pressure-'));
+    server = await startStreamServer({ framesPort: 0, controlPort: 0, resultsDir: path.join(dir, 'server') });
+    base = {
+      host: '127.0.0.1',
+      framesPort: server.framesPort,
+      controlPort: server.controlPort,
+      metricsPort: 0,
+      modelsDir: process.env.MODELS_DIR ?? 'models',
+      out: path.join(dir, 'out'),
+      workers: 1,
+      fps: 0,
+      ringSlots: 24,
+      batchSize: 8,
+      batchWaitMs: 1,
+    };
+  });
+  afterAll(async () => {
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('block: a slow worker and a tiny ring pause the socket and lose nothing', async () => {
+    const result = await runPipeline(
+      { ...base, count: 600, ringPolicy: 'block' },
+      { model: MODEL, testHooks: { delayMs: 5 } },
+    );
+    expect(result.pauses).toBeGreaterThan(0);
+    expect(result.accounting.counts(result.sent)).toEqual({
+      sent: 600,
+      received: 600,
+      processed: 600,
+      dropped: {},
+      invalid: {},
+      missing: 0,
+    });
+    expect(result.scored).toMatchObject({ received: 600, reconciled: true, coverage: 1 });
+  });
+
+  it('drop-oldest: frames are dropped with a reason and the counts reconcile exactly', async () => {
+    const result = await runPipeline(
+      { ...base, count: 600, ringPolicy: 'drop-oldest' },
+      { model: MODEL, testHooks: { delayMs: 5 } },
+    );
+    const counts = result.accounting.counts(result.sent);
+    expect(counts.sent).toBe(600);
+    expect(counts.received).toBe(600);
+    expect(counts.missing).toBe(0);
+    expect(Object.keys(counts.dropped)).toEqual(['ring-full']);
+    expect(counts.dropped['ring-full']).toBeGreaterThan(0);
+    expect(counts.processed + sum(counts.dropped) + sum(counts.invalid)).toBe(600);
+    expect(result.recorder.predictions.columns().seq.length).toBe(counts.processed);
+    expect(result.accounting.reconcile(result.sent).reconciled).toBe(true);
+    expect(result.scored).toMatchObject({ received: 600, reconciled: true });
+    expect(result.written!.document.counts.dropped).toEqual(counts.dropped);
+  });
+
+  it('a worker that throws on one batch: its frames are dropped as worker-error and the session goes on', async () => {
+    const result = await runPipeline(
+      { ...base, count: 300, ringSlots: 256, batchSize: 16 },
+      { model: MODEL, testHooks: { failBatch: 2 } },
+    );
+    const counts = result.accounting.counts(result.sent);
+    expect(counts.dropped['worker-error']).toBeGreaterThan(0);
+    expect(counts.dropped['worker-error']).toBeLessThanOrEqual(16);
+    expect(counts.processed + counts.dropped['worker-error']!).toBe(300);
+    expect(counts.received).toBe(300);
+    expect(result.accounting.reconcile(result.sent).reconciled).toBe(true);
+    expect(result.scored!.coverage).toBeCloseTo(counts.processed / 300, 10);
+  });
+
+  it('serves /metrics mid-session with the pipeline metrics and process metrics', async () => {
+    let http: HttpServer | undefined;
+    let scrape: Promise<string> | undefined;
+    const result = await runPipeline(
+      { ...base, count: 400, ringSlots: 64, batchSize: 16 },
+      {
+        model: MODEL,
+        testHooks: { delayMs: 3 },
+        onMetricsServer: (s) => (http = s),
+        onProgress: (processed) => {
+          if (!scrape && processed >= 100) scrape = fetch(`${http!.url}/metrics`).then((r) => r.text());
+        },
+      },
+    );
+    expect(result.accounting.processed).toBe(400);
+    const text = await scrape!;
+    const value = (name: string): number => {
+      const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+      return line ? Number(line.split(' ')[1]) : NaN;
+    };
+    expect(value('framesift_frames_received_total')).toBeGreaterThanOrEqual(100);
+    expect(value('framesift_frames_processed_total')).toBeGreaterThanOrEqual(100);
+    expect(value('framesift_ring_depth')).toBeGreaterThanOrEqual(0);
+    expect(value('framesift_batches_in_flight')).toBeGreaterThanOrEqual(1);
+    expect(value('framesift_inference_latency_seconds_count')).toBeGreaterThan(0);
+    expect(value('framesift_batch_size_count')).toBeGreaterThan(0);
+    expect(value('framesift_end_to_end_latency_seconds_count')).toBeGreaterThanOrEqual(100);
+    expect(value('framesift_process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect(text).toMatch(/# TYPE framesift_frames_dropped_total counter/);
+    expect(text).toMatch(/# TYPE framesift_frames_invalid_total counter/);
+  });
+});
