@@ -88,6 +88,8 @@ export interface CardText {
   /** The true label's name once the server scored the session. */
   truth?: string;
   correct?: boolean;
+  /** Scored, but the server has no label for this frame (an unlabelled source). */
+  scoredWithoutLabel?: boolean;
 }
 
 /** A sample card: the display image above a white band with the prediction and (after scoring) the truth. */
@@ -100,7 +102,9 @@ export async function renderSampleCard(display: Buffer, text: CardText): Promise
   const truthColor = text.truth === undefined ? COLORS.unknown : text.correct ? COLORS.right : COLORS.wrong;
   const truthLine =
     text.truth === undefined
-      ? 'true: not scored yet'
+      ? text.scoredWithoutLabel
+        ? 'true: unknown'
+        : 'true: not scored yet'
       : `true: ${fitText(text.truth, inner - 40, 14)} ${text.correct ? '✓' : '✗'}`;
   const band = svgDocument(
     width,

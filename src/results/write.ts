@@ -198,6 +198,7 @@ async function renderSamples(
       confidence: sample.confidence,
       truth: truth === undefined ? undefined : labelName(truth, classNames),
       correct: truth === undefined ? undefined : truth === sample.label,
+      scoredWithoutLabel: score !== undefined && truth === undefined,
     });
     if (sample.file) await writeFile(path.join(folder, sample.file), card);
     rendered.push({ meta: sample, card });
@@ -381,6 +382,11 @@ export async function writeScore(
 ): Promise<ScoreReport> {
   const document = await readDocument(folder);
   const score = readScore(scored);
+  if (score.sessionId !== document.sessionId) {
+    throw new Error(
+      `score for session "${score.sessionId}" does not belong to the results in ${folder} (session "${document.sessionId}")`,
+    );
+  }
   const classNames = document.classNames;
   await writeFile(path.join(folder, 'score.json'), `${JSON.stringify(scored, null, 2)}\n`);
   await renderSamples(folder, document.sessionId, document.samples, classNames, score);

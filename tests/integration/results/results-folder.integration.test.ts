@@ -319,6 +319,12 @@ describe('writeResultsFolder on real Fashion-MNIST frames', () => {
     expect(text.split('\n').length).toBeLessThan(20);
   });
 
+  it('writeScore refuses a reply for another session', async () => {
+    await expect(writeScore(folder, { ...scoreLikeServer(document), sessionId: 'other' })).rejects.toThrow(
+      'score for session "other" does not belong to the results',
+    );
+  });
+
   it('writeSubmissionError saves the refusal next to the results', async () => {
     const message = await writeSubmissionError(folder, {
       type: 'error',
