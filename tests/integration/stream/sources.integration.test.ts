@@ -2,7 +2,7 @@
  * Image-folder and dataset-file sources streamed end to end: real JPEGs from the caltech-resize set, and a
  * `dataset create` subset served with `--source FILE`.
  */
-import { copyFile, readdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
@@ -95,6 +95,34 @@ describe('image folder source', () => {
           3,
         ]);
       }
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('fails a session cleanly when an image disappears mid-stream: error internal, socket 1011, server lives on', async () => {
+    const dir = await tempDir('framesift-vanish-');
+    const names = (await readdir(CALTECH))
+      .filter((f) => f.endsWith('.jpg'))
+      .sort()
+      .slice(0, 3);
+    for (const name of names) await copyFile(path.join(CALTECH, name), path.join(dir, name));
+    const server = await startTestServer({ source: dir });
+    try {
+      await rm(path.join(dir, names[1]!));
+      const control = await ControlClient.connect(server);
+      const session = await control.request({ type: 'start', fps: 0 }, 'session');
+      expect(session.count).toBe(3);
+      const received = await receiveFrames(session.framesUrl as string).done;
+      const error = await control.nextOfType('error');
+      expect(error).toMatchObject({ code: 'internal', sessionId: session.sessionId });
+      expect(error.message).toMatch(/source failed after 1 frames .*no such file/i);
+      expect(received.frames).toHaveLength(1);
+      expect(received.closeCode).toBe(1011);
+      expect(server.sessions().find((s) => s.sessionId === session.sessionId)?.state).toBe('failed');
+      const status = await control.request({ type: 'status' }, 'status');
+      expect(status.type).toBe('status');
+      control.close();
     } finally {
       await server.close();
     }
