@@ -139,7 +139,8 @@ describe('framesift run (CLI)', () => {
     const file = path.join(models, 'mobilenet_v2_1.0_224-embed.onnx');
     await copyFile(path.join(SHARED_MODELS, 'mobilenet_v2_1.0_224-embed.onnx'), file);
     const bytes = await readFile(file);
-    bytes[bytes.length >> 1] ^= 0xff;
+    const middle = bytes.length >> 1;
+    bytes[middle] = bytes[middle]! ^ 0xff;
     await writeFile(file, bytes);
     const exit = await runCli([
       'run',

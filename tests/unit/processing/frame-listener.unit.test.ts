@@ -40,7 +40,7 @@ function pipeline(policy: RingPolicy, slots: number, count?: number) {
   const seen: number[] = [];
   const gates: Array<() => void> = [];
   let hold = false;
-  let listener: FrameListener;
+  const listenerRef: { current?: FrameListener } = {};
   const batcher = new MicroBatcher({
     ring,
     batchSize: 2,
@@ -55,9 +55,10 @@ function pipeline(policy: RingPolicy, slots: number, count?: number) {
       accounting.countProcessed(batch.slots.length);
     },
     onBatchError: () => undefined,
-    onReleased: () => listener.onSlotsReleased(),
+    onReleased: () => listenerRef.current?.onSlotsReleased(),
   });
-  listener = new FrameListener({ ring, policy, accounting, batcher, ...(count ? { count } : {}) });
+  const listener = new FrameListener({ ring, policy, accounting, batcher, ...(count ? { count } : {}) });
+  listenerRef.current = listener;
   return {
     ring,
     accounting,

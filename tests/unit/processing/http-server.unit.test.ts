@@ -29,12 +29,12 @@ describe('http server', () => {
     expect(await (await fetch(`${server.url}/api/status`)).json()).toEqual({ ok: true });
     const missing = await fetch(`${server.url}/nope`);
     expect(missing.status).toBe(404);
-    expect((await missing.json()).error).toMatch(/\/nope: no such endpoint/);
+    expect(((await missing.json()) as { error: string }).error).toMatch(/\/nope: no such endpoint/);
     const wrong = await fetch(`${server.url}/api/status`, { method: 'DELETE' });
     expect(wrong.status).toBe(405);
     const bad = await fetch(`${server.url}/api/save`, { method: 'POST' });
     expect(bad.status).toBe(400);
-    expect((await bad.json()).error).toMatch(/expected no path separators/);
+    expect(((await bad.json()) as { error: string }).error).toMatch(/expected no path separators/);
     expect((await fetch(`${server.url}/api/boom`)).status).toBe(500);
   });
 
