@@ -1,6 +1,7 @@
 /** The one-screen summary `framesift run` prints when a session ends. */
 import type { ResultsDocument } from '../common/results-document.js';
 import { labelName } from './labels.js';
+import { formatRanges } from './reconcile.js';
 import type { ScoreReport } from './score.js';
 
 export interface TerminalSummaryInput {
@@ -38,6 +39,9 @@ export function formatTerminalSummary({
   lines.push(
     `  reconcile ${doc.reconciliation.reconciled ? 'OK' : 'FAILED'} — ${doc.reconciliation.explanation ?? ''}`,
   );
+  if (doc.reconciliation.missingRanges.length > 0) {
+    lines.push(`  missing   seqs ${formatRanges(doc.reconciliation.missingRanges, 5)}`);
+  }
   const l = doc.summary.latencyMs;
   lines.push(
     `  latency   ${l ? `p50 ${fixed(l.p50, 2)} ms · p90 ${fixed(l.p90, 2)} ms · p99 ${fixed(l.p99, 2)} ms · max ${fixed(l.max, 2)} ms` : 'unknown'} · throughput ${fixed(doc.summary.throughputFps ?? null, 1)} frames/s`,

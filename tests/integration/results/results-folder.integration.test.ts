@@ -314,6 +314,7 @@ describe('writeResultsFolder on real Fashion-MNIST frames', () => {
       'sent 1000 · received 995 · processed 993 · dropped 1 (ring-full 1) · invalid 1 (bad-size 1) · missing 5',
     );
     expect(text).toContain('reconcile OK');
+    expect(text).toContain('missing   seqs 40–44');
     expect(text).toContain(`accuracy ${((scored.accuracy as number) * 100).toFixed(2)}%`);
     expect(text).toContain(folder);
     expect(text.split('\n').length).toBeLessThan(20);
