@@ -56,3 +56,22 @@ describe('Pacer', () => {
     expect(() => new Pacer(0, 0)).toThrow(RangeError);
   });
 });
+
+describe('Pacer above 500 fps', () => {
+  it('tolerates timer-sized lateness (2 ms) instead of re-anchoring on every frame', () => {
+    // 1000 fps, every timer fires 1.2 ms late: the schedule holds, frames late by less than 2 ms go at once.
+    const pacer = new Pacer(1000, 0);
+    let now = 0;
+    const sends: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const delay = pacer.delayBefore(i, now);
+      now += delay > 0 ? delay + 1.2 : 0;
+      sends.push(now);
+    }
+    expect(pacer.reanchors).toBe(0);
+    expect(sends[99]!).toBeLessThan(99 + 2);
+    // A real stall still re-anchors.
+    expect(pacer.delayBefore(100, now + 50)).toBe(0);
+    expect(pacer.reanchors).toBe(1);
+  });
+});
