@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { UserError, errorMessage } from '../common/errors.js';
 import { loggerFor } from '../common/logger.js';
+import { metricsRegistry } from '../common/metrics.js';
 import { validateResultsDocument } from '../common/results-document.js';
 import {
   CLIENT_MESSAGE_TYPES,
@@ -537,8 +538,18 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
 
   // ---- servers ----
 
-  const controlHttp = http.createServer((_req, res) => {
-    res.writeHead(426, { 'content-type': 'text/plain' }).end('framesift control: WebSocket only\n');
+  // Plain HTTP on the control port serves Prometheus metrics; everything else there is WebSocket.
+  const controlHttp = http.createServer((req, res) => {
+    if (req.method === 'GET' && req.url?.split('?')[0] === '/metrics') {
+      metricsRegistry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': metricsRegistry.contentType }).end(text),
+        (err: unknown) => res.writeHead(500).end(errorMessage(err)),
+      );
+      return;
+    }
+    res
+      .writeHead(426, { 'content-type': 'text/plain' })
+      .end('framesift control: WebSocket, or GET /metrics\n');
   });
   const framesHttp = http.createServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain' }).end('framesift frames: WebSocket only\n');

@@ -155,6 +155,16 @@ describe('bad input on the frame port', () => {
     expect(server.sessions().find((s) => s.sessionId === session.sessionId)?.state).toBe('failed');
   });
 
+  it('serves the counts on GET /metrics of the control port', async () => {
+    const response = await fetch(`http://127.0.0.1:${server.controlPort}/metrics`);
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    expect(text).toMatch(/framesift_server_errors_total\{code="bad-json"\} [1-9]/);
+    expect(text).toMatch(/framesift_server_frames_sent_total [1-9]/);
+    expect(text).toMatch(/framesift_server_sessions\{state="failed"\} [1-9]/);
+    expect((await fetch(`http://127.0.0.1:${server.controlPort}/`)).status).toBe(426);
+  });
+
   it('still streams normally after all of the above', async () => {
     const { end, received } = await streamSession(server, { count: 20, fps: 0 });
     expect(end.sent).toBe(20);
