@@ -2,9 +2,12 @@
  * Memory-bounded, deterministic choice of the sample frames shown in a session's report.
  *
  * Every prediction is offered with a view of its pixels; the collector keeps, per predicted class, the
- * PER_END most confident and PER_END least confident frames (ties → lowest seq) and copies pixels only for
- * those. Both lists are exact functions of the whole set of predictions, so the final choice does not
- * depend on the order in which results arrived. Memory: 2 × PER_END frames per predicted class.
+ * most confident and least confident frames (ties → lowest seq) and copies pixels only for those: 5 of
+ * each while fewer than 10 classes have been seen (a session of one class still fills 10 samples), 2 of
+ * each from then on (one is used, the other replaces a frame that fails to decode). These lists are exact
+ * functions of the whole set of predictions, so the choice does not depend on the order in which results
+ * arrived. Pixels are held for at most MAX_HELD_CLASSES classes (the most predicted so far): with more
+ * classes than that (an ImageNet model on a camera) memory stays bounded and the choice is approximate.
  */
 
 export interface FrameImage {
@@ -36,6 +39,10 @@ interface Candidate {
 export const SAMPLE_COUNT = 10;
 /** Enough per end that a session predicting a single class still fills 10 samples. */
 const PER_END = Math.ceil(SAMPLE_COUNT / 2);
+/** Per end once at least SAMPLE_COUNT classes are seen: one sample per class, one spare. */
+const PER_END_MANY_CLASSES = 2;
+/** Classes whose candidates' pixels are held at a time. */
+export const MAX_HELD_CLASSES = 32;
 
 /** Ordering "more confident first", ties → lower seq first. */
 function moreConfident(
@@ -75,7 +82,43 @@ export class SampleCollector {
   private readonly counts = new Map<number, number>();
   private readonly seen = new Set<number>();
 
-  constructor(private readonly sampleCount = SAMPLE_COUNT) {}
+  private perEnd = PER_END;
+
+  constructor(
+    private readonly sampleCount = SAMPLE_COUNT,
+    private readonly maxHeldClasses = MAX_HELD_CLASSES,
+  ) {}
+
+  /** Once enough classes are seen, only the first two candidates per end can ever be chosen. */
+  private narrow(): void {
+    if (this.perEnd === PER_END_MANY_CLASSES || this.counts.size < this.sampleCount) return;
+    this.perEnd = PER_END_MANY_CLASSES;
+    for (const list of [...this.top.values(), ...this.bottom.values()])
+      list.length = Math.min(list.length, this.perEnd);
+  }
+
+  /**
+   * Whether `label` may hold pixels: it already does, or there is room, or it is now predicted more often
+   * than the least predicted held class (ties → the lower label), which then gives up its candidates.
+   */
+  private mayHold(label: number): boolean {
+    if (this.top.has(label) || this.top.size < this.maxHeldClasses) return true;
+    const count = this.counts.get(label) ?? 0;
+    let weakest: number | undefined;
+    let weakestCount = Number.POSITIVE_INFINITY;
+    for (const held of this.top.keys()) {
+      const c = this.counts.get(held) ?? 0;
+      if (c < weakestCount || (c === weakestCount && held > (weakest as number))) {
+        weakest = held;
+        weakestCount = c;
+      }
+    }
+    if (weakest === undefined || count < weakestCount || (count === weakestCount && label > weakest))
+      return false;
+    this.top.delete(weakest);
+    this.bottom.delete(weakest);
+    return true;
+  }
 
   /**
    * One prediction with a view of its pixels (e.g. a frame-ring slot). The pixels are copied only if the
@@ -85,17 +128,19 @@ export class SampleCollector {
     // A repeated seq would make the choice depend on arrival order; the first offer wins.
     if (this.seen.has(seq)) return;
     this.counts.set(label, (this.counts.get(label) ?? 0) + 1);
+    this.narrow();
     const probe = { seq, label, confidence, image };
     const top = this.top.get(label) ?? [];
     const bottom = this.bottom.get(label) ?? [];
-    const intoTop = wouldEnter(top, probe, moreConfident, PER_END);
-    const intoBottom = wouldEnter(bottom, probe, lessConfident, PER_END);
+    const intoTop = wouldEnter(top, probe, moreConfident, this.perEnd);
+    const intoBottom = wouldEnter(bottom, probe, lessConfident, this.perEnd);
     if (!intoTop && !intoBottom) return;
+    if (!this.mayHold(label)) return;
     this.seen.add(seq);
     // One copy shared by both lists when a frame is in both (small classes).
     const candidate: Candidate = { seq, label, confidence, image: copyImage(image) };
-    if (intoTop) insertBounded(top, candidate, moreConfident, PER_END);
-    if (intoBottom) insertBounded(bottom, candidate, lessConfident, PER_END);
+    if (intoTop) insertBounded(top, candidate, moreConfident, this.perEnd);
+    if (intoBottom) insertBounded(bottom, candidate, lessConfident, this.perEnd);
     this.top.set(label, top);
     this.bottom.set(label, bottom);
   }
