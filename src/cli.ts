@@ -81,6 +81,20 @@ export function buildProgram(): Command {
     await dedupeCommand(dir, configured('dedupe', flags));
   });
 
+  addOptions(
+    program
+      .command('demo')
+      .description('Serve Fashion-MNIST and run the client against it in one process (npm start).'),
+    'run',
+  ).action(async (flags: Record<string, unknown>) => {
+    const { demoCommand } = await import('./commands/demo.js');
+    const explicit = {
+      count: flags.count !== undefined || Boolean(process.env.FRAMESIFT_COUNT),
+      fps: flags.fps !== undefined || Boolean(process.env.FRAMESIFT_FPS),
+    };
+    await demoCommand(configured('run', flags), explicit);
+  });
+
   const dataset = program.command('dataset').description('Dataset tooling.');
   addOptions(
     dataset
