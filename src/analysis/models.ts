@@ -285,9 +285,17 @@ export async function preprocessImage(
         });
       }
     }
-    pipeline = pipeline.resize(width, height, { fit: 'fill', kernel: 'linear' }).removeAlpha();
+    pipeline = pipeline.removeAlpha();
     pipeline = channels === 1 ? pipeline.grayscale() : pipeline.toColourspace('srgb');
-    const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+    let { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+    if (info.width !== width || info.height !== height) {
+      // One sharp pipeline holds one resize, so fitting the crop to the input size is a second pass.
+      const raw = { width: info.width, height: info.height, channels: info.channels };
+      ({ data, info } = await sharp(data, { raw })
+        .resize(width, height, { fit: 'fill', kernel: 'linear' })
+        .raw()
+        .toBuffer({ resolveWithObject: true }));
+    }
     return hwcToNchw(data, info.width, info.height, info.channels, channels);
   } catch (err) {
     if (err instanceof UserError) throw err;
