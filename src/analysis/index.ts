@@ -17,6 +17,7 @@ export type {
   WarmupTask,
   WorkerTestHooks,
 } from './tasks.js';
+export type { ImagesResult, ImagesTask } from './tasks/images.js';
 
 // The model registry: manifests, lookup (MODELS_DIR, then models/), sha256 check, loading, preprocessing.
 export {

@@ -18,11 +18,12 @@ import {
   defaultThreads,
   type AnalysisPool,
   type ClassifyResult,
+  type ImagesResult,
   type ModelRef,
   type WarmupResult,
   type WorkerTestHooks,
 } from '../analysis/index.js';
-import { loadManifest, locateModelFile, verifyModelFile } from '../analysis/models.js';
+import { loadManifest, locateModelFile, verifyModelFile } from '../analysis/index.js';
 import {
   ControlClient,
   FrameListener,
@@ -33,6 +34,15 @@ import {
   type Batch,
   type HttpServer,
 } from '../processing/index.js';
+import {
+  StreamDeduper,
+  defaultThreshold,
+  handleDedupeApi,
+  hexToHash,
+  type Feature,
+  type Method,
+  type Metric,
+} from '../dedupe/index.js';
 import {
   SeqBitmap,
   SessionRecorder,
@@ -79,6 +89,8 @@ export interface PipelineResult {
   /** Times the frame socket was paused because the ring was full (block policy). */
   pauses: number;
   stoppedByUser: boolean;
+  /** The live unique store of a dedupe session. */
+  deduper?: StreamDeduper;
   threads: number;
   intraOpThreads: number;
   batchSize: number;
@@ -106,6 +118,12 @@ export interface PipelineConfig {
   ringSlots: number;
   ringPolicy: 'block' | 'drop-oldest';
   classifier: string;
+  method: Method;
+  metric: Metric;
+  threshold?: number;
+  approximateAbove: number;
+  imageSaveQuality: number;
+  saveName?: string;
 }
 
 /** `config` over the option defaults of src/common/config.ts. */
@@ -130,6 +148,63 @@ export function pipelineConfig(config: Partial<RunConfig> | Partial<PipelineConf
     if (merged[key] === undefined) throw new Error(`run: option ${key} has no value`);
   }
   return merged as PipelineConfig;
+}
+
+/** The photo embedder of dedupe streams that are not Fashion-MNIST-like. */
+export const PHOTO_EMBEDDER = 'mobilenet-v3-small-075';
+
+/** Which tasks a session needs, from --mode, --method and the frames the session announced. */
+export interface AnalysisPlan {
+  /** Run the classify task. */
+  classify: boolean;
+  /** Record labels (mode classify or both). */
+  labels: boolean;
+  /** The classifier's embedding output is the dedupe feature (cnn on 28×28 gray frames). */
+  classifierEmbedding: boolean;
+  /** Run the images task for dedupe features (photos, or a method other than cnn). */
+  images: boolean;
+  dedupe: boolean;
+}
+
+export function analysisPlan(
+  config: Pick<PipelineConfig, 'mode' | 'method'>,
+  dims: { width?: number; height?: number; channels?: number },
+): AnalysisPlan {
+  const dedupe = config.mode !== 'classify';
+  // Fashion-MNIST-like frames: the project's classifier's own embedding fits them better than a photo model.
+  const smallGray = dims.width === 28 && dims.height === 28 && dims.channels === 1;
+  const classifierEmbedding = dedupe && config.method === 'cnn' && smallGray;
+  return {
+    classify: config.mode !== 'dedupe' || classifierEmbedding,
+    labels: config.mode !== 'dedupe',
+    classifierEmbedding,
+    images: dedupe && !classifierEmbedding,
+    dedupe,
+  };
+}
+
+function embeddingFeature(result: ClassifyResult, i: number): Feature {
+  const d = result.embeddingDim;
+  if (!result.embeddings || d === 0) throw new Error('classifier returned no embedding for dedupe');
+  return { kind: 'embedding', vector: result.embeddings.slice(i * d, (i + 1) * d) };
+}
+
+function featureOf(result: ImagesResult, i: number, method: Method): Feature {
+  switch (method) {
+    case 'cnn':
+      return {
+        kind: 'embedding',
+        vector: result.embeddings!.slice(i * result.embeddingDim, (i + 1) * result.embeddingDim),
+      };
+    case 'mse': {
+      const n = result.thumbnails!.length / result.count;
+      return { kind: 'thumbnail', pixels: result.thumbnails!.slice(i * n, (i + 1) * n) };
+    }
+    case 'phash':
+      return { kind: 'hash', hash: hexToHash(result.hashes![i]!) };
+    case 'change':
+      return { kind: 'gray', image: result.grays![i]! };
+  }
 }
 
 function modelFileInfo(
@@ -162,16 +237,19 @@ export async function runPipeline(
   const config = pipelineConfig(runConfig);
   const startedAt = Date.now();
   const model = options.model ?? config.classifier ?? DEFAULT_CLASSIFIER;
-  if (config.mode !== 'classify') {
-    throw new UserError(
-      `--mode ${config.mode}: run supports classify in this build; dedupe streams use "framesift dedupe"`,
-    );
+  if (config.mode !== 'dedupe') await precheckModel(model, config.modelsDir);
+  if (config.saveName !== undefined && config.mode === 'classify') {
+    throw new UserError(`--save-name ${config.saveName}: saving uniques needs --mode dedupe or both`);
   }
-  await precheckModel(model, config.modelsDir);
   collectProcessMetrics();
 
   const http = await startHttpServer({ host: '127.0.0.1', port: config.metricsPort });
   log.info('metrics served', { url: `${http.url}/metrics`, port: http.port });
+  // The dedupe stage's /api routes (status, uniques, save) answer 409 until a dedupe session runs.
+  let deduper: StreamDeduper | undefined;
+  http.prefix('/api/', (req, res) => {
+    handleDedupeApi(req, res, () => deduper);
+  });
   options.onMetricsServer?.(http);
 
   let control: ControlClient | undefined;
@@ -209,10 +287,14 @@ export async function runPipeline(
     }
     const ring = FrameRing.create({ slots, slotBytes: slotBytesFor(session, slots) });
     pool = createAnalysisPool({ threads, modelsDir: config.modelsDir, ring, testHooks: options.testHooks });
+    const plan = analysisPlan(config, session);
+    log.info('analysis plan', { ...plan, model: typeof model === 'string' ? model : model.path });
     const modelLoadStart = performance.now();
-    let warm: WarmupResult[];
+    let warm: WarmupResult[] = [];
+    let embedderWarm: WarmupResult[] = [];
     try {
-      warm = await pool.warmup(model);
+      if (plan.classify) warm = await pool.warmup(model);
+      if (plan.images && config.method === 'cnn') embedderWarm = await pool.warmup(PHOTO_EMBEDDER);
     } catch (err) {
       await control.stop(sessionId).catch(() => undefined);
       throw err;
@@ -221,39 +303,100 @@ export async function runPipeline(
 
     const accounting = new SessionAccounting();
     const recorder = new SessionRecorder();
+    if (plan.dedupe) {
+      const threshold = config.threshold ?? defaultThreshold(config.method, config.metric);
+      const embedder = plan.images ? embedderWarm[0] : warm[0];
+      deduper = new StreamDeduper({
+        method: config.method,
+        metric: config.metric,
+        threshold,
+        approximateAbove: config.approximateAbove,
+        outDir: config.out,
+        imageSaveQuality: config.imageSaveQuality,
+        model:
+          config.method === 'cnn' && embedder
+            ? {
+                name: plan.images ? PHOTO_EMBEDDER : typeof model === 'string' ? model : 'classifier',
+                file: embedder.modelPath.split(/[\\/]/).pop()!,
+                sha256: embedder.sha256 ?? '',
+              }
+            : null,
+      });
+    }
+    const activeDeduper = deduper;
+    const streamId = session.source;
     const activePool = pool;
-    const consume = (batch: Batch, result: ClassifyResult): void => {
-      pipelineMetrics.inferenceSeconds.observe(result.inferMs / 1000);
+    const consume = (
+      batch: Batch,
+      classified: ClassifyResult | undefined,
+      images: ImagesResult | undefined,
+    ): void => {
+      if (classified) pipelineMetrics.inferenceSeconds.observe(classified.inferMs / 1000);
+      else if (images) pipelineMetrics.inferenceSeconds.observe(images.inferMs / 1000);
       const now = Date.now();
-      const { labels, confidences } = result;
-      const failed = new Set(result.failed.map((f) => f.index));
-      for (const f of result.failed) {
+      // A frame that failed in either task is counted once, as invalid with the first reason.
+      let failed: Set<number> | undefined;
+      for (const f of [...(classified?.failed ?? []), ...(images?.failed ?? [])]) {
+        failed ??= new Set();
+        if (failed.has(f.index)) continue;
+        failed.add(f.index);
         accounting.countInvalid(f.reason);
         log.warn('frame could not be analysed', { reason: f.reason, message: f.message });
       }
       for (let i = 0; i < batch.slots.length; i++) {
-        if (failed.size > 0 && failed.has(i)) continue;
+        if (failed?.has(i)) continue;
         const slot = batch.slots[i]!;
         const sentAt = ring.sentAtOf(slot);
-        recorder.predicted(ring.seqOf(slot), labels[i]!, confidences[i]!, ring.frame(slot), sentAt, now);
+        const seq = ring.seqOf(slot);
+        const image = ring.frame(slot);
+        if (plan.labels && classified) {
+          recorder.predicted(seq, classified.labels[i]!, classified.confidences[i]!, image, sentAt, now);
+        } else {
+          recorder.processed(sentAt, now);
+        }
+        if (activeDeduper) {
+          const feature =
+            plan.images && images ? featureOf(images, i, config.method) : embeddingFeature(classified!, i);
+          activeDeduper.accept({ streamId, seq, feature, image });
+        }
         pipelineMetrics.endToEndSeconds.observe((now - sentAt) / 1000);
       }
-      accounting.countProcessed(batch.slots.length - failed.size);
+      accounting.countProcessed(batch.slots.length - (failed?.size ?? 0));
       options.onProgress?.(accounting.processed);
     };
+    // The unique store decides in seq order: batches are consumed in dispatch order (= arrival order).
+    let turn: Promise<unknown> = Promise.resolve();
     batcher = new MicroBatcher({
       ring,
       batchSize,
       batchWaitMs: config.batchWaitMs,
       maxInFlight,
-      run: async (batch) => {
-        const result = await activePool.run({
-          kind: 'classify',
-          model,
-          slots: batch.slots,
-          sidecars: ring.sidecarsOf(batch.slots),
-        });
-        consume(batch, result);
+      run: (batch) => {
+        const sidecars = ring.sidecarsOf(batch.slots);
+        const work = Promise.all([
+          plan.classify
+            ? activePool.run({
+                kind: 'classify',
+                model,
+                slots: batch.slots,
+                sidecars,
+                embedding: plan.classifierEmbedding,
+              })
+            : undefined,
+          plan.images
+            ? activePool.run({
+                kind: 'images',
+                method: config.method,
+                ...(config.method === 'cnn' ? { model: PHOTO_EMBEDDER } : {}),
+                slots: batch.slots,
+                sidecars,
+              })
+            : undefined,
+        ]);
+        if (!activeDeduper) return work.then(([c, im]) => consume(batch, c, im));
+        const done = turn.then(() => work).then(([c, im]) => consume(batch, c, im));
+        turn = done.catch(() => undefined);
+        return done;
       },
       onBatchError: (batch) => accounting.countDropped('worker-error', batch.slots.length),
       onReleased: () => listener?.onSlotsReleased(),
@@ -346,12 +489,18 @@ export async function runPipeline(
       batches: batcher.batchesDispatched,
       pauses: listener.pauses,
       stoppedByUser,
+      deduper,
       threads: pool.threads,
       intraOpThreads: pool.intraOpThreads,
       batchSize,
     };
     if (options.skipResults) return result;
 
+    const savedFolders: string[] = [];
+    if (deduper && config.saveName !== undefined) {
+      const saved = await deduper.save(config.saveName);
+      savedFolders.push(saved.folder);
+    }
     const receivedSeqs = new SeqBitmap();
     for (let seq = 0; seq <= accounting.maxSeq; seq++) if (accounting.hasSeen(seq)) receivedSeqs.mark(seq);
     const outcome: SessionOutcome = {
@@ -365,7 +514,7 @@ export async function runPipeline(
         requestedCount: config.count ?? null,
         fps: session.fps,
       },
-      model: modelFileInfo(model, warm[0]),
+      model: plan.classify ? modelFileInfo(model, warm[0]) : null,
       sent,
       counts: {
         received: accounting.received,
@@ -377,6 +526,18 @@ export async function runPipeline(
       predictions: recorder.predictions,
       samples: recorder.samples,
       timings: { startedAt, endedAt, modelLoadMs, streamMs },
+      ...(deduper
+        ? {
+            dedupe: {
+              method: config.method,
+              metric: config.metric,
+              threshold: deduper.status().threshold,
+              uniques: deduper.status().uniques,
+              duplicates: deduper.status().duplicates,
+              savedFolders: [...deduper.status().saves.map((save) => save.folder)],
+            },
+          }
+        : {}),
     };
     const written = await writeResultsFolder(config.out, outcome);
     result.written = written;

@@ -23,6 +23,11 @@ export interface HttpServer {
   readonly url: string;
   /** Mounts `handler` on `method path` (exact path match); a later mount of the same route replaces it. */
   route(method: string, path: string, handler: RouteHandler): void;
+  /**
+   * Mounts `handler` on every path under `prefix` (any method), for a stage that routes its own requests
+   * (it answers, including its own 404/405). Exact routes win over prefixes.
+   */
+  prefix(prefix: string, handler: RouteHandler): void;
   close(): Promise<void>;
 }
 
@@ -45,6 +50,7 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const host = options.host ?? '127.0.0.1';
   const routes = new Map<string, RouteHandler>();
+  const prefixes = new Map<string, RouteHandler>();
   routes.set('GET /metrics', async (_req, res) => {
     const body = await metricsRegistry.metrics();
     res.writeHead(200, { 'content-type': metricsRegistry.contentType });
@@ -53,7 +59,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
 
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? host}`);
-    const handler = routes.get(`${req.method ?? 'GET'} ${url.pathname}`);
+    const handler =
+      routes.get(`${req.method ?? 'GET'} ${url.pathname}`) ??
+      [...prefixes].find(([prefix]) => url.pathname.startsWith(prefix))?.[1];
     if (!handler) {
       const allowed = [...routes.keys()].filter((key) => key.endsWith(` ${url.pathname}`));
       if (allowed.length > 0) {
@@ -93,6 +101,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     url: `http://${host}:${port}`,
     route(method, path, handler) {
       routes.set(`${method.toUpperCase()} ${path}`, handler);
+    },
+    prefix(prefix, handler) {
+      prefixes.set(prefix, handler);
     },
     close() {
       return new Promise<void>((resolve) => {

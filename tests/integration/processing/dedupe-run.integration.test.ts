@@ -1,0 +1,121 @@
+/**
+ * `run --mode both|dedupe` against the real stream server: the unique store is fed in seq order while the
+ * session streams, /api/status answers mid-session, and --save-name writes the uniques folder.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runPipeline, analysisPlan, type PipelineConfig } from '../../../src/commands/run.js';
+import type { HttpServer } from '../../../src/processing/index.js';
+import { startStreamServer, type StreamServer } from '../../../src/stream/index.js';
+import { testModel } from './helpers.js';
+
+const { ref: MODEL } = testModel();
+
+describe('run with dedupe', () => {
+  let server: StreamServer;
+  let dir: string;
+  let base: Partial<PipelineConfig>;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'framesift-dedupe-run-'));
+    server = await startStreamServer({ framesPort: 0, controlPort: 0, resultsDir: path.join(dir, 'server') });
+    base = {
+      host: '127.0.0.1',
+      framesPort: server.framesPort,
+      controlPort: server.controlPort,
+      metricsPort: 0,
+      modelsDir: process.env.MODELS_DIR ?? 'models',
+      out: path.join(dir, 'out'),
+      workers: 1,
+      fps: 0,
+    };
+  });
+  afterAll(async () => {
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('plans the tasks from the mode, the method and the frames', () => {
+    const fashion = { width: 28, height: 28, channels: 1 };
+    expect(analysisPlan({ mode: 'classify', method: 'cnn' }, fashion)).toMatchObject({
+      classify: true,
+      images: false,
+      dedupe: false,
+    });
+    expect(analysisPlan({ mode: 'both', method: 'cnn' }, fashion)).toMatchObject({
+      classify: true,
+      classifierEmbedding: true,
+      images: false,
+    });
+    expect(analysisPlan({ mode: 'dedupe', method: 'cnn' }, fashion)).toMatchObject({
+      classify: true,
+      labels: false,
+      images: false,
+    });
+    expect(
+      analysisPlan({ mode: 'dedupe', method: 'cnn' }, { width: 640, height: 480, channels: 3 }),
+    ).toMatchObject({ classify: false, images: true });
+    expect(analysisPlan({ mode: 'both', method: 'phash' }, fashion)).toMatchObject({
+      classify: true,
+      classifierEmbedding: false,
+      images: true,
+    });
+  });
+
+  it('both + cnn: classifies every frame, keeps the distinct ones, serves /api/status mid-session and saves', async () => {
+    let http: HttpServer | undefined;
+    let status: Promise<{ frames: number; uniques: number }> | undefined;
+    const result = await runPipeline(
+      { ...base, count: 400, mode: 'both', method: 'cnn', saveName: 'order-1', batchSize: 32 },
+      {
+        model: MODEL,
+        onMetricsServer: (s) => (http = s),
+        onProgress: (processed) => {
+          if (!status && processed >= 100) {
+            status = fetch(`${http!.url}/api/status`).then(
+              (r) => r.json() as Promise<{ frames: number; uniques: number }>,
+            );
+          }
+        },
+      },
+    );
+    expect(result.accounting.counts(result.sent)).toMatchObject({
+      received: 400,
+      processed: 400,
+      missing: 0,
+    });
+    const mid = await status!;
+    expect(mid.frames).toBeGreaterThanOrEqual(100);
+    const final = result.deduper!.status();
+    expect(final.frames).toBe(400);
+    expect(final.uniques).toBeGreaterThan(0);
+    expect(final.uniques + final.duplicates).toBe(400);
+    const doc = result.written!.document;
+    expect(doc.mode).toBe('both');
+    expect(doc.dedupe).toMatchObject({ method: 'cnn', uniques: final.uniques, duplicates: final.duplicates });
+    expect(doc.dedupe!.savedFolders).toHaveLength(1);
+    const saved = doc.dedupe!.savedFolders[0]!;
+    expect(existsSync(saved)).toBe(true);
+    expect((await readdir(saved)).length).toBeGreaterThanOrEqual(final.uniques);
+    expect(result.scored!.received).toBe(400);
+  });
+
+  it('dedupe + phash: features computed on the workers from ring slots, fed in seq order', async () => {
+    const result = await runPipeline(
+      { ...base, count: 300, mode: 'dedupe', method: 'phash', batchSize: 16, workers: 2 },
+      { model: MODEL },
+    );
+    expect(result.accounting.counts(result.sent)).toMatchObject({
+      received: 300,
+      processed: 300,
+      missing: 0,
+    });
+    const status = result.deduper!.status();
+    expect(status.frames).toBe(300);
+    expect(status.uniques).toBeGreaterThan(1);
+    expect(status.streams[0]!.lastSeq).toBe(299);
+    expect(result.written!.document.dedupe).toMatchObject({ method: 'phash', threshold: 16 });
+  });
+});
