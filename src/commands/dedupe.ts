@@ -1,6 +1,203 @@
+/**
+ * `framesift dedupe <dir>`: deduplicate a folder of images in one batch run. The workers read, decode and
+ * embed (or hash) the files in parallel through the analysis pool; the main thread only puts the
+ * decisions in name order, then writes the report and moves or copies files.
+ */
+import { availableParallelism } from 'node:os';
+import { constants } from 'node:fs';
+import { copyFile, mkdir, rename, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import cliProgress from 'cli-progress';
+import { createAnalysisPool, type AnalysisPool } from '../analysis/index.js';
+import type { ImagesResult } from '../analysis/tasks/images.js';
 import type { DedupeConfig } from '../common/config.js';
 import { UserError } from '../common/errors.js';
+import { humanLogger, loggerFor } from '../common/logger.js';
+import { metric, metricsRegistry, prom } from '../common/metrics.js';
+import {
+  BatchDeduper,
+  DEFAULT_CHANGE_OPTIONS,
+  defaultThreshold,
+  groupKeyFunction,
+  hexToHash,
+  listImageFiles,
+  writeBatchReport,
+  type BatchReportJson,
+  type Feature,
+  type Method,
+  type Metric,
+} from '../dedupe/index.js';
 
-export async function dedupeCommand(_dir: string, _config: DedupeConfig): Promise<void> {
-  throw new UserError('dedupe: not built yet (issue 5)');
+const log = loggerFor('dedupe');
+const EMBEDDER = 'mobilenet-v3-small-075';
+/** Files per worker task: large enough to batch inference, small enough to keep both workers busy. */
+const FILES_PER_TASK = 16;
+
+const corruptFiles = () =>
+  metric(
+    'framesift_dedupe_corrupt_files_total',
+    () =>
+      new prom.Counter({
+        name: 'framesift_dedupe_corrupt_files_total',
+        help: 'Files of a batch dedupe that could not be read or decoded (listed in the report, skipped).',
+        registers: [metricsRegistry],
+      }),
+  );
+
+export interface DedupeRunResult {
+  report: BatchReportJson;
+  reportDir: string;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+function featureOf(result: ImagesResult, i: number, method: Method): Feature {
+  switch (method) {
+    case 'cnn':
+      return {
+        kind: 'embedding',
+        vector: result.embeddings!.slice(i * result.embeddingDim, (i + 1) * result.embeddingDim),
+      };
+    case 'mse': {
+      const n = result.thumbnails!.length / result.count;
+      return { kind: 'thumbnail', pixels: result.thumbnails!.slice(i * n, (i + 1) * n) };
+    }
+    case 'phash':
+      return { kind: 'hash', hash: hexToHash(result.hashes![i]!) };
+    case 'change':
+      return { kind: 'gray', image: result.grays![i]! };
+  }
+}
+
+/** Moves or copies `rel` from `dir` into `target`, keeping its relative path and never overwriting. */
+async function transfer(dir: string, rel: string, target: string, move: boolean): Promise<void> {
+  const from = path.join(dir, rel);
+  let to = path.join(target, rel);
+  await mkdir(path.dirname(to), { recursive: true });
+  for (
+    let n = 1;
+    await stat(to).then(
+      () => true,
+      () => false,
+    );
+    n++
+  ) {
+    const ext = path.extname(rel);
+    to = path.join(target, `${rel.slice(0, rel.length - ext.length)}_${n}${ext}`);
+  }
+  if (!move) return copyFile(from, to, constants.COPYFILE_EXCL);
+  try {
+    await rename(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+    await copyFile(from, to, constants.COPYFILE_EXCL);
+    await unlink(from);
+  }
+}
+
+export async function dedupeFolder(
+  dir: string,
+  config: DedupeConfig,
+  pool?: AnalysisPool,
+): Promise<DedupeRunResult> {
+  const started = performance.now();
+  const root = path.resolve(dir);
+  const isDir = await stat(root).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!isDir) throw new UserError(`dedupe: ${dir}: expected a folder of images`);
+  const outDir = path.resolve(config.out ?? 'out');
+  const skip = [outDir, config.moveDuplicatesTo, config.copyUniquesTo].filter((p): p is string => !!p);
+  const files = await listImageFiles(root, skip);
+  const groupKey = groupKeyFunction(config.groupBy);
+  const method: Method = config.method ?? 'cnn';
+  const metric: Metric = config.metric ?? 'cosine';
+  const threshold = config.threshold ?? defaultThreshold(method, metric);
+  const deduper = new BatchDeduper(files, groupKey, {
+    method,
+    metric,
+    threshold,
+    approximateAbove: config.approximateAbove ?? 20_000,
+    change: DEFAULT_CHANGE_OPTIONS,
+    model: method === 'cnn' ? EMBEDDER : null,
+  });
+  log.info('dedupe started', { dir: root, files: files.length, method, threshold });
+
+  const ownPool = !pool;
+  // Batch work is all on the workers: use every core (the main thread only orders decisions).
+  pool ??= createAnalysisPool({
+    threads: config.workers ?? Math.max(1, availableParallelism()),
+    intraOpThreads: 1,
+    modelsDir: config.modelsDir ?? 'models',
+  });
+  const bar =
+    process.stderr.isTTY && files.length > 0
+      ? new cliProgress.SingleBar(
+          { stream: process.stderr, format: 'dedupe [{bar}] {value}/{total} files | {eta_formatted} left' },
+          cliProgress.Presets.shades_classic,
+        )
+      : undefined;
+  bar?.start(files.length, 0);
+  try {
+    if (method === 'cnn' && files.length > 0) await pool.warmup(EMBEDDER);
+    const inFlight = new Set<Promise<void>>();
+    const limit = pool.threads * 2;
+    for (let start = 0; start < files.length; start += FILES_PER_TASK) {
+      const chunk = files.slice(start, start + FILES_PER_TASK);
+      const job = pool
+        .run({
+          kind: 'images',
+          method,
+          model: method === 'cnn' ? EMBEDDER : undefined,
+          files: chunk.map((f) => path.join(root, f)),
+          change: DEFAULT_CHANGE_OPTIONS,
+        })
+        .then((result) => {
+          const failed = new Map(result.failed.map((f) => [f.index, f.message]));
+          chunk.forEach((file, i) => {
+            const failure = failed.get(i);
+            if (failure !== undefined) {
+              corruptFiles().inc();
+              log.warn('unreadable image skipped', { file, reason: failure });
+              deduper.offer(start + i, new Error(failure.replace(path.join(root, file), file)));
+            } else {
+              deduper.offer(start + i, featureOf(result, i, method));
+            }
+          });
+          bar?.update(deduper.decided);
+        });
+      const tracked = job.finally(() => inFlight.delete(tracked));
+      inFlight.add(tracked);
+      if (inFlight.size >= limit) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+  } finally {
+    bar?.stop();
+    if (ownPool) await pool.destroy();
+  }
+  const decidedAt = performance.now();
+  const outcome = deduper.outcome();
+  const report = await writeBatchReport(outDir, root, outcome);
+  if (config.moveDuplicatesTo) {
+    for (const g of outcome.groups)
+      for (const d of g.duplicates) await transfer(root, d.file, path.resolve(config.moveDuplicatesTo), true);
+  }
+  if (config.copyUniquesTo) {
+    for (const g of outcome.groups) await transfer(root, g.kept, path.resolve(config.copyUniquesTo), false);
+  }
+  const seconds = (decidedAt - started) / 1000;
+  const imagesPerSecond = files.length / Math.max(seconds, 1e-9);
+  log.info('dedupe finished', { ...report.counts, seconds, imagesPerSecond });
+  return { report, reportDir: outDir, seconds, imagesPerSecond };
+}
+
+export async function dedupeCommand(dir: string, config: DedupeConfig): Promise<void> {
+  const { report, reportDir, seconds, imagesPerSecond } = await dedupeFolder(dir, config);
+  const c = report.counts;
+  humanLogger.info(
+    `dedupe: ${c.files} files → ${c.kept} kept, ${c.duplicates} duplicates, ${c.corrupt} unreadable ` +
+      `(${report.method}, threshold ${report.threshold}; ${seconds.toFixed(1)} s, ${imagesPerSecond.toFixed(0)} images/s)`,
+  );
+  humanLogger.info(`report: ${path.join(reportDir, 'report.md')}`);
 }

@@ -56,3 +56,14 @@ export {
 export { handleDedupeApi } from './api.js';
 export { ExactVectorIndex, HnswVectorIndex, TieredVectorIndex, type VectorIndex } from './vector-index.js';
 export { scorePartition, type PairwiseScore } from './scoring.js';
+export {
+  BatchDeduper,
+  IMAGE_EXTENSIONS,
+  groupKeyFunction,
+  isImageFile,
+  listImageFiles,
+  type BatchGroup,
+  type BatchOutcome,
+  type CloseCall,
+} from './batch.js';
+export { reportJson, writeBatchReport, type BatchReportJson } from './report.js';

@@ -63,6 +63,53 @@ export type ImageInput =
   | { encoded: Uint8Array }
   | { raw: Uint8Array; width: number; height: number; channels: 1 | 3 | 4 };
 
+/**
+ * Binary Netpbm (P4 bitmap, P5 gray, P6 RGB; maxval ≤ 255) as raw pixels: libvips as bundled with sharp
+ * has no PPM loader, and these formats are common in image folders.
+ */
+export function decodeNetpbm(
+  bytes: Uint8Array,
+): { raw: Uint8Array; width: number; height: number; channels: 1 | 3 } | undefined {
+  if (bytes.length < 3 || bytes[0] !== 0x50 || bytes[1]! < 0x34 || bytes[1]! > 0x36) return undefined;
+  const kind = bytes[1]! - 0x30;
+  const fields: number[] = [];
+  let i = 2;
+  const wanted = kind === 4 ? 2 : 3;
+  while (fields.length < wanted) {
+    const c = bytes[i];
+    if (c === undefined) throw new Error('truncated Netpbm header');
+    if (c === 0x23) {
+      while (i < bytes.length && bytes[i] !== 0x0a) i++; // comment to end of line
+    } else if (c >= 0x30 && c <= 0x39) {
+      let v = 0;
+      while (i < bytes.length && bytes[i]! >= 0x30 && bytes[i]! <= 0x39) v = v * 10 + bytes[i++]! - 0x30;
+      fields.push(v);
+      continue;
+    }
+    i++;
+  }
+  i++; // the single whitespace after the header
+  const [width, height, maxval = 1] = fields as [number, number, number?];
+  if (!width || !height || maxval > 255 || maxval < 1) throw new Error('unsupported Netpbm header');
+  const channels = kind === 6 ? 3 : 1;
+  const raw = new Uint8Array(width * height * channels);
+  if (kind === 4) {
+    const rowBytes = Math.ceil(width / 8);
+    if (bytes.length < i + rowBytes * height) throw new Error('truncated Netpbm data');
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const bit = (bytes[i + y * rowBytes + (x >> 3)]! >> (7 - (x & 7))) & 1;
+        raw[y * width + x] = bit ? 0 : 255; // 1 = black
+      }
+    }
+  } else {
+    if (bytes.length < i + raw.length) throw new Error('truncated Netpbm data');
+    const scale = 255 / maxval;
+    for (let k = 0; k < raw.length; k++) raw[k] = Math.round(bytes[i + k]! * scale);
+  }
+  return { raw, width, height, channels };
+}
+
 function open(input: ImageInput): sharp.Sharp {
   if ('encoded' in input) {
     // failOn 'error': a truncated or corrupt file is an error, not a half-grey picture.
@@ -85,8 +132,13 @@ export async function imageSize(input: ImageInput): Promise<{ width: number; hei
  * as HWC uint8. One sharp pipeline: for a large JPEG, libjpeg decodes at 1/2, 1/4 or 1/8 scale first
  * (shrink-on-load), which is most of the speed of batch dedupe.
  */
-export async function photoPixels(input: ImageInput, shortSide = 256, crop = 224): Promise<Uint8Array> {
-  const { width, height } = await imageSize(input);
+export async function photoPixels(
+  input: ImageInput,
+  shortSide = 256,
+  crop = 224,
+  size?: { width: number; height: number },
+): Promise<Uint8Array> {
+  const { width, height } = size ?? (await imageSize(input));
   const scale = shortSide / Math.min(width, height);
   const w = Math.max(crop, Math.round(width * scale));
   const h = Math.max(crop, Math.round(height * scale));
@@ -164,7 +216,13 @@ async function inputsOf(task: ImagesTask, context: WorkerContext): Promise<Array
     return Promise.all(
       task.files.map((file) =>
         readFile(file).then(
-          (buf): ImageInput => ({ encoded: buf }),
+          (buf): ImageInput | Error => {
+            try {
+              return decodeNetpbm(buf) ?? { encoded: buf };
+            } catch (err) {
+              return new Error(`${file}: not a readable image (${errorMessage(err)})`);
+            }
+          },
           (err: unknown) => new Error(`${file}: cannot be read (${errorMessage(err)})`),
         ),
       ),
@@ -220,7 +278,7 @@ export async function handle(task: ImagesTask, context: WorkerContext): Promise<
       switch (task.method) {
         case 'cnn': {
           const pre = model!.preprocess;
-          const pixels = await photoPixels(item, pre?.resizeShortSide ?? 256, pre?.centerCrop ?? 224);
+          const pixels = await photoPixels(item, pre?.resizeShortSide ?? 256, pre?.centerCrop ?? 224, size);
           rgbToChw(pixels, input!, i * 3 * plane, plane);
           break;
         }

@@ -1,0 +1,172 @@
+/**
+ * The batch dedupe report: `report.json` (the machine-readable outcome, exactly the documented shape),
+ * `report.md` (counts, a contact sheet of the kept images, the closest calls side by side) and the PNGs
+ * it shows.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+import type { BatchOutcome, CloseCall } from './batch.js';
+import { THRESHOLD_MEANING } from './methods.js';
+
+export interface BatchReportJson {
+  method: string;
+  threshold: number;
+  metric: string | null;
+  model: string | null;
+  groups: { kept: string; duplicates: { file: string; distance: number }[] }[];
+  corrupt: string[];
+  counts: { files: number; kept: number; duplicates: number; corrupt: number };
+}
+
+export function reportJson(outcome: BatchOutcome): BatchReportJson {
+  const duplicates = outcome.groups.reduce((t, g) => t + g.duplicates.length, 0);
+  return {
+    method: outcome.method,
+    threshold: outcome.threshold,
+    metric: outcome.metric,
+    model: outcome.model,
+    groups: outcome.groups.map((g) => ({
+      kept: g.kept,
+      duplicates: g.duplicates.map((d) => ({ file: d.file, distance: round(d.distance) })),
+    })),
+    corrupt: outcome.corrupt,
+    counts: {
+      files: outcome.files,
+      kept: outcome.groups.length,
+      duplicates,
+      corrupt: outcome.corrupt.length,
+    },
+  };
+}
+
+const round = (x: number) => Math.round(x * 1e6) / 1e6;
+
+const TILE = 128;
+const MAX_SHEET_TILES = 400;
+
+/** A square tile of an image, letterboxed on gray; a gray tile if it cannot be read. */
+async function tile(file: string, size: number): Promise<Buffer> {
+  try {
+    return await sharp(file, { failOn: 'error' })
+      .rotate()
+      .resize(size, size, { fit: 'contain', background: '#404040' })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .png()
+      .toBuffer();
+  } catch {
+    return sharp({ create: { width: size, height: size, channels: 3, background: '#400000' } })
+      .png()
+      .toBuffer();
+  }
+}
+
+async function contactSheet(dir: string, files: string[], target: string): Promise<void> {
+  const shown = files.slice(0, MAX_SHEET_TILES);
+  const columns = Math.min(10, Math.max(1, shown.length));
+  const rows = Math.max(1, Math.ceil(shown.length / columns));
+  const gap = 4;
+  const tiles = await Promise.all(shown.map((f) => tile(path.join(dir, f), TILE)));
+  await sharp({
+    create: {
+      width: columns * (TILE + gap) + gap,
+      height: rows * (TILE + gap) + gap,
+      channels: 3,
+      background: '#202020',
+    },
+  })
+    .composite(
+      tiles.map((input, i) => ({
+        input,
+        left: gap + (i % columns) * (TILE + gap),
+        top: gap + Math.floor(i / columns) * (TILE + gap),
+      })),
+    )
+    .png()
+    .toFile(target);
+}
+
+async function pairImage(dir: string, call: CloseCall, target: string): Promise<void> {
+  const size = 240;
+  const [a, b] = await Promise.all([
+    tile(path.join(dir, call.other), size),
+    tile(path.join(dir, call.file), size),
+  ]);
+  // Green frame: kept as duplicate; orange: kept as a new unique.
+  const background = call.duplicate ? '#2e7d32' : '#ef6c00';
+  await sharp({ create: { width: 2 * size + 18, height: size + 12, channels: 3, background } })
+    .composite([
+      { input: a, left: 6, top: 6 },
+      { input: b, left: size + 12, top: 6 },
+    ])
+    .png()
+    .toFile(target);
+}
+
+const md = (s: string) => s.replace(/([|\\`*_[\]])/g, '\\$1');
+
+/** Writes report.json, report.md, contact-sheet.png and closest-calls/NN.png into `outDir`. */
+export async function writeBatchReport(
+  outDir: string,
+  dir: string,
+  outcome: BatchOutcome,
+): Promise<BatchReportJson> {
+  await mkdir(outDir, { recursive: true });
+  const json = reportJson(outcome);
+  await writeFile(path.join(outDir, 'report.json'), JSON.stringify(json, null, 1) + '\n');
+
+  await contactSheet(
+    dir,
+    outcome.groups.map((g) => g.kept),
+    path.join(outDir, 'contact-sheet.png'),
+  );
+  const callsDir = path.join(outDir, 'closest-calls');
+  await mkdir(callsDir, { recursive: true });
+  const lines: string[] = [
+    '# framesift dedupe report',
+    '',
+    `Folder: \`${dir}\``,
+    '',
+    `Method **${outcome.method}**${outcome.model ? ` (model ${outcome.model}, metric ${outcome.metric})` : ''}, threshold **${outcome.threshold}**: ${THRESHOLD_MEANING[outcome.method]}; a file at or below the threshold from a kept file is a duplicate.`,
+    '',
+    '| files | kept | duplicates | corrupt |',
+    '|---|---|---|---|',
+    `| ${json.counts.files} | ${json.counts.kept} | ${json.counts.duplicates} | ${json.counts.corrupt} |`,
+    '',
+    '## Kept images',
+    '',
+    outcome.groups.length > MAX_SHEET_TILES
+      ? `The first ${MAX_SHEET_TILES} of ${outcome.groups.length} kept images, in name order:`
+      : 'Every kept image, in name order:',
+    '',
+    '![contact sheet of the kept images](contact-sheet.png)',
+    '',
+  ];
+  if (outcome.corrupt.length > 0) {
+    lines.push('## Unreadable files (skipped)', '');
+    for (const f of outcome.corrupt)
+      lines.push(`- \`${f}\`: ${md(outcome.corruptReasons[f] ?? 'unreadable')}`);
+    lines.push('');
+  }
+  if (outcome.closeCalls.length > 0) {
+    lines.push(
+      `## The ${outcome.closeCalls.length} closest calls`,
+      '',
+      'Decisions whose distance was nearest the threshold. Left: the kept file compared with; right: the file decided. Green frame: duplicate; orange: kept as a new unique.',
+      '',
+      '| # | file | compared with | distance | decision | pair |',
+      '|---|---|---|---|---|---|',
+    );
+    for (const [i, call] of outcome.closeCalls.entries()) {
+      const name = `${String(i + 1).padStart(2, '0')}.png`;
+      await pairImage(dir, call, path.join(callsDir, name));
+      lines.push(
+        `| ${i + 1} | \`${md(call.file)}\` | \`${md(call.other)}\` | ${round(call.distance)} | ${call.duplicate ? 'duplicate' : 'unique'} | ![pair ${i + 1}](closest-calls/${name}) |`,
+      );
+    }
+    lines.push('');
+  }
+  await writeFile(path.join(outDir, 'report.md'), lines.join('\n'));
+  return json;
+}
