@@ -453,9 +453,11 @@ export async function runPipeline(
     if (stoppedByUser) {
       sent = (await stopped) ?? null;
     } else {
+      // A normal close (1000) comes with "end" on the control socket, possibly a moment later; any other
+      // close code means the server gave up on the session.
       const end = await Promise.race([
         control.waitForEnd(),
-        sleepMs(5000).then(() => null as EndMessage | null),
+        sleepMs(close.code === 1000 ? 5000 : 500).then(() => null as EndMessage | null),
       ]);
       if (!end) {
         throw new UserError(
