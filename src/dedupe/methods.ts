@@ -30,7 +30,7 @@ export const FEATURE_KIND: Record<Method, Feature['kind']> = {
  * cnn is per metric because the metrics have different scales.
  */
 export const DEFAULT_THRESHOLDS = {
-  cnn: { cosine: 0.5, l2: 1.0, rmse: 0.25 } satisfies Record<Metric, number>,
+  cnn: { cosine: 0.5, l2: 1.0, rmse: 0.42 } satisfies Record<Metric, number>,
   phash: 16,
   mse: 0.015,
   change: 0.3,
