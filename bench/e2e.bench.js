@@ -71,8 +71,20 @@ function quantile(sorted, p) {
 }
 
 /** ONNX Runtime alone on the same frames, same batch size, same intra-op threads as one pool worker. */
+let inputsCache;
+/** The bench frames as the model's input (pixel/255), prepared once. */
+async function modelInputs() {
+  if (!inputsCache) {
+    const { images } = await loadFashionMnist(SOURCE === 'fashion-mnist-train' ? 'train' : 'test');
+    const n = Math.min(FRAMES, images.length);
+    const input = new Float32Array(n * 784);
+    for (let i = 0; i < input.length; i++) input[i] = images[i] / 255;
+    inputsCache = { n, input };
+  }
+  return inputsCache;
+}
+
 async function modelOnly(batchSize, intraOpThreads, threads) {
-  const { images } = await loadFashionMnist(SOURCE === 'fashion-mnist-train' ? 'train' : 'test');
   const session = MODEL_FILE
     ? await ort.InferenceSession.create(MODEL_FILE, {
         intraOpNumThreads: intraOpThreads,
@@ -81,9 +93,7 @@ async function modelOnly(batchSize, intraOpThreads, threads) {
         graphOptimizationLevel: 'all',
       })
     : (await loadModel('fashion-mnist-cnn', { modelsDir: process.env.MODELS_DIR, intraOpThreads })).session;
-  const n = Math.min(FRAMES, images.length);
-  const input = new Float32Array(n * 784);
-  for (let i = 0; i < input.length; i++) input[i] = images[i] / 255;
+  const { n, input } = await modelInputs();
   const run = async () => {
     for (let start = 0; start < n; start += batchSize) {
       const b = Math.min(batchSize, n - start);
@@ -109,7 +119,9 @@ async function modelOnly(batchSize, intraOpThreads, threads) {
 const PACED_FPS = Number(process.env.BENCH_E2E_PACED_FPS ?? 2000);
 
 async function session(server, cfg, count, fps) {
-  const rssBefore = process.resourceUsage().maxRSS;
+  const rssBefore = process.memoryUsage.rss();
+  let rssPeak = rssBefore;
+  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage.rss())), 20);
   const result = await runPipeline(
     {
       host: '127.0.0.1',
@@ -124,7 +136,7 @@ async function session(server, cfg, count, fps) {
       ...cfg,
     },
     { skipResults: true, model: MODEL },
-  );
+  ).finally(() => clearInterval(sampler));
   const counts = result.accounting.counts(result.sent);
   const latencies = Float64Array.from(result.recorder.predictions.latencyMs()).sort();
   return {
@@ -133,7 +145,8 @@ async function session(server, cfg, count, fps) {
     e2e: counts.processed / (result.streamMs / 1000),
     p50: quantile(latencies, 0.5),
     p99: quantile(latencies, 0.99),
-    rssMb: Math.max(rssBefore, process.resourceUsage().maxRSS) / 1024,
+    rssMb: rssPeak / 2 ** 20,
+    rssAddedMb: (rssPeak - rssBefore) / 2 ** 20,
   };
 }
 
@@ -147,10 +160,18 @@ export async function run() {
     for (const cfg of CONFIGS) {
       for (const fps of [0, PACED_FPS]) {
         const count = fps === 0 ? FRAMES : Math.min(FRAMES, PACED_FPS * 3);
+        // Model-only right before and right after the session, so both see the same machine load.
+        const expectedBatch = Math.max(
+          1,
+          Math.min(cfg.batchSize ?? 256, Math.floor(1024 / (threads * 2 + 1))),
+        );
+        const before = fps === 0 ? await modelOnly(expectedBatch, intraOpThreads, threads) : null;
         const m = await session(server, cfg, count, fps);
         const { result, counts } = m;
-        const model =
+        const after =
           fps === 0 ? await modelOnly(result.batchSize, result.intraOpThreads, result.threads) : null;
+        const model =
+          before && after ? { framesPerSecond: (before.framesPerSecond + after.framesPerSecond) / 2 } : null;
         rows.push({
           frames: count,
           fps,
@@ -163,9 +184,13 @@ export async function run() {
           'e2e frames/s': m.e2e,
           'model-only frames/s': model?.framesPerSecond ?? null,
           ratio: model ? m.e2e / model.framesPerSecond : null,
+          'worker busy %':
+            (100 * (result.workerMs.infer + result.workerMs.prep)) / result.threads / result.streamMs,
+          'infer frames/s': counts.processed / (result.workerMs.infer / 1000),
           'p50 ms': m.p50,
           'p99 ms': m.p99,
           'peak RSS MB': m.rssMb,
+          'RSS added MB': m.rssAddedMb,
           received: counts.received,
           processed: counts.processed,
           dropped: Object.values(counts.dropped).reduce((a, b) => a + b, 0),
@@ -182,8 +207,9 @@ export async function run() {
     rows,
     notes: [
       `${cores} cores: ${threads} worker(s) × ${intraOpThreads} intra-op thread(s); the server runs in a separate process on the same machine`,
-      'model-only: ONNX Runtime session.run alone on the same frames (tensors prepared outside the timing), same batch size and threads, scaled by the worker count',
+      'model-only: ONNX Runtime session.run alone on the same frames (tensors prepared outside the timing), same batch size and threads, scaled by the worker count; mean of a run just before and just after the session',
       'latency: sentAt (server clock) → result consumed on the main thread; the server and client share one clock',
+      'peak RSS: the client process sampled every 20 ms during the session (it also holds the model-only inputs, ~60 MB); RSS added: above the level at session start',
       `at fps 0 the latency is queueing (ring + socket buffers full by design); the fps ${PACED_FPS} row shows the latency of a paced stream`,
     ],
   };

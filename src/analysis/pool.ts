@@ -73,7 +73,9 @@ export function createAnalysisPool(options: AnalysisPoolOptions): AnalysisPool {
     minThreads: threads,
     maxThreads: threads,
     idleTimeout: Number.POSITIVE_INFINITY,
-    concurrentTasksPerWorker: 1,
+    // Two tasks per worker: the next batch is already in the worker when the current one finishes; the
+    // worker runs them one after another (worker.ts), so this costs no extra thread.
+    concurrentTasksPerWorker: 2,
     workerData,
   });
   log.info('worker pool started', { threads, intraOpThreads, cores });

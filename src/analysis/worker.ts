@@ -66,12 +66,26 @@ const context: WorkerContext = {
   },
 };
 
-export default async function runTask(task: AnalysisTask): Promise<unknown> {
+/**
+ * Tasks run one after another in a worker: the pool hands each worker its next task while the current
+ * one runs (so the worker never idles waiting for the main thread), and the handlers share the worker's
+ * scratch tensor and sessions, which must not interleave (ONNX Runtime's run yields with setImmediate).
+ */
+let tail: Promise<unknown> = Promise.resolve();
+
+export default function runTask(task: AnalysisTask): Promise<unknown> {
+  const result = tail.then(() => dispatch(task));
+  tail = result.catch(() => undefined);
+  return result;
+}
+
+async function dispatch(task: AnalysisTask): Promise<unknown> {
   const load = HANDLERS[task.kind] as
     | (() => Promise<{ handle: (t: AnalysisTask, c: WorkerContext) => Promise<unknown> }>)
     | undefined;
-  if (!load)
+  if (!load) {
     throw new Error(`analysis worker: unknown task kind ${JSON.stringify((task as { kind: unknown }).kind)}`);
+  }
   const { handle } = await load();
   return handle(task, context);
 }

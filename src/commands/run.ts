@@ -91,6 +91,8 @@ export interface PipelineResult {
   stoppedByUser: boolean;
   /** The live unique store of a dedupe session. */
   deduper?: StreamDeduper;
+  /** Time the workers spent in inference and in preparing tensors, summed over consumed batches. */
+  workerMs: { infer: number; prep: number };
   threads: number;
   intraOpThreads: number;
   batchSize: number;
@@ -324,6 +326,7 @@ export async function runPipeline(
       });
     }
     const activeDeduper = deduper;
+    const workerMs = { infer: 0, prep: 0 };
     const streamId = session.source;
     const activePool = pool;
     const consume = (
@@ -333,6 +336,8 @@ export async function runPipeline(
     ): void => {
       if (classified) pipelineMetrics.inferenceSeconds.observe(classified.inferMs / 1000);
       else if (images) pipelineMetrics.inferenceSeconds.observe(images.inferMs / 1000);
+      workerMs.infer += (classified?.inferMs ?? 0) + (images?.inferMs ?? 0);
+      workerMs.prep += (classified?.prepMs ?? 0) + (images?.prepMs ?? 0);
       const now = Date.now();
       // A frame that failed in either task is counted once, as invalid with the first reason.
       let failed: Set<number> | undefined;
@@ -492,6 +497,7 @@ export async function runPipeline(
       pauses: listener.pauses,
       stoppedByUser,
       deduper,
+      workerMs,
       threads: pool.threads,
       intraOpThreads: pool.intraOpThreads,
       batchSize,

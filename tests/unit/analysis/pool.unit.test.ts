@@ -106,6 +106,50 @@ describe('analysis pool', () => {
     for (const slot of [s0, s1, s2, s3]) ring.release(slot);
   });
 
+  it('tasks sent to one worker together do not interleave (they share its scratch tensor)', async () => {
+    const pngs = await Promise.all(
+      [0, 1, 2, 3].map((i) =>
+        sharp(images.subarray(i * 784, (i + 1) * 784), { raw: { width: 28, height: 28, channels: 1 } })
+          .png()
+          .toBuffer(),
+      ),
+    );
+    const encodedSlots = new Int32Array(4);
+    pngs.forEach((png, i) =>
+      ring.write({ seq: 200 + i, width: 28, height: 28, channels: 1, encoding: 2, sentAt: 0 }, png),
+    );
+    ring.takePending(4, encodedSlots);
+    const rawSlots = new Int32Array(4);
+    for (let i = 0; i < 4; i++) {
+      const j = 40 + i;
+      ring.write(
+        { seq: 300 + i, width: 28, height: 28, channels: 1, encoding: 0, sentAt: 0 },
+        images.subarray(j * 784, (j + 1) * 784),
+      );
+    }
+    ring.takePending(4, rawSlots);
+    // Together (the worker holds both), then each alone: the same answers.
+    const [a, b] = await Promise.all([
+      pool.run({
+        kind: 'classify',
+        model: MODEL,
+        slots: encodedSlots,
+        sidecars: ring.sidecarsOf(encodedSlots),
+      }),
+      pool.run({ kind: 'classify', model: MODEL, slots: rawSlots }),
+    ]);
+    const a1 = await pool.run({
+      kind: 'classify',
+      model: MODEL,
+      slots: encodedSlots,
+      sidecars: ring.sidecarsOf(encodedSlots),
+    });
+    const b1 = await pool.run({ kind: 'classify', model: MODEL, slots: rawSlots });
+    expect(Array.from(a.confidences)).toEqual(Array.from(a1.confidences));
+    expect(Array.from(b.confidences)).toEqual(Array.from(b1.confidences));
+    for (const slot of [...encodedSlots, ...rawSlots]) ring.release(slot);
+  });
+
   it('warms up every worker and names a missing model', async () => {
     const warm = await pool.warmup(MODEL);
     expect(warm[0]).toMatchObject({ input: { channels: 1, height: 28, width: 28 } });
