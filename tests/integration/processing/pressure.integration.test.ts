@@ -92,6 +92,22 @@ describe('run under pressure', () => {
     expect(result.scored!.coverage).toBeCloseTo(counts.processed / 300, 10);
   });
 
+  it('stopping mid-session (Ctrl-C) sends stop, finishes what was received and still scores it', async () => {
+    const abort = new AbortController();
+    const result = await runPipeline(
+      { ...base, count: 5000, fps: 500, ringSlots: 256, batchSize: 16 },
+      { model: MODEL, signal: abort.signal, onProgress: (n) => n >= 100 && abort.abort() },
+    );
+    expect(result.stoppedByUser).toBe(true);
+    const counts = result.accounting.counts(result.sent);
+    expect(counts.sent).toBeGreaterThanOrEqual(100);
+    expect(counts.sent).toBeLessThan(5000);
+    expect(counts.received).toBeLessThanOrEqual(counts.sent!);
+    expect(counts.processed + sum(counts.dropped) + sum(counts.invalid)).toBe(counts.received);
+    expect(counts.received + counts.missing).toBe(counts.sent);
+    expect(result.scored).toMatchObject({ sent: counts.sent, received: counts.received });
+  });
+
   it('serves /metrics mid-session with the pipeline metrics and process metrics', async () => {
     let http: HttpServer | undefined;
     let scrape: Promise<string> | undefined;
