@@ -108,6 +108,21 @@ describe('run under pressure', () => {
     expect(result.scored).toMatchObject({ sent: counts.sent, received: counts.received });
   });
 
+  it('a server that goes away mid-session fails the run with a one-line reason', async () => {
+    const doomed = await startStreamServer({
+      framesPort: 0,
+      controlPort: 0,
+      resultsDir: path.join(dir, 'doomed'),
+    });
+    let closing: Promise<void> | undefined;
+    const run = runPipeline(
+      { ...base, framesPort: doomed.framesPort, controlPort: doomed.controlPort, count: 5000, fps: 1000 },
+      { model: MODEL, onProgress: (n) => n >= 50 && (closing ??= doomed.close()) },
+    );
+    await expect(run).rejects.toThrow(/^session \S+ failed: /);
+    await closing;
+  });
+
   it('serves /metrics mid-session with the pipeline metrics and process metrics', async () => {
     let http: HttpServer | undefined;
     let scrape: Promise<string> | undefined;
