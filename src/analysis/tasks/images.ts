@@ -240,6 +240,9 @@ async function inputsOf(task: ImagesTask, context: WorkerContext): Promise<Array
   });
 }
 
+/** Frames per inference run inside a task. */
+export const EMBED_CHUNK = 16;
+
 export async function handle(task: ImagesTask, context: WorkerContext): Promise<ImagesResult> {
   const prepStart = performance.now();
   const inputs = await inputsOf(task, context);
@@ -255,66 +258,79 @@ export async function handle(task: ImagesTask, context: WorkerContext): Promise<
   let hashes: string[] | null = null;
   let grays: (GrayImage | null)[] | null = null;
   let inferMs = 0;
-  let input: Float32Array | undefined;
+  let prepMs = performance.now() - prepStart;
   const plane = 224 * 224;
   const model =
     task.method === 'cnn' ? await context.model(task.model ?? 'mobilenet-v3-small-075') : undefined;
-  if (model) input = context.scratch(n * 3 * plane).subarray(0, n * 3 * plane);
-  if (task.method === 'mse') thumbnails = new Float32Array(n * MSE_THUMB_SIZE * MSE_THUMB_SIZE);
-  if (task.method === 'phash') hashes = new Array<string>(n).fill('');
-  if (task.method === 'change') grays = new Array<GrayImage | null>(n).fill(null);
-
-  // Items of a task are decoded one after another: sharp runs on this worker's single libvips thread.
-  for (let i = 0; i < n; i++) {
-    const item = inputs[i]!;
-    if (item instanceof Error) {
-      fail(i, item);
-      continue;
-    }
-    try {
-      const size = await imageSize(item);
-      sizes[2 * i] = size.width;
-      sizes[2 * i + 1] = size.height;
-      switch (task.method) {
-        case 'cnn': {
-          const pre = model!.preprocess;
-          const pixels = await photoPixels(item, pre?.resizeShortSide ?? 256, pre?.centerCrop ?? 224, size);
-          rgbToChw(pixels, input!, i * 3 * plane, plane);
-          break;
-        }
-        case 'mse':
-          thumbnails!.set(await mseThumbnailOf(item), i * MSE_THUMB_SIZE * MSE_THUMB_SIZE);
-          break;
-        case 'phash':
-          hashes![i] = hashToHex(await phashOf(item));
-          break;
-        case 'change':
-          grays![i] = await changePrep(item, task.change);
-          break;
-      }
-    } catch (err) {
-      sizes[2 * i] = sizes[2 * i + 1] = 0;
-      if (input) input.fill(0, i * 3 * plane, (i + 1) * 3 * plane);
-      const name = task.files ? task.files[i]! : `frame in slot ${task.slots![i]}`;
-      fail(i, new Error(`${name}: not a readable image (${errorMessage(err)})`));
-    }
-  }
-  const prepMs = performance.now() - prepStart;
-
-  if (model && n > 0) {
-    const output = model.outputs.embedding;
+  const output = model?.outputs.embedding;
+  if (model) {
     if (!output) throw new Error(`model ${model.path} has no embedding output`);
     if (model.input.height !== 224 || model.input.width !== 224 || model.input.channels !== 3) {
       throw new Error(`model ${model.path}: photo embedding needs a 3×224×224 input`);
     }
-    const inferStart = performance.now();
-    const tensor = new ort.Tensor('float32', input!, [n, 3, 224, 224]);
-    const outputs = await model.session.run({ [model.inputName]: tensor }, [output]);
-    inferMs = performance.now() - inferStart;
-    const out = outputs[output]!;
-    embeddingDim = out.dims[1]!;
-    embeddings = new Float32Array(out.data as Float32Array);
-    for (const value of Object.values(outputs)) value.dispose();
+  }
+  if (task.method === 'mse') thumbnails = new Float32Array(n * MSE_THUMB_SIZE * MSE_THUMB_SIZE);
+  if (task.method === 'phash') hashes = new Array<string>(n).fill('');
+  if (task.method === 'change') grays = new Array<GrayImage | null>(n).fill(null);
+
+  // Inference runs on chunks of EMBED_CHUNK frames whatever the task's size: MobileNet is fastest per frame
+  // at small batches, and the input tensor stays small.
+  for (let chunkStart = 0; chunkStart < n; chunkStart += EMBED_CHUNK) {
+    const chunkEnd = Math.min(n, chunkStart + EMBED_CHUNK);
+    const chunkLength = chunkEnd - chunkStart;
+    const input = model
+      ? context.scratch(chunkLength * 3 * plane).subarray(0, chunkLength * 3 * plane)
+      : undefined;
+    const chunkPrepStart = performance.now();
+    // Items are decoded one after another: sharp runs on this worker's single libvips thread.
+    for (let i = chunkStart; i < chunkEnd; i++) {
+      const item = inputs[i]!;
+      const offset = (i - chunkStart) * 3 * plane;
+      if (item instanceof Error) {
+        fail(i, item);
+        input?.fill(0, offset, offset + 3 * plane);
+        continue;
+      }
+      try {
+        const size = await imageSize(item);
+        sizes[2 * i] = size.width;
+        sizes[2 * i + 1] = size.height;
+        switch (task.method) {
+          case 'cnn': {
+            const pre = model!.preprocess;
+            const pixels = await photoPixels(item, pre?.resizeShortSide ?? 256, pre?.centerCrop ?? 224, size);
+            rgbToChw(pixels, input!, offset, plane);
+            break;
+          }
+          case 'mse':
+            thumbnails!.set(await mseThumbnailOf(item), i * MSE_THUMB_SIZE * MSE_THUMB_SIZE);
+            break;
+          case 'phash':
+            hashes![i] = hashToHex(await phashOf(item));
+            break;
+          case 'change':
+            grays![i] = await changePrep(item, task.change);
+            break;
+        }
+      } catch (err) {
+        sizes[2 * i] = sizes[2 * i + 1] = 0;
+        input?.fill(0, offset, offset + 3 * plane);
+        const name = task.files ? task.files[i]! : `frame in slot ${task.slots![i]}`;
+        fail(i, new Error(`${name}: not a readable image (${errorMessage(err)})`));
+      }
+    }
+    prepMs += performance.now() - chunkPrepStart;
+    if (model && output) {
+      const inferStart = performance.now();
+      const tensor = new ort.Tensor('float32', input!, [chunkLength, 3, 224, 224]);
+      const outputs = await model.session.run({ [model.inputName]: tensor }, [output]);
+      inferMs += performance.now() - inferStart;
+      const out = outputs[output]!;
+      embeddingDim = out.dims[1]!;
+      embeddings ??= new Float32Array(n * embeddingDim);
+      embeddings.set(out.data as Float32Array, chunkStart * embeddingDim);
+      for (const value of Object.values(outputs)) value.dispose();
+    }
   }
   return {
     count: n,
