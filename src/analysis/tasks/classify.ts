@@ -138,14 +138,12 @@ async function toModelPixels(frame: RingFrameView, model: WorkerModel): Promise<
     const rw = Math.max(1, Math.round(srcW * k));
     const rh = Math.max(1, Math.round(srcH * k));
     const crop = Math.min(pre.centerCrop ?? Math.min(width, height), rw, rh);
-    image = image
-      .resize(rw, rh, { fit: 'fill' })
-      .extract({
-        left: Math.floor((rw - crop) / 2),
-        top: Math.floor((rh - crop) / 2),
-        width: crop,
-        height: crop,
-      });
+    image = image.resize(rw, rh, { fit: 'fill' }).extract({
+      left: Math.floor((rw - crop) / 2),
+      top: Math.floor((rh - crop) / 2),
+      width: crop,
+      height: crop,
+    });
     if (crop !== width || crop !== height) {
       const cropped = await image.raw().toBuffer({ resolveWithObject: true });
       image = sharp(cropped.data, { raw: cropped.info }).resize(width, height, { fit: 'fill' });
