@@ -80,7 +80,11 @@ export async function streamThroughput(notes, { modelsDir, dataRoot }) {
     const count = await makeFrames(dataRoot, path.join(dir, 'frames'));
     const server = await startServer(path.join(dir, 'frames'), path.join(dir, 'server'));
     try {
-      for (const workers of [undefined, 2]) {
+      for (const [workers, batchSize] of [
+        [undefined, undefined],
+        [undefined, 32],
+        [2, 32],
+      ]) {
         const cpu0 = process.cpuUsage();
         const result = await runPipeline(
           {
@@ -95,6 +99,7 @@ export async function streamThroughput(notes, { modelsDir, dataRoot }) {
             mode: 'dedupe',
             method: 'cnn',
             ...(workers ? { workers } : {}),
+            ...(batchSize ? { batchSize } : {}),
           },
           { skipResults: true },
         );

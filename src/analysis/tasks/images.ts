@@ -60,7 +60,14 @@ export interface ImagesResult {
 
 /** An image to decode: encoded bytes, or raw HWC pixels of a ring frame. */
 export type ImageInput =
-  | { encoded: Uint8Array }
+  | {
+      encoded: Uint8Array;
+      /**
+       * Size from the frame header (ring frames): saves parsing the image header again. Such frames are
+       * taken as stored (no EXIF rotation), so the size stays true.
+       */
+      size?: { width: number; height: number };
+    }
   | { raw: Uint8Array; width: number; height: number; channels: 1 | 3 | 4 };
 
 /**
@@ -113,7 +120,8 @@ export function decodeNetpbm(
 function open(input: ImageInput): sharp.Sharp {
   if ('encoded' in input) {
     // failOn 'error': a truncated or corrupt file is an error, not a half-grey picture.
-    return sharp(input.encoded, { failOn: 'error', limitInputPixels: 1 << 28 }).rotate();
+    const image = sharp(input.encoded, { failOn: 'error', limitInputPixels: 1 << 28 });
+    return input.size ? image : image.rotate();
   }
   return sharp(input.raw, { raw: { width: input.width, height: input.height, channels: input.channels } });
 }
@@ -121,6 +129,7 @@ function open(input: ImageInput): sharp.Sharp {
 /** Displayed (EXIF-oriented) size of an image. */
 export async function imageSize(input: ImageInput): Promise<{ width: number; height: number }> {
   if (!('encoded' in input)) return { width: input.width, height: input.height };
+  if (input.size) return input.size;
   const meta = await sharp(input.encoded, { failOn: 'error' }).metadata();
   if (!meta.width || !meta.height) throw new Error('no image size in the header');
   const swap = (meta.orientation ?? 1) >= 5;
@@ -236,7 +245,7 @@ async function inputsOf(task: ImagesTask, context: WorkerContext): Promise<Array
     const frame = ring.frame(slot, sidecars?.get(slot));
     return frame.encoding === 0
       ? { raw: frame.data, width: frame.width, height: frame.height, channels: frame.channels as 1 | 3 }
-      : { encoded: frame.data };
+      : { encoded: frame.data, size: { width: frame.width, height: frame.height } };
   });
 }
 
