@@ -39,20 +39,22 @@ function reject(res: ServerResponse, status: number, reason: string, message: st
   send(res, status, { error: message });
 }
 
+class BodyTooLarge extends UserError {}
+
+/** The request body as text; a body over the limit is drained (not kept) and rejected once read. */
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new UserError(`request body: expected at most ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => {
+      if (size > MAX_BODY_BYTES)
+        reject(new BodyTooLarge(`request body: expected at most ${MAX_BODY_BYTES} bytes, got ${size}`));
+      else resolve(Buffer.concat(chunks).toString('utf8'));
+    });
     req.on('error', reject);
   });
 }
@@ -101,9 +103,8 @@ async function route(
   try {
     body = JSON.parse(await readBody(req));
   } catch (err) {
-    const message =
-      err instanceof UserError ? err.message : 'request body: expected JSON like {"name": "<order number>"}';
-    return reject(res, 400, 'bad-body', message);
+    if (err instanceof BodyTooLarge) return reject(res, 413, 'too-large', err.message);
+    return reject(res, 400, 'bad-body', 'request body: expected JSON like {"name": "<order number>"}');
   }
   const name = (body as { name?: unknown } | null)?.name;
   try {
