@@ -169,13 +169,22 @@ describe('framesift run (CLI)', () => {
     const exit = await runCli(
       ['run', ...ports(), '--count', '10000', '--fps', '200', '--metrics-port', '0', '--out', out],
       { MODELS_DIR: SHARED_MODELS },
-      (kill) => setTimeout(kill, 2500),
+      (kill) => {
+        // Ctrl-C once the session streams (the server has sent 300 frames of it).
+        const poll = setInterval(() => {
+          const streaming = server.sessions().find((x) => x.count === 10000 && x.state === 'streaming');
+          if (streaming && streaming.sent >= 300) {
+            clearInterval(poll);
+            kill();
+          }
+        }, 20);
+      },
     );
     expect(exit.code).toBe(0);
     const [session] = await readdir(out);
     const doc = JSON.parse(await readFile(path.join(out, session!, 'results.json'), 'utf8'));
     const { sent, received, processed, dropped, invalid } = doc.counts;
-    expect(sent).toBeGreaterThan(0);
+    expect(sent).toBeGreaterThanOrEqual(300);
     expect(sent).toBeLessThan(10000);
     const settled =
       processed +
