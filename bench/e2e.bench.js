@@ -5,7 +5,8 @@
 // count per worker — model-only throughput (ONNX Runtime alone on the same frames), so the ratio
 // end-to-end / model-only shows what the pipeline costs on top of inference.
 //
-// Knobs (environment): BENCH_E2E_FRAMES (20000), BENCH_E2E_CONFIGS ("batchSize:waitMs,..." to sweep),
+// Knobs (environment): BENCH_E2E_FRAMES (20000), BENCH_E2E_CONFIGS ("batchSize:waitMs[:ringSlots],..." to
+// sweep),
 // BENCH_E2E_POLICY (block), BENCH_E2E_MODEL_FILE (an ONNX file of the same interface instead of the
 // fashion-mnist-cnn manifest model).
 import { spawn } from 'node:child_process';
@@ -30,11 +31,11 @@ const MODEL = MODEL_FILE
       outputs: { logits: 'logits' },
     }
   : 'fashion-mnist-cnn';
-const CONFIGS = (process.env.BENCH_E2E_CONFIGS ?? 'default')
-  .split(',')
-  .map((c) =>
-    c === 'default' ? {} : { batchSize: Number(c.split(':')[0]), batchWaitMs: Number(c.split(':')[1]) },
-  );
+const CONFIGS = (process.env.BENCH_E2E_CONFIGS ?? 'default').split(',').map((c) => {
+  if (c === 'default') return {};
+  const [batchSize, batchWaitMs, ringSlots] = c.split(':').map(Number);
+  return { batchSize, batchWaitMs, ...(ringSlots ? { ringSlots } : {}) };
+});
 
 /** Starts the stream server in its own process (as `framesift serve` would run) on free ports. */
 async function startServer() {
@@ -163,7 +164,7 @@ export async function run() {
         // Model-only right before and right after the session, so both see the same machine load.
         const expectedBatch = Math.max(
           1,
-          Math.min(cfg.batchSize ?? 256, Math.floor(1024 / (threads * 2 + 1))),
+          Math.min(cfg.batchSize ?? 256, Math.floor((cfg.ringSlots ?? 1024) / (threads * 2 + 1))),
         );
         const before = fps === 0 ? await modelOnly(expectedBatch, intraOpThreads, threads) : null;
         const m = await session(server, cfg, count, fps);
@@ -180,6 +181,7 @@ export async function run() {
           intraOp: result.intraOpThreads,
           batchSize: result.batchSize,
           batchWaitMs: cfg.batchWaitMs ?? 'default',
+          ringSlots: cfg.ringSlots ?? 'default',
           batches: result.batches,
           'e2e frames/s': m.e2e,
           'model-only frames/s': model?.framesPerSecond ?? null,
