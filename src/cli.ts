@@ -76,6 +76,8 @@ export function buildProgram(): Command {
       .argument('<dir>', 'folder of images (searched recursively)')
       .description('Deduplicate a folder of images in one batch run.'),
     'dedupe',
+    // Batch dedupe keeps the main thread idle, so its workers default to every core.
+    { workers: 'Worker threads for decoding and embedding (default: all available cores).' },
   ).action(async (dir: string, flags: Record<string, unknown>) => {
     const { dedupeCommand } = await import('./commands/dedupe.js');
     await dedupeCommand(dir, configured('dedupe', flags));
