@@ -16,11 +16,11 @@ import { humanLogger, loggerFor } from '../common/logger.js';
 import { metric, metricsRegistry, prom } from '../common/metrics.js';
 import {
   BatchDeduper,
-  DEFAULT_CHANGE_OPTIONS,
   defaultThreshold,
   groupKeyFunction,
   hexToHash,
   listImageFiles,
+  parseChangeOptions,
   writeBatchReport,
   type BatchReportJson,
   type Feature,
@@ -114,12 +114,13 @@ export async function dedupeFolder(
   const method: Method = config.method ?? 'cnn';
   const metric: Metric = config.metric ?? 'cosine';
   const threshold = config.threshold ?? defaultThreshold(method, metric);
+  const change = parseChangeOptions(config.changeOptions);
   const deduper = new BatchDeduper(files, groupKey, {
     method,
     metric,
     threshold,
     approximateAbove: config.approximateAbove ?? 20_000,
-    change: DEFAULT_CHANGE_OPTIONS,
+    change,
     model: method === 'cnn' ? EMBEDDER : null,
   });
   log.info('dedupe started', { dir: root, files: files.length, method, threshold });
@@ -151,7 +152,7 @@ export async function dedupeFolder(
           method,
           model: method === 'cnn' ? EMBEDDER : undefined,
           files: chunk.map((f) => path.join(root, f)),
-          change: DEFAULT_CHANGE_OPTIONS,
+          change,
         })
         .then((result) => {
           const failed = new Map(result.failed.map((f) => [f.index, f.message]));

@@ -287,6 +287,15 @@ export const OPTIONS = {
     description: 'Move duplicates there (never deletes).',
     commands: ['dedupe'],
   }),
+  changeOptions: option({
+    flag: '--change-options <spec>',
+    env: 'FRAMESIFT_CHANGE_OPTIONS',
+    schema: z.string().regex(/^\s*([a-zA-Z]+\s*=\s*[0-9.]+\s*)(,\s*[a-zA-Z]+\s*=\s*[0-9.]+\s*)*$/),
+    expected: 'comma-separated key=number pairs of resize, border, blur, pixel, dilate, minArea',
+    description:
+      'Parameters of the change method (defaults resize=320,border=2,blur=1.5,pixel=25,dilate=2,minArea=0.002: width in px, border crop in %, blur sigma, pixel difference threshold 0-255, 3x3 dilations, smallest counted region as a fraction of the image).',
+    commands: ['dedupe'],
+  }),
   copyUniquesTo: option({
     flag: '--copy-uniques-to <dir>',
     env: 'FRAMESIFT_COPY_UNIQUES_TO',

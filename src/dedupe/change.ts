@@ -5,6 +5,8 @@
  * connected regions smaller than a minimum area ignored → score = changed area / image area.
  */
 
+import { UserError } from '../common/errors.js';
+
 export interface ChangeOptions {
   /** Resize to this width before comparing (keeps aspect); 0 = keep the size. */
   resizeWidth: number;
@@ -132,4 +134,48 @@ export function changeScore(
   let changed = 0;
   for (const area of regionAreas(mask, a.width, a.height)) if (area >= minArea) changed += area;
   return changed / total;
+}
+
+const CHANGE_KEYS: Record<string, keyof ChangeOptions> = {
+  resize: 'resizeWidth',
+  border: 'borderPercent',
+  blur: 'blurSigma',
+  pixel: 'pixelThreshold',
+  dilate: 'dilateIterations',
+  minarea: 'minAreaFraction',
+};
+
+/**
+ * `resize=320,border=2,blur=1.5,pixel=25,dilate=2,minArea=0.002` (any subset, any order) over the
+ * defaults. A bad key or value is a UserError naming it.
+ */
+export function parseChangeOptions(spec: string | undefined): ChangeOptions {
+  const options = { ...DEFAULT_CHANGE_OPTIONS };
+  if (!spec) return options;
+  for (const part of spec.split(',')) {
+    const [rawKey = '', rawValue = ''] = part.split('=').map((x) => x.trim());
+    const key = CHANGE_KEYS[rawKey.toLowerCase()];
+    const value = Number(rawValue);
+    if (!key) {
+      throw new UserError(
+        `--change-options ${JSON.stringify(part)}: expected one of ${Object.keys(CHANGE_KEYS).join(', ')}`,
+      );
+    }
+    const integer = key === 'resizeWidth' || key === 'pixelThreshold' || key === 'dilateIterations';
+    const max = {
+      resizeWidth: 65535,
+      borderPercent: 49,
+      blurSigma: 100,
+      pixelThreshold: 255,
+      dilateIterations: 50,
+      minAreaFraction: 1,
+    }[key];
+    if (!Number.isFinite(value) || value < 0 || value > max || (integer && !Number.isInteger(value))) {
+      throw new UserError(
+        `--change-options ${rawKey}=${rawValue}: expected ${integer ? 'an integer' : 'a number'} 0-${max}`,
+      );
+    }
+    options[key] = value;
+  }
+  return options;
 }

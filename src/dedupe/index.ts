@@ -6,6 +6,7 @@ export {
   DEFAULT_CHANGE_OPTIONS,
   borderCrop,
   changeScore,
+  parseChangeOptions,
   type ChangeOptions,
   type GrayImage,
 } from './change.js';

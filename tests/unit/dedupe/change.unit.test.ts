@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   borderCrop,
+  parseChangeOptions,
   changeScore,
   DEFAULT_CHANGE_OPTIONS,
   type GrayImage,
@@ -43,5 +44,24 @@ describe('change score', () => {
   it('rejects frames of different sizes and crops borders by percent', () => {
     expect(() => changeScore(blank(2, 2), blank(3, 2), options)).toThrow(/sizes differ/);
     expect(borderCrop(300, 200, 5)).toEqual({ left: 15, top: 10, width: 270, height: 180 });
+  });
+});
+
+describe('--change-options', () => {
+  it('overrides the defaults by key, any subset, any case', () => {
+    expect(parseChangeOptions(undefined)).toEqual(DEFAULT_CHANGE_OPTIONS);
+    expect(parseChangeOptions('pixel=40, minArea=0.01,resize=0')).toEqual({
+      ...DEFAULT_CHANGE_OPTIONS,
+      pixelThreshold: 40,
+      minAreaFraction: 0.01,
+      resizeWidth: 0,
+    });
+  });
+
+  it('rejects unknown keys and out-of-range values with the offending part', () => {
+    expect(() => parseChangeOptions('speed=3')).toThrow(/"speed=3": expected one of resize, border/);
+    expect(() => parseChangeOptions('pixel=300')).toThrow(/pixel=300: expected an integer 0-255/);
+    expect(() => parseChangeOptions('dilate=1.5')).toThrow(/expected an integer/);
+    expect(() => parseChangeOptions('border=x')).toThrow(/border=x/);
   });
 });
