@@ -7,6 +7,7 @@ import ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RingFrameView } from '../../common/frame-ring.js';
+import { hwcToNchw, preprocessImage, type ModelManifest } from '../models.js';
 import { errorMessage } from '../../common/errors.js';
 import type { ClassifyResult, ClassifyTask, FrameFailure, WorkerContext, WorkerModel } from '../tasks.js';
 
@@ -47,8 +48,7 @@ export async function handle(task: ClassifyTask, context: WorkerContext): Promis
       continue;
     }
     try {
-      const pixels = await toModelPixels(ring.frame(slot, sidecars?.get(slot)), model);
-      writeChw(pixels, input, out, channels, height, width);
+      input.set(await toModelInput(ring.frame(slot, sidecars?.get(slot)), model), out);
     } catch (err) {
       input.fill(0, out, out + perFrame);
       failed.push({
@@ -119,59 +119,51 @@ export async function handle(task: ClassifyTask, context: WorkerContext): Promis
   };
 }
 
-/** Decodes/resizes one frame to the model's input size: HWC uint8 with the model's channel count. */
-async function toModelPixels(frame: RingFrameView, model: WorkerModel): Promise<Uint8Array> {
+/**
+ * One frame as the model's input (NCHW float32, pixel/255), prepared by the model's recipe: encoded
+ * frames go through the registry's `preprocessImage` (EXIF orientation, sRGB or gray, short side, centre
+ * crop, bilinear); raw frames of another size follow the same steps from their pixels.
+ */
+async function toModelInput(frame: RingFrameView, model: WorkerModel): Promise<Float32Array> {
   const { channels, height, width } = model.input;
-  let image =
-    frame.encoding === 0
-      ? sharp(frame.data, {
-          raw: { width: frame.width, height: frame.height, channels: frame.channels as 1 | 3 },
-        })
-      : sharp(frame.data, { failOn: 'error' }).rotate();
-  const pre = model.preprocess;
-  if (pre?.resizeShortSide) {
-    // Manifest preprocessing: resize the short side, then centre-crop (the photo models' recipe).
-    const meta = frame.encoding === 0 ? { width: frame.width, height: frame.height } : await image.metadata();
-    const srcW = meta.width ?? width;
-    const srcH = meta.height ?? height;
-    const k = pre.resizeShortSide / Math.min(srcW, srcH);
-    const rw = Math.max(1, Math.round(srcW * k));
-    const rh = Math.max(1, Math.round(srcH * k));
-    const crop = Math.min(pre.centerCrop ?? Math.min(width, height), rw, rh);
-    image = image.resize(rw, rh, { fit: 'fill' }).extract({
-      left: Math.floor((rw - crop) / 2),
-      top: Math.floor((rh - crop) / 2),
-      width: crop,
-      height: crop,
-    });
-    if (crop !== width || crop !== height) {
-      const cropped = await image.raw().toBuffer({ resolveWithObject: true });
-      image = sharp(cropped.data, { raw: cropped.info }).resize(width, height, { fit: 'fill' });
+  const pre = model.preprocess ?? {};
+  if (frame.encoding !== 0) {
+    return preprocessImage(frame.data, {
+      input: { channels, height, width },
+      preprocess: { colorspace: channels === 1 ? 'gray' : 'srgb', ...pre },
+    } as ModelManifest);
+  }
+  let image = sharp(frame.data, {
+    raw: { width: frame.width, height: frame.height, channels: frame.channels as 1 | 3 },
+  });
+  if (pre.resizeShortSide) {
+    const k = pre.resizeShortSide / Math.min(frame.width, frame.height);
+    const w1 = Math.max(1, Math.round(frame.width * k));
+    const h1 = Math.max(1, Math.round(frame.height * k));
+    image = image.resize(w1, h1, { fit: 'fill', kernel: 'linear' });
+    if (pre.centerCrop) {
+      const crop = Math.min(pre.centerCrop, w1, h1);
+      image = image.extract({
+        left: Math.floor((w1 - crop) / 2),
+        top: Math.floor((h1 - crop) / 2),
+        width: crop,
+        height: crop,
+      });
     }
   } else {
-    image = image.resize(width, height, { fit: 'fill' });
+    image = image.resize(width, height, { fit: 'fill', kernel: 'linear' });
   }
-  image = channels === 1 ? image.greyscale() : image.removeAlpha().toColourspace('srgb');
-  const { data, info } = await image.raw().toBuffer({ resolveWithObject: true });
-  if (info.channels !== channels || info.width !== width || info.height !== height) {
-    throw new Error(
-      `decoded to ${info.width}x${info.height}x${info.channels}, expected ${width}x${height}x${channels}`,
-    );
+  // RGB → gray for a gray model; a gray frame for an RGB model is repeated over the channels below.
+  if (channels === 1 && frame.channels !== 1) image = image.grayscale();
+  let { data, info } = await image.raw().toBuffer({ resolveWithObject: true });
+  if (info.width !== width || info.height !== height) {
+    // One sharp pipeline holds one resize: fitting the crop to the input size is a second pass.
+    ({ data, info } = await sharp(data, {
+      raw: { width: info.width, height: info.height, channels: info.channels },
+    })
+      .resize(width, height, { fit: 'fill', kernel: 'linear' })
+      .raw()
+      .toBuffer({ resolveWithObject: true }));
   }
-  return data;
-}
-
-/** HWC uint8 → CHW float32 pixel/255, at `offset` of `target`. */
-function writeChw(
-  pixels: Uint8Array,
-  target: Float32Array,
-  offset: number,
-  channels: number,
-  height: number,
-  width: number,
-): void {
-  const plane = height * width;
-  for (let p = 0; p < plane; p++) {
-    for (let c = 0; c < channels; c++) target[offset + c * plane + p] = pixels[p * channels + c]! / 255;
-  }
+  return hwcToNchw(data, info.width, info.height, info.channels, channels);
 }

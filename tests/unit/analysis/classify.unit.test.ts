@@ -2,7 +2,11 @@
  * The classify and warmup handlers called in-process (as the worker calls them), with the project's
  * classifier: the test hooks, the errors a handler reports, the embedding output.
  */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { loadModel, preprocessImage, runModel } from '../../../src/analysis/models.js';
 import { FrameRing } from '../../../src/common/frame-ring.js';
 import { handle as classify } from '../../../src/analysis/tasks/classify.js';
 import { handle as warmup } from '../../../src/analysis/tasks/warmup.js';
@@ -11,6 +15,8 @@ import { modelKey, openWorkerModel } from '../../../src/analysis/worker-models.j
 import { loadFashionMnist } from '../../../src/stream/fashion-mnist.js';
 
 const MODEL = 'fashion-mnist-cnn';
+const TESTDATA = process.env.FRAMESIFT_TESTDATA ?? '/work/shared/data';
+const PHOTO = path.join('forest', 'forest-high.jpg');
 
 function context(ring: FrameRing | undefined, testHooks: WorkerTestHooks = {}): WorkerContext {
   const models = new Map<string, Promise<WorkerModel>>();
@@ -90,6 +96,73 @@ describe('classify handler', () => {
     await expect(classify({ kind: 'classify', model: noLogits, slots }, context(ring))).rejects.toThrow(
       /no logits output/,
     );
+  });
+
+  it('decodes encoded and off-size frames on the worker by the model recipe; a corrupt one fails alone', async () => {
+    const raw = ring.frame(slots[0]!).data;
+    const gray = { raw: { width: 28, height: 28, channels: 1 as const } };
+    const png = await sharp(raw, gray).png().toBuffer();
+    const big = await sharp(raw, gray).resize(84, 84, { kernel: 'nearest' }).raw().toBuffer();
+    // What the recipe makes of the 84×84 frame (bilinear to 28×28), given as a ready 28×28 raw frame.
+    const down = await sharp(big, { raw: { width: 84, height: 84, channels: 1 } })
+      .resize(28, 28, { fit: 'fill', kernel: 'linear' })
+      .extractChannel(0) // sharp writes gray input back as sRGB
+      .raw()
+      .toBuffer();
+    const side = FrameRing.create({ slots: 5, slotBytes: 784 });
+    side.write({ seq: 0, width: 28, height: 28, channels: 1, encoding: 0, sentAt: 0 }, raw);
+    side.write({ seq: 1, width: 28, height: 28, channels: 1, encoding: 2, sentAt: 0 }, png);
+    side.write({ seq: 2, width: 84, height: 84, channels: 1, encoding: 0, sentAt: 0 }, big);
+    side.write(
+      { seq: 3, width: 28, height: 28, channels: 1, encoding: 1, sentAt: 0 },
+      Buffer.from('no jpeg'),
+    );
+    side.write({ seq: 4, width: 28, height: 28, channels: 1, encoding: 0, sentAt: 0 }, down);
+    const s = new Int32Array(5);
+    side.takePending(5, s);
+    const result = await classify(
+      { kind: 'classify', model: MODEL, slots: s, sidecars: side.sidecarsOf(s) },
+      context(side),
+    );
+    expect(result.failed.map((f) => [f.index, f.reason])).toEqual([[3, 'undecodable']]);
+    expect(result.labels[3]).toBe(-1);
+    // lossless PNG: the same pixels, the same confidence
+    expect(result.labels[1]).toBe(result.labels[0]);
+    expect(result.confidences[1]).toBeCloseTo(result.confidences[0]!, 5);
+    // the off-size raw frame is resized on the worker exactly as the recipe does
+    expect(result.labels[2]).toBe(result.labels[4]);
+    expect(result.confidences[2]).toBeCloseTo(result.confidences[4]!, 5);
+  });
+
+  it('a photo model on a real photo: the registry recipe, from JPEG bytes or from raw RGB pixels', async () => {
+    const file = path.join(TESTDATA, 'neardup', 'imagehash', PHOTO);
+    const jpeg = await readFile(file);
+    const { data: rgb, info } = await sharp(jpeg)
+      .rotate()
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const photos = FrameRing.create({ slots: 2, slotBytes: 1024 });
+    photos.write(
+      { seq: 0, width: info.width, height: info.height, channels: 3, encoding: 1, sentAt: 0 },
+      jpeg,
+    );
+    photos.write(
+      { seq: 1, width: info.width, height: info.height, channels: 3, encoding: 0, sentAt: 0 },
+      rgb,
+    );
+    const s = new Int32Array(2);
+    photos.takePending(2, s);
+    const result = await classify(
+      { kind: 'classify', model: 'mobilenet-v2', slots: s, sidecars: photos.sidecarsOf(s) },
+      context(photos),
+    );
+    const direct = await loadModel('mobilenet-v2', { modelsDir: process.env.MODELS_DIR });
+    const logits = (await runModel(direct, await preprocessImage(file, direct.manifest), 1)).logits!;
+    const best = logits.indexOf(Math.max(...logits));
+    expect(result.failed).toEqual([]);
+    expect(result.labels[0]).toBe(best);
+    expect(result.labels[1]).toBe(best);
   });
 
   it('warmup loads the model and reports its verified file', async () => {
