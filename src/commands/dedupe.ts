@@ -8,7 +8,7 @@ import { constants } from 'node:fs';
 import { copyFile, mkdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
-import { createAnalysisPool, type AnalysisPool } from '../analysis/index.js';
+import { createAnalysisPool, loadLabels, loadManifest, type AnalysisPool } from '../analysis/index.js';
 import type { ImagesResult } from '../analysis/tasks/images.js';
 import type { DedupeConfig } from '../common/config.js';
 import { UserError } from '../common/errors.js';
@@ -95,6 +95,41 @@ async function transfer(dir: string, rel: string, target: string, move: boolean)
   }
 }
 
+const DESCRIBER = 'mobilenet-v2';
+
+/** MobileNetV2's top-1 ImageNet class of each kept file ("tabby cat (87%)"), computed on the workers. */
+async function describeKept(
+  pool: AnalysisPool,
+  root: string,
+  kept: string[],
+  modelsDir: string,
+): Promise<Map<string, string>> {
+  const names = await loadLabels(loadManifest(DESCRIBER), modelsDir);
+  const out = new Map<string, string>();
+  const chunks: string[][] = [];
+  for (let i = 0; i < kept.length; i += FILES_PER_TASK) chunks.push(kept.slice(i, i + FILES_PER_TASK));
+  await Promise.all(
+    chunks.map(async (chunk) => {
+      const result = await pool.run({
+        kind: 'images',
+        method: 'cnn',
+        model: DESCRIBER,
+        labels: true,
+        files: chunk.map((f) => path.join(root, f)),
+      });
+      chunk.forEach((file, i) => {
+        const label = result.labels![i]!;
+        if (label >= 0)
+          out.set(
+            file,
+            `${names[label] ?? `class ${label}`} (${Math.round(result.confidences![i]! * 100)}%)`,
+          );
+      });
+    }),
+  );
+  return out;
+}
+
 export async function dedupeFolder(
   dir: string,
   config: DedupeConfig,
@@ -125,6 +160,8 @@ export async function dedupeFolder(
   });
   log.info('dedupe started', { dir: root, files: files.length, method, threshold });
 
+  let decidedAt = performance.now();
+  let descriptions: Map<string, string> | undefined;
   const ownPool = !pool;
   // Batch work is all on the workers: use every core (the main thread only orders decisions).
   pool ??= createAnalysisPool({
@@ -142,6 +179,8 @@ export async function dedupeFolder(
   bar?.start(files.length, 0);
   try {
     if (method === 'cnn' && files.length > 0) await pool.warmup(EMBEDDER);
+    // Load the describer up front: a missing model fails now, not after the whole folder.
+    if (config.describe && files.length > 0) await pool.warmup(DESCRIBER);
     const inFlight = new Set<Promise<void>>();
     const limit = pool.threads * 2;
     for (let start = 0; start < files.length; start += FILES_PER_TASK) {
@@ -173,13 +212,21 @@ export async function dedupeFolder(
       if (inFlight.size >= limit) await Promise.race(inFlight);
     }
     await Promise.all(inFlight);
+    decidedAt = performance.now();
+    if (config.describe) {
+      descriptions = await describeKept(
+        pool,
+        root,
+        deduper.outcome().groups.map((g) => g.kept),
+        config.modelsDir ?? 'models',
+      );
+    }
   } finally {
     bar?.stop();
     if (ownPool) await pool.destroy();
   }
-  const decidedAt = performance.now();
   const outcome = deduper.outcome();
-  const report = await writeBatchReport(outDir, root, outcome);
+  const report = await writeBatchReport(outDir, root, outcome, descriptions);
   if (config.moveDuplicatesTo) {
     for (const g of outcome.groups)
       for (const d of g.duplicates) await transfer(root, d.file, path.resolve(config.moveDuplicatesTo), true);

@@ -296,6 +296,17 @@ export const OPTIONS = {
       'Parameters of the change method (defaults resize=320,border=2,blur=1.5,pixel=25,dilate=2,minArea=0.002: width in px, border crop in %, blur sigma, pixel difference threshold 0-255, 3x3 dilations, smallest counted region as a fraction of the image).',
     commands: ['dedupe'],
   }),
+  describe: option({
+    flag: '--describe',
+    env: 'FRAMESIFT_DESCRIBE',
+    schema: z
+      .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+      .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes'),
+    expected: 'a flag (env: true/false, 1/0, yes/no)',
+    description:
+      "Describe each kept image in report.md with MobileNetV2's top ImageNet class (needs mobilenet-v2 in MODELS_DIR).",
+    commands: ['dedupe'],
+  }),
   copyUniquesTo: option({
     flag: '--copy-uniques-to <dir>',
     env: 'FRAMESIFT_COPY_UNIQUES_TO',

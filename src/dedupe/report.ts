@@ -111,6 +111,7 @@ export async function writeBatchReport(
   outDir: string,
   dir: string,
   outcome: BatchOutcome,
+  descriptions?: Map<string, string>,
 ): Promise<BatchReportJson> {
   await mkdir(outDir, { recursive: true });
   const json = reportJson(outcome);
@@ -143,6 +144,18 @@ export async function writeBatchReport(
     '![contact sheet of the kept images](contact-sheet.png)',
     '',
   ];
+  if (descriptions && descriptions.size > 0) {
+    lines.push(
+      'Descriptions (MobileNetV2, top ImageNet class):',
+      '',
+      '| kept image | description | duplicates |',
+      '|---|---|---|',
+    );
+    for (const g of outcome.groups) {
+      lines.push(`| \`${md(g.kept)}\` | ${md(descriptions.get(g.kept) ?? '—')} | ${g.duplicates.length} |`);
+    }
+    lines.push('');
+  }
   if (outcome.corrupt.length > 0) {
     lines.push('## Unreadable files (skipped)', '');
     for (const f of outcome.corrupt)

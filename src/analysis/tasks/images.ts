@@ -37,6 +37,8 @@ export interface ImagesTask {
   slots?: Int32Array;
   sidecars?: Array<[number, SharedArrayBuffer]>;
   change?: ChangeOptions;
+  /** cnn with a classifier model (mobilenet-v2): also return the top-1 class of each image. */
+  labels?: boolean;
 }
 
 export interface ImagesResult {
@@ -44,6 +46,9 @@ export interface ImagesResult {
   /** cnn: row-major [count × embeddingDim], raw model output (not normalised). */
   embeddings: Float32Array | null;
   embeddingDim: number;
+  /** With `labels`: top-1 class index (-1 for a failed image) and its softmax probability. */
+  labels: Int32Array | null;
+  confidences: Float32Array | null;
   /** mse: row-major [count × 256] thumbnails in [0, 1]. */
   thumbnails: Float32Array | null;
   /** phash: 16 hex digits per item ('' for a failed one). */
@@ -263,6 +268,8 @@ export async function handle(task: ImagesTask, context: WorkerContext): Promise<
 
   let embeddings: Float32Array | null = null;
   let embeddingDim = 0;
+  let labels: Int32Array | null = null;
+  let confidences: Float32Array | null = null;
   let thumbnails: Float32Array | null = null;
   let hashes: string[] | null = null;
   let grays: (GrayImage | null)[] | null = null;
@@ -272,6 +279,13 @@ export async function handle(task: ImagesTask, context: WorkerContext): Promise<
   const model =
     task.method === 'cnn' ? await context.model(task.model ?? 'mobilenet-v3-small-075') : undefined;
   const output = model?.outputs.embedding;
+  const logitsOutput = task.labels ? model?.outputs.logits : undefined;
+  if (task.labels && model && !logitsOutput)
+    throw new Error(`model ${model.path} has no logits output to describe with`);
+  if (logitsOutput) {
+    labels = new Int32Array(n).fill(-1);
+    confidences = new Float32Array(n);
+  }
   if (model) {
     if (!output) throw new Error(`model ${model.path} has no embedding output`);
     if (model.input.height !== 224 || model.input.width !== 224 || model.input.channels !== 3) {
@@ -332,18 +346,36 @@ export async function handle(task: ImagesTask, context: WorkerContext): Promise<
     if (model && output) {
       const inferStart = performance.now();
       const tensor = new ort.Tensor('float32', input!, [chunkLength, 3, 224, 224]);
-      const outputs = await model.session.run({ [model.inputName]: tensor }, [output]);
+      const fetches = logitsOutput ? [output, logitsOutput] : [output];
+      const outputs = await model.session.run({ [model.inputName]: tensor }, fetches);
       inferMs += performance.now() - inferStart;
       const out = outputs[output]!;
       embeddingDim = out.dims[1]!;
       embeddings ??= new Float32Array(n * embeddingDim);
       embeddings.set(out.data as Float32Array, chunkStart * embeddingDim);
+      if (logitsOutput) {
+        const logits = outputs[logitsOutput]!;
+        const classes = logits.dims[1]!;
+        const values = logits.data as Float32Array;
+        for (let k = 0; k < chunkLength; k++) {
+          const row = values.subarray(k * classes, (k + 1) * classes);
+          let best = 0;
+          for (let c = 1; c < classes; c++) if (row[c]! > row[best]!) best = c;
+          let sum = 0;
+          for (let c = 0; c < classes; c++) sum += Math.exp(row[c]! - row[best]!);
+          labels![chunkStart + k] = best;
+          confidences![chunkStart + k] = 1 / sum;
+        }
+      }
       for (const value of Object.values(outputs)) value.dispose();
     }
   }
+  for (const f of failed) if (labels) labels[f.index] = -1;
   return {
     count: n,
     embeddings,
+    labels,
+    confidences,
     embeddingDim,
     thumbnails,
     hashes,

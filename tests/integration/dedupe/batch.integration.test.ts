@@ -37,7 +37,7 @@ const config = (out: string, extra: Record<string, unknown> = {}) => ({
 describe('framesift dedupe (batch)', () => {
   it('recovers the ground-truth groups of caltech-resize and writes report.json in the documented shape', async () => {
     const out = path.join(tmp, 'caltech');
-    const { report } = await dedupeFolder(CALTECH, config(out));
+    const { report } = await dedupeFolder(CALTECH, config(out, { describe: true }));
     const onDisk = JSON.parse(await readFile(path.join(out, 'report.json'), 'utf8')) as BatchReportJson;
     expect(onDisk).toEqual(report);
     expect(Object.keys(onDisk)).toEqual([
@@ -81,6 +81,8 @@ describe('framesift dedupe (batch)', () => {
     const md = await readFile(path.join(out, 'report.md'), 'utf8');
     expect(md).toContain('| 82 | 17 | 65 | 0 |');
     expect(md).toContain('contact-sheet.png');
+    // --describe: MobileNetV2's top ImageNet class per kept image (this Caltech photo is an accordion).
+    expect(md).toMatch(/\| `60183368-a242-4699-b2e9-abc4ae9a8752\.jpg` \| accordion \(\d+%\) \| 6 \|/);
     const sheet = await sharp(path.join(out, 'contact-sheet.png')).metadata();
     expect(sheet.format).toBe('png');
     expect(sheet.width).toBe(10 * 132 + 4);
