@@ -18,6 +18,10 @@ import { runPipeline } from '../dist/commands/run.js';
 import { defaultIntraOpThreads, defaultThreads } from '../dist/analysis/index.js';
 import { loadModel } from '../dist/analysis/models.js';
 import { loadFashionMnist } from '../dist/stream/fashion-mnist.js';
+import { resolveConfig } from '../dist/common/config.js';
+
+/** The option defaults `run` uses (src/common/config.ts). */
+const RUN_DEFAULTS = resolveConfig('run', {}, {});
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FRAMES = Number(process.env.BENCH_E2E_FRAMES ?? 20_000);
@@ -164,7 +168,10 @@ export async function run() {
         // Model-only right before and right after the session, so both see the same machine load.
         const expectedBatch = Math.max(
           1,
-          Math.min(cfg.batchSize ?? 256, Math.floor((cfg.ringSlots ?? 1024) / (threads * 2 + 1))),
+          Math.min(
+            cfg.batchSize ?? RUN_DEFAULTS.batchSize,
+            Math.floor((cfg.ringSlots ?? RUN_DEFAULTS.ringSlots) / (threads * 2 + 1)),
+          ),
         );
         const before = fps === 0 ? await modelOnly(expectedBatch, intraOpThreads, threads) : null;
         const m = await session(server, cfg, count, fps);
