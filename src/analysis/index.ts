@@ -18,6 +18,7 @@ export type {
   WorkerTestHooks,
 } from './tasks.js';
 export type { ImagesResult, ImagesTask } from './tasks/images.js';
+export { featureOf } from './features.js';
 
 // The model registry: manifests, lookup (MODELS_DIR, then models/), sha256 check, loading, preprocessing.
 export {

@@ -8,8 +8,13 @@ import { constants } from 'node:fs';
 import { copyFile, mkdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
-import { createAnalysisPool, loadLabels, loadManifest, type AnalysisPool } from '../analysis/index.js';
-import type { ImagesResult } from '../analysis/tasks/images.js';
+import {
+  createAnalysisPool,
+  featureOf,
+  loadLabels,
+  loadManifest,
+  type AnalysisPool,
+} from '../analysis/index.js';
 import type { DedupeConfig } from '../common/config.js';
 import { UserError } from '../common/errors.js';
 import { humanLogger, loggerFor } from '../common/logger.js';
@@ -18,12 +23,10 @@ import {
   BatchDeduper,
   defaultThreshold,
   groupKeyFunction,
-  hexToHash,
   listImageFiles,
   parseChangeOptions,
   writeBatchReport,
   type BatchReportJson,
-  type Feature,
   type Method,
   type Metric,
 } from '../dedupe/index.js';
@@ -49,24 +52,6 @@ export interface DedupeRunResult {
   reportDir: string;
   seconds: number;
   imagesPerSecond: number;
-}
-
-function featureOf(result: ImagesResult, i: number, method: Method): Feature {
-  switch (method) {
-    case 'cnn':
-      return {
-        kind: 'embedding',
-        vector: result.embeddings!.slice(i * result.embeddingDim, (i + 1) * result.embeddingDim),
-      };
-    case 'mse': {
-      const n = result.thumbnails!.length / result.count;
-      return { kind: 'thumbnail', pixels: result.thumbnails!.slice(i * n, (i + 1) * n) };
-    }
-    case 'phash':
-      return { kind: 'hash', hash: hexToHash(result.hashes![i]!) };
-    case 'change':
-      return { kind: 'gray', image: result.grays![i]! };
-  }
 }
 
 /** Moves or copies `rel` from `dir` into `target`, keeping its relative path and never overwriting. */

@@ -16,6 +16,7 @@ import type { EndMessage, ScoredMessage, SessionMessage } from '../common/wire/c
 import {
   createAnalysisPool,
   defaultThreads,
+  featureOf,
   type AnalysisPool,
   type ClassifyResult,
   type ImagesResult,
@@ -38,7 +39,6 @@ import {
   StreamDeduper,
   defaultThreshold,
   handleDedupeApi,
-  hexToHash,
   type Feature,
   type Method,
   type Metric,
@@ -189,24 +189,6 @@ function embeddingFeature(result: ClassifyResult, i: number): Feature {
   const d = result.embeddingDim;
   if (!result.embeddings || d === 0) throw new Error('classifier returned no embedding for dedupe');
   return { kind: 'embedding', vector: result.embeddings.slice(i * d, (i + 1) * d) };
-}
-
-function featureOf(result: ImagesResult, i: number, method: Method): Feature {
-  switch (method) {
-    case 'cnn':
-      return {
-        kind: 'embedding',
-        vector: result.embeddings!.slice(i * result.embeddingDim, (i + 1) * result.embeddingDim),
-      };
-    case 'mse': {
-      const n = result.thumbnails!.length / result.count;
-      return { kind: 'thumbnail', pixels: result.thumbnails!.slice(i * n, (i + 1) * n) };
-    }
-    case 'phash':
-      return { kind: 'hash', hash: hexToHash(result.hashes![i]!) };
-    case 'change':
-      return { kind: 'gray', image: result.grays![i]! };
-  }
 }
 
 function modelFileInfo(

@@ -14,18 +14,7 @@ export const SYSTEM_FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
 /** Where `npm run data` downloads them. */
 export const PROJECT_FASHION_MNIST_DIR = path.join(PROJECT_ROOT, 'data', 'fashion-mnist');
 
-export const FASHION_MNIST_CLASSES = [
-  'T-shirt/top',
-  'Trouser',
-  'Pullover',
-  'Dress',
-  'Coat',
-  'Sandal',
-  'Shirt',
-  'Sneaker',
-  'Bag',
-  'Ankle boot',
-] as const;
+export { FASHION_MNIST_CLASSES } from '../common/fashion-mnist-classes.js';
 
 const FILE_STEMS: Record<FashionMnistSplit, { images: string; labels: string }> = {
   test: { images: 't10k-images-idx3-ubyte', labels: 't10k-labels-idx1-ubyte' },

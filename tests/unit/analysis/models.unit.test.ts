@@ -1,3 +1,4 @@
+import { FASHION_MNIST_CLASSES } from '../../../src/common/fashion-mnist-classes.js';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -151,18 +152,7 @@ describe('labels and pixels', () => {
 
   it('reads the 10 Fashion-MNIST class names from the project', async () => {
     const labels = await loadLabels(loadManifest(FASHION), freshDir('labels'));
-    expect(labels).toEqual([
-      'T-shirt/top',
-      'Trouser',
-      'Pullover',
-      'Dress',
-      'Coat',
-      'Sandal',
-      'Shirt',
-      'Sneaker',
-      'Bag',
-      'Ankle boot',
-    ]);
+    expect(labels).toEqual(FASHION_MNIST_CLASSES);
   });
 
   it('converts interleaved RGB bytes to planar floats', () => {

@@ -1,0 +1,24 @@
+/**
+ * Main-thread side of the images task: frame i of a batch result as the dedupe feature its method compares.
+ * (The workers return flat typed arrays; the unique store takes one feature per frame, in seq order.)
+ */
+import { hexToHash, type Feature, type Method } from '../dedupe/index.js';
+import type { ImagesResult } from './tasks/images.js';
+
+export function featureOf(result: ImagesResult, i: number, method: Method): Feature {
+  switch (method) {
+    case 'cnn':
+      return {
+        kind: 'embedding',
+        vector: result.embeddings!.slice(i * result.embeddingDim, (i + 1) * result.embeddingDim),
+      };
+    case 'mse': {
+      const n = result.thumbnails!.length / result.count;
+      return { kind: 'thumbnail', pixels: result.thumbnails!.slice(i * n, (i + 1) * n) };
+    }
+    case 'phash':
+      return { kind: 'hash', hash: hexToHash(result.hashes![i]!) };
+    case 'change':
+      return { kind: 'gray', image: result.grays![i]! };
+  }
+}
