@@ -1,6 +1,6 @@
 /** summary.md: the human report of a session, rendered from the document (and the score once received). */
 import type { ResultsDocument } from '../common/results-document.js';
-import { labelName } from './labels.js';
+import { dedupeDistanceName, labelName } from './labels.js';
 import { formatRanges } from './reconcile.js';
 import type { ScoreReport } from './score.js';
 
@@ -248,8 +248,17 @@ export function renderSummaryMarkdown({
     out.push('## Unique frames', '');
     out.push(
       table(
-        ['method', 'metric', 'threshold', 'uniques', 'duplicates', 'saved folders'],
-        [[d.method, d.metric, d.threshold, d.uniques, d.duplicates, d.savedFolders.join(', ') || 'none']],
+        ['method', 'distance', 'threshold', 'uniques', 'duplicates', 'saved folders'],
+        [
+          [
+            d.method,
+            dedupeDistanceName(d.method, d.metric),
+            d.threshold,
+            d.uniques,
+            d.duplicates,
+            d.savedFolders.join(', ') || 'none',
+          ],
+        ],
       ),
       '',
     );

@@ -1,6 +1,6 @@
 /** The one-screen summary `framesift run` prints when a session ends. */
 import type { ResultsDocument } from '../common/results-document.js';
-import { labelName } from './labels.js';
+import { dedupeDistanceName, labelName } from './labels.js';
 import { formatRanges } from './reconcile.js';
 import type { ScoreReport } from './score.js';
 
@@ -60,7 +60,7 @@ export function formatTerminalSummary({
   if (doc.dedupe) {
     const d = doc.dedupe;
     lines.push(
-      `  unique    ${d.uniques} kept · ${d.duplicates} duplicates (${d.method}, ${d.metric} ≤ ${d.threshold})`,
+      `  unique    ${d.uniques} kept · ${d.duplicates} duplicates (${d.method}, ${dedupeDistanceName(d.method, d.metric)} ≤ ${d.threshold})`,
     );
   }
   if (score) {
