@@ -39,6 +39,7 @@ import {
   StreamDeduper,
   defaultThreshold,
   handleDedupeApi,
+  parseChangeOptions,
   type Feature,
   type Method,
   type Metric,
@@ -126,6 +127,7 @@ export interface PipelineConfig {
   approximateAbove: number;
   imageSaveQuality: number;
   saveName?: string;
+  changeOptions?: string;
 }
 
 /** `config` over the option defaults of src/common/config.ts. */
@@ -219,6 +221,7 @@ export async function runPipeline(
   options: PipelineOptions = {},
 ): Promise<PipelineResult> {
   const config = pipelineConfig(runConfig);
+  const changeOptions = parseChangeOptions(config.changeOptions);
   const startedAt = Date.now();
   const model = options.model ?? config.classifier ?? DEFAULT_CLASSIFIER;
   if (config.mode !== 'dedupe') await precheckModel(model, config.modelsDir);
@@ -292,6 +295,7 @@ export async function runPipeline(
       const embedder = plan.images ? embedderWarm[0] : warm[0];
       deduper = new StreamDeduper({
         method: config.method,
+        change: changeOptions,
         metric: config.metric,
         threshold,
         approximateAbove: config.approximateAbove,
@@ -375,6 +379,7 @@ export async function runPipeline(
                 kind: 'images',
                 method: config.method,
                 ...(config.method === 'cnn' ? { model: PHOTO_EMBEDDER } : {}),
+                ...(config.method === 'change' ? { change: changeOptions } : {}),
                 slots: batch.slots,
                 sidecars,
               })

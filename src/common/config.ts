@@ -294,7 +294,7 @@ export const OPTIONS = {
     expected: 'comma-separated key=number pairs of resize, border, blur, pixel, dilate, minArea',
     description:
       'Parameters of the change method (defaults resize=320,border=2,blur=1.5,pixel=25,dilate=2,minArea=0.002: width in px, border crop in %, blur sigma, pixel difference threshold 0-255, 3x3 dilations, smallest counted region as a fraction of the image).',
-    commands: ['dedupe'],
+    commands: ['run', 'dedupe'],
   }),
   describe: option({
     flag: '--describe',

@@ -118,4 +118,34 @@ describe('run with dedupe', () => {
     expect(status.streams[0]!.lastSeq).toBe(299);
     expect(result.written!.document.dedupe).toMatchObject({ method: 'phash', threshold: 16 });
   });
+
+  it('dedupe + change over a fixed camera: --change-options reach the workers and the store', async () => {
+    const folder = path.join(process.env.FRAMESIFT_TESTDATA ?? '../shared/data', 'stream', 'potatoes');
+    const photos = await startStreamServer({
+      framesPort: 0,
+      controlPort: 0,
+      source: folder,
+      resultsDir: path.join(dir, 'photos-server'),
+    });
+    const session = {
+      ...base,
+      framesPort: photos.framesPort,
+      controlPort: photos.controlPort,
+      count: 60,
+      mode: 'dedupe' as const,
+      method: 'change' as const,
+    };
+    try {
+      // Defaults: each new potato passing under the camera is a change.
+      const defaults = await runPipeline(session, { model: MODEL });
+      expect(defaults.accounting.counts(defaults.sent)).toMatchObject({ received: 60, processed: 60 });
+      expect(defaults.deduper!.status().uniques).toBeGreaterThan(3);
+      // A pixel threshold of 255 can never be exceeded: nothing changes, only the first frame is kept.
+      const blind = await runPipeline({ ...session, changeOptions: 'pixel=255' }, { model: MODEL });
+      expect(blind.accounting.counts(blind.sent)).toMatchObject({ received: 60, processed: 60 });
+      expect(blind.deduper!.status().uniques).toBe(1);
+    } finally {
+      await photos.close();
+    }
+  });
 });
