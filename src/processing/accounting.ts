@@ -2,16 +2,14 @@
  * What happened to every frame of a session: received = processed + dropped(by reason) + invalid(by
  * reason); seqs never seen are missing; the server's `sent` is compared with `received`.
  */
+import type { ResultsCounts } from '../common/results-document.js';
 import { framesDropped, framesInvalid, framesProcessed, framesReceived } from './metrics.js';
 
-export interface SessionCounts {
-  sent: number | null;
-  received: number;
-  processed: number;
-  dropped: Record<string, number>;
-  invalid: Record<string, number>;
-  missing: number;
-}
+/** The counts of the results document (its `counts` field), as the client computes them. */
+export type SessionCounts = Pick<
+  ResultsCounts,
+  'sent' | 'received' | 'processed' | 'dropped' | 'invalid' | 'missing'
+>;
 
 export interface Reconciliation {
   /** received = sent, every frame accounted for, nothing missing. */

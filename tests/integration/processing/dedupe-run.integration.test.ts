@@ -3,38 +3,26 @@
  * session streams, /api/status answers mid-session, and --save-name writes the uniques folder.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPipeline, analysisPlan, type PipelineConfig } from '../../../src/commands/run.js';
 import type { HttpServer } from '../../../src/processing/index.js';
-import { startStreamServer, type StreamServer } from '../../../src/stream/index.js';
-import { testModel } from './helpers.js';
+import { startStreamServer } from '../../../src/stream/index.js';
+import { startServerFixture, testModel, type ServerFixture } from './helpers.js';
 
 const { ref: MODEL } = testModel();
 
 describe('run with dedupe', () => {
-  let server: StreamServer;
+  let fixture: ServerFixture;
   let dir: string;
   let base: Partial<PipelineConfig>;
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'framesift-dedupe-run-'));
-    server = await startStreamServer({ framesPort: 0, controlPort: 0, resultsDir: path.join(dir, 'server') });
-    base = {
-      host: '127.0.0.1',
-      framesPort: server.framesPort,
-      controlPort: server.controlPort,
-      metricsPort: 0,
-      modelsDir: process.env.MODELS_DIR ?? 'models',
-      out: path.join(dir, 'out'),
-      workers: 1,
-      fps: 0,
-    };
+    fixture = await startServerFixture('dedupe-run');
+    ({ dir, base } = fixture);
   });
   afterAll(async () => {
-    await server?.close();
-    await rm(dir, { recursive: true, force: true });
+    await fixture?.close();
   });
 
   it('plans the tasks from the mode, the method and the frames', () => {

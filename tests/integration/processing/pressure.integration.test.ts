@@ -2,14 +2,12 @@
  * The pipeline under pressure, against the real stream server and the real model: a slow worker with a
  * tiny ring under each ring policy, a worker that throws on one batch, and /metrics scraped mid-session.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPipeline, type PipelineConfig } from '../../../src/commands/run.js';
 import type { HttpServer } from '../../../src/processing/index.js';
-import { startStreamServer, type StreamServer } from '../../../src/stream/index.js';
-import { testModel } from './helpers.js';
+import { startStreamServer } from '../../../src/stream/index.js';
+import { startServerFixture, testModel, type ServerFixture } from './helpers.js';
 
 const { ref: MODEL } = testModel();
 
@@ -18,29 +16,15 @@ function sum(counts: Record<string, number>): number {
 }
 
 describe('run under pressure', () => {
-  let server: StreamServer;
+  let fixture: ServerFixture;
   let dir: string;
   let base: Partial<PipelineConfig>;
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'framesift-pressure-'));
-    server = await startStreamServer({ framesPort: 0, controlPort: 0, resultsDir: path.join(dir, 'server') });
-    base = {
-      host: '127.0.0.1',
-      framesPort: server.framesPort,
-      controlPort: server.controlPort,
-      metricsPort: 0,
-      modelsDir: process.env.MODELS_DIR ?? 'models',
-      out: path.join(dir, 'out'),
-      workers: 1,
-      fps: 0,
-      ringSlots: 24,
-      batchSize: 8,
-      batchWaitMs: 1,
-    };
+    fixture = await startServerFixture('pressure', { ringSlots: 24, batchSize: 8, batchWaitMs: 1 });
+    ({ dir, base } = fixture);
   });
   afterAll(async () => {
-    await server?.close();
-    await rm(dir, { recursive: true, force: true });
+    await fixture?.close();
   });
 
   it('block: a slow worker and a tiny ring pause the socket and lose nothing', async () => {

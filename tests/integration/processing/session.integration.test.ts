@@ -2,39 +2,23 @@
  * Full sessions of `run` against the real stream server on ephemeral ports, with the real model and the
  * real Fashion-MNIST test set.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPipeline, type PipelineConfig } from '../../../src/commands/run.js';
-import { startStreamServer, type StreamServer } from '../../../src/stream/index.js';
 import { loadFashionMnist } from '../../../src/stream/fashion-mnist.js';
-import { testModel } from './helpers.js';
+import { startServerFixture, testModel, type ServerFixture } from './helpers.js';
 
 const { ref: MODEL, path: MODEL_PATH } = testModel();
 
 describe('run: full session', () => {
-  let server: StreamServer;
-  let dir: string;
+  let fixture: ServerFixture;
   let base: Partial<PipelineConfig>;
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'framesift-run-'));
-    server = await startStreamServer({ framesPort: 0, controlPort: 0, resultsDir: path.join(dir, 'server') });
-    base = {
-      host: '127.0.0.1',
-      framesPort: server.framesPort,
-      controlPort: server.controlPort,
-      metricsPort: 0,
-      modelsDir: process.env.MODELS_DIR ?? 'models',
-      out: path.join(dir, 'out'),
-      workers: 1,
-      fps: 0,
-    };
+    fixture = await startServerFixture('run');
+    ({ base } = fixture);
   });
   afterAll(async () => {
-    await server?.close();
-    await rm(dir, { recursive: true, force: true });
+    await fixture?.close();
   });
 
   it('2,000 frames at fps 0: received = sent = processed, and the server scores what the model says', async () => {
