@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateResultsDocument } from '../../../src/common/results-document.js';
 import { SessionRecorder, writeResultsFolder, writeScore } from '../../../src/results/index.js';
+import { expectResultsFolderFiles } from './folder-files.js';
 
 const TESTDATA = process.env.FRAMESIFT_TESTDATA ?? '/work/shared/data';
 const PHOTOS = path.join(TESTDATA, 'neardup', 'pimmi', 'images');
@@ -172,16 +173,7 @@ describe('results samples from real photos and camera frames', () => {
     expect(document.summary.latencyMs?.count).toBe(20);
     // The server never said how many it sent: not reconciled, and the report says why.
     expect(document.reconciliation.reconciled).toBe(false);
-    for (const file of [
-      'results.json',
-      'summary.md',
-      'metrics.json',
-      'samples.png',
-      'charts/per-class.png',
-      'charts/latency.png',
-    ]) {
-      expect(existsSync(path.join(folder, file)), file).toBe(true);
-    }
+    expectResultsFolderFiles(folder);
     expect(await readFile(path.join(folder, 'summary.md'), 'utf8')).toContain(
       'never reported how many frames it sent',
     );

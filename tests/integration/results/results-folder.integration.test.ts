@@ -18,6 +18,7 @@ import {
 import { SAMPLE_MIN_SIDE } from '../../../src/results/render.js';
 import { PROJECT_ROOT } from '../../../src/common/paths.js';
 import { readFashionMnistTest, type FashionMnistTest } from './fashion-mnist-fixture.js';
+import { expectResultsFolderFiles } from './folder-files.js';
 
 const FRAMES = 1000;
 const BAND_HEIGHT = 64;
@@ -26,7 +27,7 @@ let data: FashionMnistTest;
 let outDir: string;
 
 beforeAll(async () => {
-  data = readFashionMnistTest(FRAMES);
+  data = await readFashionMnistTest(FRAMES);
   outDir = await mkdtemp(path.join(os.tmpdir(), 'framesift-results-'));
 });
 
@@ -179,16 +180,7 @@ describe('writeResultsFolder on real Fashion-MNIST frames', () => {
 
   it('writes every file into <out>/<sessionId>/ with a safe folder name', async () => {
     expect(folder).toBe(path.join(outDir, 'fm-session_1'));
-    for (const file of [
-      'results.json',
-      'summary.md',
-      'metrics.json',
-      'samples.png',
-      'charts/per-class.png',
-      'charts/latency.png',
-    ]) {
-      expect(existsSync(path.join(folder, file)), file).toBe(true);
-    }
+    expectResultsFolderFiles(folder);
     const samples = (await readdir(path.join(folder, 'samples'))).filter((f) => f.endsWith('.png'));
     expect(samples).toHaveLength(10);
     expect(existsSync(path.join(folder, 'score.json'))).toBe(false);
