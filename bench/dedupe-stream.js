@@ -3,18 +3,16 @@
 // process from a folder source at fps 0, consumed by `run --mode dedupe` (cnn) in this process. Reports
 // end-to-end frames/s and, in the same run, inference-only throughput of the same model with the same
 // batch size and intra-op threads.
-import { spawn } from 'node:child_process';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { loadModel } from '../dist/analysis/models.js';
 import { EMBED_CHUNK } from '../dist/analysis/tasks/images.js';
 import { runPipeline } from '../dist/commands/run.js';
+import { startServerProcess } from './server-process.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const PHOTOS = Number(process.env.BENCH_DEDUPE_STREAM_PHOTOS ?? 300);
 const REPEAT = 3;
 
@@ -33,27 +31,6 @@ async function makeFrames(dataRoot, dir) {
       await sharp(jpeg).toFile(path.join(dir, `frame-${String(n++).padStart(5, '0')}.jpg`));
   }
   return n;
-}
-
-async function startServer(source, resultsDir) {
-  const script = `
-    import { startStreamServer } from ${JSON.stringify(path.join(here, '..', 'dist', 'stream', 'index.js'))};
-    const s = await startStreamServer({ framesPort: 0, controlPort: 0, source: process.argv[1], resultsDir: process.argv[2] });
-    process.stdout.write(JSON.stringify({ framesPort: s.framesPort, controlPort: s.controlPort }) + '\\n');
-    process.on('SIGTERM', async () => { await s.close(); process.exit(0); });
-  `;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script, source, resultsDir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, LOG_LEVEL: 'warn' },
-  });
-  const ports = await new Promise((resolve, reject) => {
-    child.stdout.once('data', (d) => resolve(JSON.parse(d.toString())));
-    child.once('exit', (code) => reject(new Error(`stream server exited with ${code}`)));
-  });
-  return {
-    ...ports,
-    stop: () => new Promise((resolve) => (child.once('exit', resolve), child.kill('SIGTERM'))),
-  };
 }
 
 async function inferenceOnly(modelsDir, batchSize, intraOpThreads, frames) {
@@ -78,7 +55,10 @@ export async function streamThroughput(notes, { modelsDir, dataRoot }) {
   const dir = path.join(os.tmpdir(), `framesift-bench-stream-${process.pid}`);
   try {
     const count = await makeFrames(dataRoot, path.join(dir, 'frames'));
-    const server = await startServer(path.join(dir, 'frames'), path.join(dir, 'server'));
+    const server = await startServerProcess({
+      source: path.join(dir, 'frames'),
+      resultsDir: path.join(dir, 'server'),
+    });
     try {
       for (const [workers, batchSize] of [
         [undefined, undefined],

@@ -9,7 +9,6 @@
 // sweep),
 // BENCH_E2E_POLICY (block), BENCH_E2E_MODEL_FILE (an ONNX file of the same interface instead of the
 // fashion-mnist-cnn manifest model).
-import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +18,7 @@ import { defaultIntraOpThreads, defaultThreads } from '../dist/analysis/index.js
 import { loadModel } from '../dist/analysis/models.js';
 import { loadFashionMnist } from '../dist/stream/fashion-mnist.js';
 import { resolveConfig } from '../dist/common/config.js';
+import { startServerProcess } from './server-process.js';
 
 /** The option defaults `run` uses (src/common/config.ts). */
 const RUN_DEFAULTS = resolveConfig('run', {}, {});
@@ -40,36 +40,6 @@ const CONFIGS = (process.env.BENCH_E2E_CONFIGS ?? 'default').split(',').map((c) 
   const [batchSize, batchWaitMs, ringSlots] = c.split(':').map(Number);
   return { batchSize, batchWaitMs, ...(ringSlots ? { ringSlots } : {}) };
 });
-
-/** Starts the stream server in its own process (as `framesift serve` would run) on free ports. */
-async function startServer() {
-  const script = `
-    import { startStreamServer } from ${JSON.stringify(path.join(here, '..', 'dist', 'stream', 'index.js'))};
-    const s = await startStreamServer({ framesPort: 0, controlPort: 0, resultsDir: process.argv[1] });
-    process.stdout.write(JSON.stringify({ framesPort: s.framesPort, controlPort: s.controlPort }) + '\\n');
-    process.on('SIGTERM', async () => { await s.close(); process.exit(0); });
-  `;
-  const child = spawn(
-    process.execPath,
-    ['--input-type=module', '-e', script, path.join(here, 'results', 'e2e-server')],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, LOG_LEVEL: 'warn' },
-    },
-  );
-  const ports = await new Promise((resolve, reject) => {
-    child.stdout.once('data', (d) => resolve(JSON.parse(d.toString())));
-    child.once('exit', (code) => reject(new Error(`stream server exited with ${code}`)));
-  });
-  return {
-    ...ports,
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', resolve);
-        child.kill('SIGTERM');
-      }),
-  };
-}
 
 function quantile(sorted, p) {
   return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
@@ -156,7 +126,7 @@ async function session(server, cfg, count, fps) {
 }
 
 export async function run() {
-  const server = await startServer();
+  const server = await startServerProcess({ resultsDir: path.join(here, 'results', 'e2e-server') });
   const rows = [];
   const cores = availableParallelism();
   const threads = defaultThreads(cores);
