@@ -127,13 +127,15 @@ export async function main(argv: string[]): Promise<number> {
       // commander already printed its one-line message (or the help/version text).
       return err.exitCode === 0 ? 0 : 2;
     }
+    // One line on stderr and nothing else: the log copy is at debug level (LOG_LEVEL=debug shows it,
+    // with the stack of an internal error), so an error is never printed twice.
     if (err instanceof UserError) {
       process.stderr.write(`framesift: ${err.message}\n`);
-      logger.error(err.message, { exitCode: err.exitCode });
+      logger.debug('exit on user error', { error: err.message, exitCode: err.exitCode });
       return err.exitCode;
     }
     process.stderr.write(`framesift: internal error: ${errorMessage(err)}\n`);
-    logger.error('internal error', { error: err instanceof Error ? err.stack : String(err) });
+    logger.debug('exit on internal error', { error: err instanceof Error ? err.stack : String(err) });
     return 1;
   }
 }

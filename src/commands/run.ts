@@ -10,6 +10,7 @@ import { availableParallelism } from 'node:os';
 import { resolveConfig, type RunConfig } from '../common/config.js';
 import { FrameRing, slotBytesFor } from '../common/frame-ring.js';
 import { UserError, errorMessage } from '../common/errors.js';
+import { accessPolicy } from '../common/http/guard.js';
 import { humanLogger, loggerFor } from '../common/logger.js';
 import { collectProcessMetrics } from '../common/metrics.js';
 import type { EndMessage, ScoredMessage, SessionMessage } from '../common/wire/control.js';
@@ -128,6 +129,10 @@ export interface PipelineConfig {
   imageSaveQuality: number;
   saveName?: string;
   changeOptions?: string;
+  saveRate?: number;
+  maxSaveBytes?: number;
+  allowedOrigins?: string;
+  token?: string;
 }
 
 /** `config` over the option defaults of src/common/config.ts. */
@@ -230,7 +235,11 @@ export async function runPipeline(
   }
   collectProcessMetrics();
 
-  const http = await startHttpServer({ host: '127.0.0.1', port: config.metricsPort });
+  const http = await startHttpServer({
+    host: '127.0.0.1',
+    port: config.metricsPort,
+    access: accessPolicy({ bindHost: '127.0.0.1', allowedOrigins: config.allowedOrigins }),
+  });
   log.info('metrics served', { url: `${http.url}/metrics`, port: http.port });
   // The dedupe stage's /api routes (status, uniques, save) answer 409 until a dedupe session runs.
   let deduper: StreamDeduper | undefined;
@@ -300,6 +309,8 @@ export async function runPipeline(
         threshold,
         approximateAbove: config.approximateAbove,
         outDir: config.out,
+        savesPerMinute: config.saveRate,
+        maxSaveBytes: config.maxSaveBytes,
         imageSaveQuality: config.imageSaveQuality,
         model:
           config.method === 'cnn' && embedder

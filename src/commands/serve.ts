@@ -26,6 +26,7 @@ export async function serveCommand(config: ServeConfig): Promise<void> {
       timeoutSeconds: config.cameraTimeout ?? 5,
       imagesPerSecond: config.imagesPerSecond ?? 5,
       testDataFolder: config.testDataFolder,
+      maxBytes: config.cameraMaxBytes,
     },
   });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

@@ -8,6 +8,9 @@
  */
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { parseOrigins } from './http/guard.js';
+import { sanitizeSaveName } from './save-name.js';
+import { bounded, printable } from './text.js';
 
 export type CommandName = 'serve' | 'run' | 'dedupe' | 'dataset';
 
@@ -145,8 +148,16 @@ export const OPTIONS = {
   saveName: option({
     flag: '--save-name <name>',
     env: 'FRAMESIFT_SAVE_NAME',
-    schema: z.string().min(1),
-    expected: 'an order number or name (no path separators, no "..")',
+    schema: z.string().refine((v) => {
+      try {
+        sanitizeSaveName(v);
+        return true;
+      } catch {
+        return false;
+      }
+    }),
+    expected:
+      'an order number or name: at most 100 characters and 200 UTF-8 bytes; no path separators, "..", leading dot, <>:"|?*, control, bidi or other invisible characters',
     description: 'At the end of a dedupe session, save the unique frames to <out>/uniques/<name>/.',
     commands: ['run'],
   }),
@@ -387,6 +398,63 @@ export const OPTIONS = {
     description: 'Replay this folder instead of polling the camera.',
     commands: ['serve'],
   }),
+  allowedOrigins: option({
+    flag: '--allowed-origins <origins>',
+    env: 'FRAMESIFT_ALLOWED_ORIGINS',
+    schema: z.string().refine(
+      (v) => {
+        try {
+          parseOrigins(v);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { message: 'not a list of origins' },
+    ),
+    expected: 'comma-separated origins like http://host:port (no path)',
+    description:
+      'Web origins (besides same-origin) allowed to open the WebSockets (serve) or change state over the HTTP API (run); their host names are also answered as Host. See docs/security.md.',
+    commands: SERVER_AND_CLIENT,
+  }),
+  token: option({
+    flag: '--token <token>',
+    env: 'FRAMESIFT_TOKEN',
+    schema: z.string().min(16).max(4096),
+    expected: 'a secret of 16-4096 characters',
+    description:
+      'serve: every connection to the frame and control ports must carry it (Authorization: Bearer, or ?token=); run: sent to the server. Set it whenever --host exposes the server beyond loopback.',
+    commands: SERVER_AND_CLIENT,
+  }),
+  saveRate: option({
+    flag: '--save-rate <n>',
+    env: 'FRAMESIFT_SAVE_RATE',
+    schema: positiveInt.max(10_000),
+    default: '10',
+    expected: 'a positive integer',
+    description: 'Most saves of uniques a minute (POST /api/save and --save-name); more are answered 429.',
+    commands: ['run'],
+  }),
+  maxSaveBytes: option({
+    flag: '--max-save-bytes <bytes>',
+    env: 'FRAMESIFT_MAX_SAVE_BYTES',
+    schema: positiveInt,
+    default: String(4 * 1024 ** 3),
+    expected: 'a positive integer of bytes',
+    description:
+      'Most bytes all saves may hold under <out>/uniques/ (earlier runs included); a save past it is refused (507) and nothing of it is kept.',
+    commands: ['run'],
+  }),
+  cameraMaxBytes: option({
+    flag: '--camera-max-bytes <bytes>',
+    env: 'CAMERA_MAX_BYTES',
+    schema: positiveInt,
+    default: String(32 * 1024 * 1024),
+    expected: 'a positive integer of bytes',
+    description:
+      'Largest camera answer read; a bigger body is cut off unread, counted as too-large and the poll retried.',
+    commands: ['serve'],
+  }),
   logLevel: option({
     flag: '--log-level <level>',
     env: 'LOG_LEVEL',
@@ -463,7 +531,9 @@ export function resolveConfig<C extends CommandName>(
     }
     const parsed = spec.schema.safeParse(raw);
     if (!parsed.success) {
-      throw new ConfigError(`${origin}=${JSON.stringify(raw)}: expected ${spec.expected}`);
+      throw new ConfigError(
+        `${origin}=${printable(bounded(JSON.stringify(raw)))}: expected ${spec.expected}`,
+      );
     }
     resolved[key] = parsed.data;
   }

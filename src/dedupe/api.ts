@@ -7,6 +7,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { UserError, errorMessage } from '../common/errors.js';
 import { loggerFor } from '../common/logger.js';
 import { metric, metricsRegistry, prom } from '../common/metrics.js';
+import { bounded } from '../common/text.js';
+import { SaveRefused } from './save-limits.js';
 import type { StreamDeduper } from './stream-deduper.js';
 
 const log = loggerFor('dedupe-api');
@@ -34,6 +36,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 }
 
 function reject(res: ServerResponse, status: number, reason: string, message: string): void {
+  // reason: not-found, method, no-dedupe, too-large, bad-body, bad-name, save-rate, save-bytes, save-failed
   apiErrors().inc({ reason });
   log.warn('api request rejected', { reason, message });
   send(res, status, { error: message });
@@ -72,7 +75,8 @@ export function handleDedupeApi(
   if (!url.pathname.startsWith('/api/')) return false;
   void route(url.pathname, req, res, getDeduper()).catch((err: unknown) => {
     log.error('api handler failed', { error: errorMessage(err) });
-    if (!res.headersSent) send(res, 500, { error: errorMessage(err) });
+    // The cause may name server paths: it stays in the log.
+    if (!res.headersSent) send(res, 500, { error: 'internal error (details in the run log)' });
   });
   return true;
 }
@@ -90,10 +94,10 @@ async function route(
       res,
       404,
       'not-found',
-      `${pathname}: no such endpoint (expected /api/status, /api/uniques or /api/save)`,
+      `${bounded(pathname)}: no such endpoint (expected /api/status, /api/uniques or /api/save)`,
     );
   if (req.method !== method)
-    return reject(res, 405, 'method', `${req.method} ${pathname}: expected ${method}`);
+    return reject(res, 405, 'method', `${bounded(req.method ?? '')} ${pathname}: expected ${method}`);
   if (!deduper)
     return reject(res, 409, 'no-dedupe', `${pathname}: this run does not dedupe (use --mode dedupe or both)`);
   if (pathname === '/api/status') return send(res, 200, deduper.status());
@@ -111,7 +115,17 @@ async function route(
     const result = await deduper.save(typeof name === 'number' ? String(name) : (name as string));
     send(res, 201, result);
   } catch (err) {
+    if (err instanceof SaveRefused) {
+      if (err.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(err.retryAfterSeconds));
+      return reject(res, err.status, err.reason, err.message);
+    }
     if (err instanceof UserError) return reject(res, 400, 'bad-name', err.message);
-    throw err;
+    log.error('save failed', { error: errorMessage(err) });
+    return reject(
+      res,
+      500,
+      'save-failed',
+      'save failed: the run could not write the folder (details in the run log)',
+    );
   }
 }

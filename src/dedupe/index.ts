@@ -30,7 +30,8 @@ export {
   type Feature,
   type Method,
 } from './methods.js';
-export { MAX_SAVE_NAME_LENGTH, sanitizeSaveName } from './names.js';
+export { MAX_SAVE_NAME_BYTES, MAX_SAVE_NAME_LENGTH, sanitizeSaveName } from './names.js';
+export { SaveRefused } from './save-limits.js';
 export {
   encodeKeptImage,
   writeUniquesFolder,
@@ -63,7 +64,11 @@ export {
   groupKeyFunction,
   isImageFile,
   listImageFiles,
+  listInputImages,
   type BatchGroup,
+  type InputListing,
+  type SkippedFolder,
+  type SkippedInput,
   type BatchOutcome,
   type CloseCall,
 } from './batch.js';

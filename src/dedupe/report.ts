@@ -16,7 +16,9 @@ export interface BatchReportJson {
   model: string | null;
   groups: { kept: string; duplicates: { file: string; distance: number }[] }[];
   corrupt: string[];
-  counts: { files: number; kept: number; duplicates: number; corrupt: number };
+  /** Inputs not deduplicated and why (links followed once, unreadable folders, names, output folders). */
+  skipped: { file: string; reason: string }[];
+  counts: { files: number; kept: number; duplicates: number; corrupt: number; skipped: number };
 }
 
 export function reportJson(outcome: BatchOutcome): BatchReportJson {
@@ -31,11 +33,13 @@ export function reportJson(outcome: BatchOutcome): BatchReportJson {
       duplicates: g.duplicates.map((d) => ({ file: d.file, distance: round(d.distance) })),
     })),
     corrupt: outcome.corrupt,
+    skipped: outcome.skipped,
     counts: {
       files: outcome.files,
       kept: outcome.groups.length,
       duplicates,
       corrupt: outcome.corrupt.length,
+      skipped: outcome.skipped.length,
     },
   };
 }
@@ -131,9 +135,9 @@ export async function writeBatchReport(
     '',
     `Method **${outcome.method}**${outcome.model ? ` (model ${outcome.model}, metric ${outcome.metric})` : ''}, threshold **${outcome.threshold}**: ${THRESHOLD_MEANING[outcome.method]}; a file at or below the threshold from a kept file is a duplicate.`,
     '',
-    '| files | kept | duplicates | corrupt |',
-    '|---|---|---|---|',
-    `| ${json.counts.files} | ${json.counts.kept} | ${json.counts.duplicates} | ${json.counts.corrupt} |`,
+    '| files | kept | duplicates | corrupt | not taken |',
+    '|---|---|---|---|---|',
+    `| ${json.counts.files} | ${json.counts.kept} | ${json.counts.duplicates} | ${json.counts.corrupt} | ${json.counts.skipped} |`,
     '',
     '## Kept images',
     '',
@@ -160,6 +164,11 @@ export async function writeBatchReport(
     lines.push('## Unreadable files (skipped)', '');
     for (const f of outcome.corrupt)
       lines.push(`- \`${f}\`: ${md(outcome.corruptReasons[f] ?? 'unreadable')}`);
+    lines.push('');
+  }
+  if (outcome.skipped.length > 0) {
+    lines.push('## Inputs not taken', '');
+    for (const s of outcome.skipped) lines.push(`- \`${md(s.file)}\`: ${md(s.reason)}`);
     lines.push('');
   }
   if (outcome.closeCalls.length > 0) {

@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import type { Metric } from './distance.js';
 import type { Method } from './methods.js';
 import { sanitizeSaveName } from './names.js';
+import { SaveRefused } from './save-limits.js';
 
 /** A kept frame's pixels, copied out of the frame ring (raw HWC) or its encoded file. */
 export interface KeptImage {
@@ -76,6 +77,8 @@ export interface SaveRequest {
   uniques: UniqueToSave[];
   /** Duplicates per stream id. */
   duplicates: Map<string, SavedDuplicate[]>;
+  /** Most bytes this save may write (images and manifest); past it the save is refused and removed. */
+  maxBytes?: number;
 }
 
 export interface SaveResult {
@@ -83,6 +86,8 @@ export interface SaveResult {
   folder: string;
   uniques: number;
   duplicates: number;
+  /** Bytes written (images and manifest). */
+  bytes: number;
 }
 
 /** Encoded bytes and extension of a kept image: encoded frames keep their bytes (no second lossy pass). */
@@ -131,8 +136,20 @@ export async function writeUniquesFolder(request: SaveRequest): Promise<SaveResu
       }
       return s;
     };
+    let written = 0;
+    const count = (bytes: number): void => {
+      written += bytes;
+      if (request.maxBytes !== undefined && written > request.maxBytes) {
+        throw new SaveRefused(
+          507,
+          'save-bytes',
+          `save refused: the saves under --out would pass the limit of --max-save-bytes (${request.maxBytes} bytes left)`,
+        );
+      }
+    };
     for (const [index, unique] of request.uniques.entries()) {
       const { bytes, ext } = await encodeKeptImage(unique.image, request.imageSaveQuality);
+      count(bytes.length);
       const file = `${imageBaseName(index, unique)}.${ext}`;
       await writeFile(path.join(temp, file), bytes);
       streamOf(unique.streamId).uniques.push({
@@ -160,7 +177,9 @@ export async function writeUniquesFolder(request: SaveRequest): Promise<SaveResu
       counts: { frames: request.uniques.length + duplicates, uniques: request.uniques.length, duplicates },
       streams: [...streams.entries()].map(([streamId, s]) => ({ streamId, ...s })),
     };
-    await writeFile(path.join(temp, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n');
+    const manifestText = JSON.stringify(manifest, null, 1) + '\n';
+    count(Buffer.byteLength(manifestText));
+    await writeFile(path.join(temp, 'manifest.json'), manifestText);
     // Pick the first free folder name; rename fails (ENOTEMPTY/EEXIST) if another save took it meanwhile.
     for (let attempt = 0; ; attempt++) {
       const folderName = attempt === 0 ? name : `${name}_${attempt}`;
@@ -168,7 +187,7 @@ export async function writeUniquesFolder(request: SaveRequest): Promise<SaveResu
       if (await exists(folder)) continue;
       try {
         await rename(temp, folder);
-        return { name: folderName, folder, uniques: request.uniques.length, duplicates };
+        return { name: folderName, folder, uniques: request.uniques.length, duplicates, bytes: written };
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;

@@ -3,6 +3,7 @@
  * keyed unique store for a decision, keeps a copy of each unique's pixels (the frame ring reuses its slot)
  * and a compact log of duplicates, and writes save folders on request.
  */
+import path from 'node:path';
 import { loggerFor } from '../common/logger.js';
 import { metric, metricsRegistry, prom } from '../common/metrics.js';
 import type { Metric } from './distance.js';
@@ -15,6 +16,8 @@ import {
   type SavedDuplicate,
   type UniqueToSave,
 } from './save.js';
+import { SaveRate, SaveRefused, bytesUnder } from './save-limits.js';
+import { sanitizeSaveName } from './names.js';
 import {
   InMemoryKeyedStore,
   type Decision,
@@ -41,7 +44,7 @@ const savesTotal = () =>
     () =>
       new prom.Counter({
         name: 'framesift_dedupe_saves_total',
-        help: 'Unique-folder saves, by outcome (ok or error).',
+        help: 'Unique-folder saves, by outcome (ok, bad-name, save-rate, save-bytes, error).',
         labelNames: ['outcome'],
         registers: [metricsRegistry],
       }),
@@ -49,6 +52,10 @@ const savesTotal = () =>
 
 export interface StreamDeduperOptions extends UniqueStoreOptions {
   outDir: string;
+  /** Most saves a minute (--save-rate); undefined = no limit. */
+  savesPerMinute?: number;
+  /** Most bytes of all saves under `<outDir>/uniques/`, earlier runs' included (--max-save-bytes). */
+  maxSaveBytes?: number;
   imageSaveQuality: number;
   model: ModelInfo | null;
   /** Another store implementation (e.g. a partitioned one); default: in-process. */
@@ -121,9 +128,13 @@ export class StreamDeduper {
   private readonly streams = new Map<string, StreamState>();
   private readonly savesDone: SaveResult[] = [];
   private saveChain: Promise<unknown> = Promise.resolve();
+  private readonly saveRate?: SaveRate;
+  /** Bytes under `<outDir>/uniques/`, measured at the first save and kept up to date after. */
+  private savedBytes?: number;
 
   constructor(private readonly options: StreamDeduperOptions) {
     this.store = options.store ?? new InMemoryKeyedStore(options);
+    if (options.savesPerMinute !== undefined) this.saveRate = new SaveRate(options.savesPerMinute);
   }
 
   /**
@@ -201,6 +212,13 @@ export class StreamDeduper {
    * saves are written one after another. Rejects with a UserError on a bad name.
    */
   save(name: string): Promise<SaveResult> {
+    try {
+      sanitizeSaveName(name);
+      this.saveRate?.take();
+    } catch (err) {
+      savesTotal().inc({ outcome: err instanceof SaveRefused ? err.reason : 'bad-name' });
+      return Promise.reject(err);
+    }
     const uniques: UniqueToSave[] = [];
     const duplicates = new Map<string, SavedDuplicate[]>();
     for (const [streamId, s] of this.streams) {
@@ -215,8 +233,21 @@ export class StreamDeduper {
       }
       duplicates.set(streamId, list);
     }
-    const run = this.saveChain.then(() =>
-      writeUniquesFolder({
+    const maxBytes = this.options.maxSaveBytes;
+    const run = this.saveChain.then(async () => {
+      let left: number | undefined;
+      if (maxBytes !== undefined) {
+        this.savedBytes ??= await bytesUnder(path.join(this.options.outDir, 'uniques'));
+        left = maxBytes - this.savedBytes;
+        if (left <= 0) {
+          throw new SaveRefused(
+            507,
+            'save-bytes',
+            `save refused: the saves under --out already hold ${this.savedBytes} bytes, the limit of --max-save-bytes is ${maxBytes}`,
+          );
+        }
+      }
+      const result = await writeUniquesFolder({
         outDir: this.options.outDir,
         name,
         method: this.options.method,
@@ -226,8 +257,11 @@ export class StreamDeduper {
         imageSaveQuality: this.options.imageSaveQuality,
         uniques,
         duplicates,
-      }),
-    );
+        ...(left !== undefined ? { maxBytes: left } : {}),
+      });
+      if (this.savedBytes !== undefined) this.savedBytes += result.bytes;
+      return result;
+    });
     this.saveChain = run.catch(() => undefined);
     return run.then(
       (result) => {
@@ -237,7 +271,7 @@ export class StreamDeduper {
         return result;
       },
       (err: unknown) => {
-        savesTotal().inc({ outcome: 'error' });
+        savesTotal().inc({ outcome: err instanceof SaveRefused ? err.reason : 'error' });
         throw err;
       },
     );

@@ -76,6 +76,8 @@ export interface CameraSourceOptions {
   imagesPerSecond: number;
   /** Replay this folder instead of polling the camera (TEST_DATA_FOLDER). */
   testDataFolder?: string;
+  /** Largest answer read, bytes (CAMERA_MAX_BYTES); default 32 MiB. */
+  maxBytes?: number;
 }
 
 export type OpenCameraSource = (options: CameraSourceOptions) => Promise<FrameSource>;
