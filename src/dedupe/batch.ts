@@ -53,6 +53,15 @@ export interface SkippedFolder {
   what: string;
 }
 
+/** A name that is not valid UTF-8, shown with its bytes: printable ASCII as is, the rest as `\xHH`. */
+function showBytes(name: Buffer): string {
+  let out = '';
+  for (const byte of name)
+    out +=
+      byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
+  return out;
+}
+
 const errorCode = (err: unknown) => (err as NodeJS.ErrnoException).code ?? (err as Error).message;
 
 /**
@@ -99,7 +108,10 @@ export async function listInputImages(dir: string, skip: SkippedFolder[] = []): 
       const validName = Buffer.from(name, 'utf8').equals(entry.name);
       if (entry.isDirectory() || (entry.isSymbolicLink() && !isImageFile(name))) {
         if (!validName) {
-          out.push({ file: `${relOf(full)}/`, reason: 'folder name is not valid UTF-8: not entered' });
+          out.push({
+            file: `${relOf(path.join(folder, showBytes(entry.name)))}/`,
+            reason: 'folder name is not valid UTF-8: not entered',
+          });
           continue;
         }
         const outputOf = outputFolder ?? skipped.get(full);
@@ -108,7 +120,10 @@ export async function listInputImages(dir: string, skip: SkippedFolder[] = []): 
       } else if (isImageFile(name)) {
         const rel = relOf(full);
         if (!validName) {
-          out.push({ file: rel, reason: 'name is not valid UTF-8 (rename it to include it)' });
+          out.push({
+            file: relOf(path.join(folder, showBytes(entry.name))),
+            reason: 'name is not valid UTF-8 (rename it to include it)',
+          });
         } else if (outputFolder !== undefined) {
           out.push({ file: rel, reason: `inside the ${outputFolder} folder: not an input` });
         } else if (entry.isFile()) {
