@@ -45,6 +45,8 @@ export async function run() {
   delay.enable();
   const totals = { sessions: 0, sent: 0, processed: 0, dropped: 0, invalid: 0, missing: 0, unreconciled: 0 };
   const samples = [];
+  /** Frames processed so far in the running session (its totals are added when it ends). */
+  let live = 0;
   const started = performance.now();
   const sample = () => {
     const t = (performance.now() - started) / 1000;
@@ -56,7 +58,7 @@ export async function run() {
       loopMaxMs: Math.round(delay.max / 1e5) / 10,
       sessions: totals.sessions,
       sent: totals.sent,
-      processed: totals.processed,
+      processed: totals.processed + live,
       unaccounted: totals.sent - totals.processed - totals.dropped - totals.invalid - totals.missing,
     });
     delay.reset();
@@ -78,8 +80,9 @@ export async function run() {
           count,
           fps: FPS,
         },
-        { skipResults: true },
+        { skipResults: true, onProgress: (processed) => (live = processed) },
       );
+      live = 0;
       const counts = result.accounting.counts(result.sent);
       const dropped = Object.values(counts.dropped ?? {}).reduce((a, b) => a + b, 0);
       const invalid = Object.values(counts.invalid ?? {}).reduce((a, b) => a + b, 0);
