@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { resolveConfig, type RunConfig } from '../common/config.js';
 import { FrameRing, slotBytesFor } from '../common/frame-ring.js';
 import { UserError, errorMessage } from '../common/errors.js';
-import { accessPolicy } from '../common/http/guard.js';
+import { accessPolicy } from '../common/http-guard.js';
 import { humanLogger, loggerFor } from '../common/logger.js';
 import { collectProcessMetrics } from '../common/metrics.js';
 import type { EndMessage, ScoredMessage, SessionMessage } from '../common/wire/control.js';

@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
-import { parseOrigins } from './http/guard.js';
+import { parseOrigins } from './http-guard.js';
 import { sanitizeSaveName } from './save-name.js';
 import { bounded, printable } from './text.js';
 

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { UserError, errorMessage } from '../common/errors.js';
-import { accessPolicy, guardRequest, type AccessPolicy } from '../common/http/guard.js';
+import { accessPolicy, guardRequest, type AccessPolicy } from '../common/http-guard.js';
 import { loggerFor } from '../common/logger.js';
 import { metric, metricsRegistry, prom } from '../common/metrics.js';
 import { bounded } from '../common/text.js';
@@ -50,7 +50,7 @@ export interface HttpServerOptions {
   /** 0 = any free port. */
   port: number;
   /**
-   * Who may talk to this port (src/common/http/guard.ts); default: loopback and the bound host, same
+   * Who may talk to this port (src/common/http-guard.ts); default: loopback and the bound host, same
    * origin only, no token. Every request is checked before it reaches a route.
    */
   access?: AccessPolicy;

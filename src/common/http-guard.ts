@@ -15,7 +15,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { bounded } from '../text.js';
+import { bounded } from './text.js';
 
 export interface AccessPolicy {
   /** Host names (no port, lower case, IPv6 without brackets) answered besides the loopback names. */
