@@ -9,7 +9,7 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { accessPolicy } from '../../../src/common/http/guard.js';
+import { accessPolicy } from '../../../src/common/http-guard.js';
 import { metricsRegistry } from '../../../src/common/metrics.js';
 import { StreamDeduper, handleDedupeApi } from '../../../src/dedupe/index.js';
 import { startHttpServer, type HttpServer } from '../../../src/processing/index.js';
