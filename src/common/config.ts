@@ -455,6 +455,45 @@ export const OPTIONS = {
       'Largest camera answer read; a bigger body is cut off unread, counted as too-large and the poll retried.',
     commands: ['serve'],
   }),
+  maxPendingSessions: option({
+    flag: '--max-pending-sessions <n>',
+    env: 'FRAMESIFT_MAX_PENDING_SESSIONS',
+    schema: positiveInt,
+    default: '1000',
+    expected: 'a positive integer',
+    description:
+      'Most sessions waiting for their frame socket, all connections together; a start beyond it is answered too-many-sessions.',
+    commands: ['serve'],
+  }),
+  maxPendingPerConnection: option({
+    flag: '--max-pending-per-connection <n>',
+    env: 'FRAMESIFT_MAX_PENDING_PER_CONNECTION',
+    schema: positiveInt,
+    default: '16',
+    expected: 'a positive integer',
+    description:
+      'Most sessions one control connection may have waiting for their frame socket; a start beyond it is answered too-many-sessions.',
+    commands: ['serve'],
+  }),
+  maxSubmissions: option({
+    flag: '--max-submissions <n>',
+    env: 'FRAMESIFT_MAX_SUBMISSIONS',
+    schema: positiveInt,
+    default: '10',
+    expected: 'a positive integer',
+    description: 'Most result submissions one session may have scored and persisted.',
+    commands: ['serve'],
+  }),
+  maxSubmitBytes: option({
+    flag: '--max-submit-bytes <bytes>',
+    env: 'FRAMESIFT_MAX_SUBMIT_BYTES',
+    schema: positiveInt,
+    default: String(16 * 1024 * 1024),
+    expected: 'a positive integer of bytes',
+    description:
+      'Largest control message handled (a submission is the largest; 100,000 predictions take about 5 MB); a bigger one is answered too-large and the connection stays open.',
+    commands: ['serve'],
+  }),
   logLevel: option({
     flag: '--log-level <level>',
     env: 'LOG_LEVEL',
