@@ -47,6 +47,7 @@ describe('framesift dedupe (batch)', () => {
       'model',
       'groups',
       'corrupt',
+      'skipped',
       'counts',
     ]);
     expect(onDisk).toMatchObject({
@@ -56,7 +57,7 @@ describe('framesift dedupe (batch)', () => {
       model: 'mobilenet-v3-small-075',
       corrupt: [],
     });
-    expect(onDisk.counts).toEqual({ files: 82, kept: 17, duplicates: 65, corrupt: 0 });
+    expect(onDisk.counts).toEqual({ files: 82, kept: 17, duplicates: 65, corrupt: 0, skipped: 0 });
 
     const truth = JSON.parse(await readFile(path.join(CALTECH, 'ground_truth.json'), 'utf8')) as {
       groups: string[][];
@@ -142,7 +143,7 @@ describe('framesift dedupe (batch)', () => {
       }),
     );
     // cam2's scene is kept again although cam1 kept it: groups are never compared with each other.
-    expect(report.counts).toEqual({ files: 7, kept: 3, duplicates: 4, corrupt: 0 });
+    expect(report.counts).toEqual({ files: 7, kept: 3, duplicates: 4, corrupt: 0, skipped: 0 });
     expect(report.groups.map((g) => g.kept.split('/')[0])).toEqual(['cam1', 'cam1', 'cam2']);
     const exists = (p: string) =>
       stat(p).then(
