@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runFuzz, startTarget } from './fuzz/driver.js';
+import { expiryStorm, runFuzz, startTarget, submitStall } from './fuzz/driver.js';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MESSAGES = Number(process.env.BENCH_FUZZ_MESSAGES ?? 100_000);
@@ -28,7 +28,13 @@ export async function run() {
   const rssBefore = await target.rss();
   const started = performance.now();
   let stats;
+  let storm;
+  let stall;
   try {
+    // 5,000 starts that never connect, over 50 connections, then the wait for their expiry.
+    storm = await expiryStorm(target, { connections: 50, startsEach: 100 });
+    // A 12 MB submission (under the 16 MiB default limit) while another connection asks for status.
+    stall = await submitStall(target, { megabytes: 12 });
     stats = await runFuzz(target, {
       seed: SEED,
       controlMessages: MESSAGES,
@@ -73,8 +79,12 @@ export async function run() {
       `control replies: ${byCount(stats.controlReplies)}; control closes: ${byCount(stats.controlCloses)}; reconnects ${stats.reconnects}`,
       `frame port: ${byCount(stats.frameErrors)}; closes ${byCount(stats.frameCloses)}; frames received ${stats.framesReceived}`,
       `HTTP by status: ${byCount(stats.httpStatus)}`,
+      `large submit: ${(stall.bytes / 1e6).toFixed(1)} MB answered ${stall.answer} after ${Math.round(stall.answerMs)} ms; slowest status round trip meanwhile ${Math.round(stall.maxStatusMs)} ms`,
+      `expiry storm (5,000 starts that never connect, 50 connections): ${storm.accepted} accepted, ${storm.refused} refused too-many-sessions, ${storm.expired} expired; slowest status round trip while they expired ${Math.round(storm.maxStatusMs)} ms (${storm.samples} probes)`,
       ...[...new Set(stats.violations)].slice(0, 10).map((v) => `violation: ${v}`),
     ],
     stats,
+    storm,
+    stall,
   };
 }

@@ -270,3 +270,125 @@ export async function runFuzz(target, options) {
     stats.violations.push(`target exited (code ${target.state.code}, signal ${target.state.signal})`);
   return stats;
 }
+
+/**
+ * The expiry storm: `connections` connections each send `startsEach` starts that never connect a frame
+ * socket; a separate connection times status round trips every 20 ms until every accepted session has
+ * expired. Returns sessions accepted and refused (too-many-sessions), and the slowest round trip.
+ */
+export async function expiryStorm(target, { connections = 50, startsEach = 100, token } = {}) {
+  const headers = token ? { authorization: `Bearer ${token}` } : {};
+  const open = () =>
+    new Promise((resolve, reject) => {
+      const socket = new WebSocket(`ws://127.0.0.1:${target.controlPort}/`, { headers });
+      socket.once('open', () => resolve(socket));
+      socket.once('error', reject);
+    });
+  const result = { accepted: 0, refused: 0, expired: 0, otherErrors: 0, maxStatusMs: 0, samples: 0 };
+  const sockets = await Promise.all(Array.from({ length: connections }, open));
+  const answered = sockets.map(
+    (socket) =>
+      new Promise((resolve) => {
+        let replies = 0;
+        socket.on('message', (data) => {
+          const m = JSON.parse(data.toString());
+          if (m.type === 'session') result.accepted++;
+          else if (m.code === 'too-many-sessions') result.refused++;
+          else if (m.code === 'session-expired') result.expired++;
+          else result.otherErrors++;
+          if (m.code !== 'session-expired' && ++replies === startsEach) resolve();
+        });
+      }),
+  );
+  for (const socket of sockets)
+    for (let i = 0; i < startsEach; i++) socket.send(JSON.stringify({ type: 'start', count: 1, fps: 0 }));
+  await Promise.all(answered);
+  const probe = await open();
+  const statusOnce = () =>
+    new Promise((resolve) => {
+      const t0 = performance.now();
+      probe.once('message', () => resolve(performance.now() - t0));
+      probe.send(JSON.stringify({ type: 'status' }));
+    });
+  while (result.expired < result.accepted) {
+    result.maxStatusMs = Math.max(result.maxStatusMs, await statusOnce());
+    result.samples++;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  for (const socket of [...sockets, probe]) socket.close();
+  return result;
+}
+
+/**
+ * The stall a large submission causes: a session of 5 frames is streamed and ended, then a `submit` of
+ * about `megabytes` MB is sent while a second connection times status round trips every 10 ms. Returns
+ * the answer to the submit and the slowest round trip.
+ */
+export async function submitStall(target, { megabytes = 12, token } = {}) {
+  const headers = token ? { authorization: `Bearer ${token}` } : {};
+  const open = () =>
+    new Promise((resolve, reject) => {
+      const socket = new WebSocket(`ws://127.0.0.1:${target.controlPort}/`, { headers, maxPayload: 2 ** 30 });
+      socket.once('open', () => resolve(socket));
+      socket.once('error', reject);
+    });
+  const next = (socket, test) =>
+    new Promise((resolve) => {
+      const on = (data) => {
+        const m = JSON.parse(data.toString());
+        if (!test(m)) return;
+        socket.off('message', on);
+        resolve(m);
+      };
+      socket.on('message', on);
+    });
+  const owner = await open();
+  const sessionReply = next(owner, (m) => m.type === 'session' || m.type === 'error');
+  owner.send(JSON.stringify({ type: 'start', count: 5, fps: 0 }));
+  const session = await sessionReply;
+  const ended = next(owner, (m) => m.type === 'end');
+  const frames = new WebSocket(session.framesUrl, { headers });
+  await new Promise((resolve) => frames.once('close', resolve));
+  await ended;
+  const n = Math.round((megabytes * 1024 * 1024) / 14);
+  const seq = Array.from({ length: n }, (_, i) => i);
+  const results = {
+    format: 'framesift-results/1',
+    sessionId: session.sessionId,
+    predictions: { seq, label: seq.map((i) => i % 10), confidence: seq.map(() => 0.5) },
+  };
+  const text = JSON.stringify({
+    type: 'submit',
+    sessionId: session.sessionId,
+    secret: session.secret,
+    results,
+  });
+  const probe = await open();
+  let done = false;
+  let maxStatusMs = 0;
+  const probing = (async () => {
+    while (!done) {
+      const t0 = performance.now();
+      const reply = next(probe, (m) => m.type === 'status');
+      probe.send(JSON.stringify({ type: 'status' }));
+      await reply;
+      maxStatusMs = Math.max(maxStatusMs, performance.now() - t0);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  })();
+  const answer = next(owner, (m) => m.type === 'scored' || m.type === 'error');
+  const t0 = performance.now();
+  owner.send(text);
+  const reply = await answer;
+  const answerMs = performance.now() - t0;
+  done = true;
+  await probing;
+  owner.close();
+  probe.close();
+  return {
+    bytes: Buffer.byteLength(text),
+    answer: reply.type === 'error' ? reply.code : reply.type,
+    answerMs,
+    maxStatusMs,
+  };
+}

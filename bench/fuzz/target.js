@@ -17,7 +17,7 @@ const server = await startStreamServer({
   controlPort: 0,
   resultsDir: options.resultsDir,
   sessionTimeoutMs: options.sessionTimeoutMs ?? 2000,
-  maxPayloadBytes: options.maxPayloadBytes ?? 4 * 1024 * 1024,
+  maxPayloadBytes: options.maxPayloadBytes ?? 64 * 1024 * 1024,
   ...(options.fashionMnistDir ? { fashionMnistDir: options.fashionMnistDir } : {}),
   ...(options.token ? { token: options.token } : {}),
 });
