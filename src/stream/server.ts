@@ -17,6 +17,7 @@ import { UserError, errorMessage } from '../common/errors.js';
 import { loggerFor } from '../common/logger.js';
 import { metricsRegistry } from '../common/metrics.js';
 import { validateResultsDocument } from '../common/results-document.js';
+import type { SessionEnding } from '../common/session/index.js';
 import {
   CLIENT_MESSAGE_TYPES,
   startRequestSchema,
@@ -115,6 +116,8 @@ interface Session {
   maxBufferedBytes: number;
   reanchors: number;
   submissions: number;
+  /** Why a failed session failed. */
+  failure?: 'frame-socket-closed' | 'source-failed';
 }
 
 class ProtocolError extends Error {
@@ -127,6 +130,20 @@ class ProtocolError extends Error {
 }
 
 const FINISHED: readonly SessionState[] = ['ended', 'stopped', 'expired', 'failed'];
+
+/** How a finished session ended, for the verdict in `scored`. */
+function endingOf(session: Session): SessionEnding {
+  if (session.state === 'stopped') {
+    return { kind: 'stopped', ...(session.count !== undefined ? { count: session.count } : {}) };
+  }
+  if (session.state === 'failed') {
+    return session.failure === 'frame-socket-closed'
+      ? { kind: 'ended-early', reason: 'frame-socket-closed' }
+      : { kind: 'failed' };
+  }
+  if (session.state === 'expired') return { kind: 'lost', reason: 'no-end' };
+  return { kind: 'ended' };
+}
 
 function listen(server: http.Server, port: number, host: string, what: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -281,6 +298,7 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
     } catch (err) {
       if (!signal.aborted) {
         finish();
+        session.failure = 'source-failed';
         setState(session, 'failed');
         reportError(
           session.control,
@@ -313,6 +331,7 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
       if (socket.readyState === WebSocket.OPEN) socket.close(1000, 'end of stream');
     } else if (reason === 'closed' || (!signal.aborted && socket.readyState !== WebSocket.OPEN)) {
       // The receiver went away mid-stream (not a stop, not a shutdown).
+      session.failure = 'frame-socket-closed';
       setState(session, 'failed');
       send(session.control, {
         type: 'end',
@@ -465,7 +484,7 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
         `submit: results.sessionId "${validation.document.sessionId}" does not match sessionId "${session.id}"`,
       );
     }
-    const score = scoreSubmission(validation.document, session.sent, session.labels);
+    const score = scoreSubmission(validation.document, session.sent, session.labels, endingOf(session));
     session.submissions++;
     const scored = { type: 'scored' as const, sessionId: session.id, ...score };
     const writing = persist(session.id, session.submissions, request.results, scored).then(
