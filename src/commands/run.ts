@@ -7,25 +7,12 @@
 import { availableParallelism } from 'node:os';
 import { UserError } from '../common/errors.js';
 import type { RunConfig } from '../common/config.js';
-import { startHttpServer, type HttpServer } from '../common/http.js';
+import { startHttpServer } from '../common/http.js';
 import { humanLogger, loggerFor } from '../common/logger.js';
 import { collectProcessMetrics } from '../common/metrics.js';
-import { SessionLedger, type Reconciliation, type SessionVerdict } from '../common/session/index.js';
-import type { ScoredMessage, SessionMessage } from '../common/wire/control.js';
-import {
-  createAnalysisPool,
-  defaultThreads,
-  type AnalysisPool,
-  type ModelRef,
-  type WorkerTestHooks,
-} from '../analysis/index.js';
-import {
-  StreamDeduper,
-  defaultThreshold,
-  parseChangeOptions,
-  type Method,
-  type Metric,
-} from '../dedupe/index.js';
+import { SessionLedger } from '../common/session/index.js';
+import { createAnalysisPool, defaultThreads, type AnalysisPool } from '../analysis/index.js';
+import { parseChangeOptions, type StreamDeduper } from '../dedupe/index.js';
 import {
   ClientSession,
   createIngest,
@@ -33,72 +20,28 @@ import {
   type Ingest,
   type SessionFinish,
 } from '../processing/index.js';
-import { SessionRecorder, type WrittenResults } from '../results/index.js';
+import { SessionRecorder } from '../results/index.js';
 import { mountRunApi } from './run/api-routes.js';
 import { finishSession } from './run/finish.js';
 import {
   DEFAULT_CLASSIFIER,
   PHOTO_EMBEDDER,
   analysisPlan,
+  createDeduper,
   modelFileInfo,
   precheckModel,
   warmModels,
 } from './run/plan.js';
 import { createResultRouting } from './run/routing.js';
+import type { PipelineOptions, PipelineResult } from './run/types.js';
+
+export type { PipelineOptions, PipelineResult } from './run/types.js';
 import { pipelineConfig, type PipelineConfig } from './run/config.js';
 
 export { pipelineConfig, type PipelineConfig } from './run/config.js';
 export { DEFAULT_CLASSIFIER, PHOTO_EMBEDDER, analysisPlan, type AnalysisPlan } from './run/plan.js';
 
 const log = loggerFor('run');
-
-/** What `runPipeline` needs beyond the command's configuration (tests, benchmarks, the demo). */
-export interface PipelineOptions {
-  /** The classifier; default fashion-mnist-cnn. */
-  model?: ModelRef;
-  /** Test-only worker behaviour (a slow worker, a failing batch). */
-  testHooks?: WorkerTestHooks;
-  /** Stop the session early (Ctrl-C does this for the command). */
-  signal?: AbortSignal;
-  /** Called once the metrics server listens (tests scrape it mid-session). */
-  onMetricsServer?: (server: HttpServer) => void;
-  /** Called when the session is announced. */
-  onSession?: (session: SessionMessage) => void;
-  /** Called after each consumed batch with the frames processed so far. */
-  onProgress?: (processed: number) => void;
-  /** Skip writing the results folder and submitting (the benchmark's model-free timing). */
-  skipResults?: boolean;
-}
-
-export interface PipelineResult {
-  sessionId: string;
-  session: SessionMessage;
-  sent: number | null;
-  /** Every frame's outcome; `ledger.counts(sent)` are the document's counts. */
-  ledger: SessionLedger;
-  reconciliation: Reconciliation;
-  verdict: SessionVerdict;
-  recorder: SessionRecorder;
-  /** Session wall time: frame socket open → last result consumed. */
-  streamMs: number;
-  batches: number;
-  /** Times the frame socket was paused because the ring was full (block policy). */
-  pauses: number;
-  stoppedByUser: boolean;
-  /** One line when the session failed (lost, or ended early); the results were still written. */
-  failure?: string;
-  /** The live unique store of a dedupe session. */
-  deduper?: StreamDeduper;
-  /** Time the workers spent in inference and in preparing tensors, summed over consumed batches. */
-  workerMs: { infer: number; prep: number };
-  threads: number;
-  intraOpThreads: number;
-  batchSize: number;
-  written?: WrittenResults;
-  scored?: ScoredMessage;
-  submissionError?: string;
-  summary?: string;
-}
 
 /**
  * Runs one session end to end. The returned result holds the ledger and, unless `skipResults`, the
@@ -237,31 +180,6 @@ export async function runPipeline(
     await pool?.destroy();
     await http.close();
   }
-}
-
-function createDeduper(
-  config: PipelineConfig,
-  change: ReturnType<typeof parseChangeOptions>,
-  embedder: ModelRef,
-  warm: { modelPath: string; sha256: string | null } | undefined,
-): StreamDeduper {
-  return new StreamDeduper({
-    method: config.method as Method,
-    change,
-    metric: config.metric as Metric,
-    threshold: config.threshold ?? defaultThreshold(config.method, config.metric),
-    approximateAbove: config.approximateAbove,
-    outDir: config.out,
-    imageSaveQuality: config.imageSaveQuality,
-    model:
-      config.method === 'cnn' && warm
-        ? {
-            name: typeof embedder === 'string' ? embedder : 'classifier',
-            file: warm.modelPath.split(/[\\/]/).pop()!,
-            sha256: warm.sha256 ?? '',
-          }
-        : null,
-  });
 }
 
 /** Exit code of a session that ran but is not complete (missing frames, not reconciled, lost, ended early). */

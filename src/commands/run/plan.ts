@@ -12,7 +12,14 @@ import {
   type ModelRef,
   type WarmupResult,
 } from '../../analysis/index.js';
-import type { Method } from '../../dedupe/index.js';
+import {
+  StreamDeduper,
+  defaultThreshold,
+  type ChangeOptions,
+  type Method,
+  type Metric,
+} from '../../dedupe/index.js';
+import type { PipelineConfig } from './config.js';
 
 const log = loggerFor('run.plan');
 
@@ -119,4 +126,30 @@ export function modelFileInfo(
   if (!warm) return null;
   const file = warm.modelPath.split(/[\\/]/).pop()!;
   return { file, sha256: warm.sha256 ?? (typeof model === 'string' ? '' : 'unverified') };
+}
+
+/** The unique store of a dedupe session, with the model its embeddings come from. */
+export function createDeduper(
+  config: PipelineConfig,
+  change: ChangeOptions,
+  embedder: ModelRef,
+  warm: { modelPath: string; sha256: string | null } | undefined,
+): StreamDeduper {
+  return new StreamDeduper({
+    method: config.method as Method,
+    change,
+    metric: config.metric as Metric,
+    threshold: config.threshold ?? defaultThreshold(config.method, config.metric),
+    approximateAbove: config.approximateAbove,
+    outDir: config.out,
+    imageSaveQuality: config.imageSaveQuality,
+    model:
+      config.method === 'cnn' && warm
+        ? {
+            name: typeof embedder === 'string' ? embedder : 'classifier',
+            file: warm.modelPath.split(/[\\/]/).pop()!,
+            sha256: warm.sha256 ?? '',
+          }
+        : null,
+  });
 }
