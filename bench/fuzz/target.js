@@ -6,8 +6,9 @@ import { fileURLToPath } from 'node:url';
 
 const dist = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist');
 const { startStreamServer } = await import(path.join(dist, 'stream', 'index.js'));
-const { startHttpServer } = await import(path.join(dist, 'processing', 'index.js'));
-const { StreamDeduper, handleDedupeApi } = await import(path.join(dist, 'dedupe', 'index.js'));
+const { startHttpServer } = await import(path.join(dist, 'common', 'http.js'));
+const { mountRunApi } = await import(path.join(dist, 'commands', 'run', 'api-routes.js'));
+const { StreamDeduper } = await import(path.join(dist, 'dedupe', 'index.js'));
 const { collectProcessMetrics } = await import(path.join(dist, 'common', 'metrics.js'));
 
 const options = JSON.parse(process.argv[2] ?? '{}');
@@ -41,9 +42,7 @@ for (let seq = 0; seq < 4; seq++) {
   });
 }
 const http = await startHttpServer({ host: '127.0.0.1', port: 0 });
-http.prefix('/api/', (req, res) => {
-  handleDedupeApi(req, res, () => deduper);
-});
+mountRunApi(http, () => deduper);
 process.stdout.write(
   JSON.stringify({
     framesPort: server.framesPort,

@@ -17,7 +17,7 @@ import {
   type UniqueToSave,
 } from './save.js';
 import { SaveRate, SaveRefused, bytesUnder } from './save-limits.js';
-import { sanitizeSaveName } from './names.js';
+import { sanitizeSaveName } from '../common/save-name.js';
 import {
   InMemoryKeyedStore,
   type Decision,

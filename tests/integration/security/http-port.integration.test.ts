@@ -11,8 +11,9 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { accessPolicy } from '../../../src/common/http-guard.js';
 import { metricsRegistry } from '../../../src/common/metrics.js';
-import { StreamDeduper, handleDedupeApi } from '../../../src/dedupe/index.js';
-import { startHttpServer, type HttpServer } from '../../../src/processing/index.js';
+import { mountRunApi } from '../../../src/commands/run/api-routes.js';
+import { startHttpServer, type HttpServer } from '../../../src/common/http.js';
+import { StreamDeduper } from '../../../src/dedupe/index.js';
 
 const PHOTO = path.resolve('tests/fixtures/photos/imagehash/forest/forest-high.jpg');
 const OTHER = path.resolve('tests/fixtures/photos/imagehash/office/tumblr_ndyfdoR6Wp1tubinno1_1280.jpg');
@@ -103,9 +104,7 @@ async function start(options: { savesPerMinute?: number; maxSaveBytes?: number; 
     port: 0,
     access: accessPolicy({ bindHost: '127.0.0.1', allowedOrigins: options.origins }),
   });
-  server.prefix('/api/', (req, res) => {
-    handleDedupeApi(req, res, () => deduper);
-  });
+  mountRunApi(server, () => deduper);
   return { deduper, bytes: a.length + b.length };
 }
 
