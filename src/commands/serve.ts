@@ -39,6 +39,12 @@ export async function serveCommand(config: ServeConfig): Promise<void> {
     resultsDir: config.resultsDir,
     sessionTimeoutMs: config.sessionTimeoutMs,
     maxPayloadBytes: config.maxPayloadBytes,
+    allowedOrigins: config.allowedOrigins,
+    token: config.token,
+    maxPendingSessions: config.maxPendingSessions,
+    maxPendingPerConnection: config.maxPendingPerConnection,
+    maxSubmissions: config.maxSubmissions,
+    maxSubmitBytes: config.maxSubmitBytes,
     camera: {
       address: config.cameraAddress,
       token: config.cameraToken,

@@ -76,29 +76,3 @@ export class PendingSessions<Connection extends object> {
     return this.total;
   }
 }
-
-/**
- * Finished sessions in the order they finished, so that forgetting the oldest beyond the retention limit
- * is O(1) per session (a walk over every session on each expiry made 40,000 expiries quadratic).
- */
-export class FinishedQueue {
-  private readonly ids = new Set<string>();
-
-  constructor(private readonly max: number) {}
-
-  /** Records `id` as finished; returns the ids to forget now (the oldest beyond the limit). */
-  push(id: string): string[] {
-    this.ids.add(id);
-    const forget: string[] = [];
-    for (const oldest of this.ids) {
-      if (this.ids.size <= this.max) break;
-      this.ids.delete(oldest);
-      forget.push(oldest);
-    }
-    return forget;
-  }
-
-  get size(): number {
-    return this.ids.size;
-  }
-}

@@ -48,7 +48,7 @@ export const submissions = metric(
   () =>
     new prom.Counter({
       name: 'framesift_server_submissions_total',
-      help: 'Result submissions, by outcome (scored, invalid, unknown-session, not-ready).',
+      help: 'Result submissions, by outcome (scored, invalid, unknown-session, not-owner, not-ready, too-many, not-persisted).',
       labelNames: ['outcome'],
       registers: [metricsRegistry],
     }),

@@ -19,11 +19,19 @@ export const startRequestSchema = z.object({
 export const MAX_SESSION_ID_LENGTH = 128;
 const sessionIdSchema = z.string().min(1).max(MAX_SESSION_ID_LENGTH);
 
-export const stopRequestSchema = z.object({ type: z.literal('stop'), sessionId: sessionIdSchema });
+/** The session's secret (from `session`): lets a reconnecting owner act on its session. */
+const secretSchema = z.string().max(256).optional();
+
+export const stopRequestSchema = z.object({
+  type: z.literal('stop'),
+  sessionId: sessionIdSchema,
+  secret: secretSchema,
+});
 export const statusRequestSchema = z.object({ type: z.literal('status') });
 export const submitRequestSchema = z.object({
   type: z.literal('submit'),
   sessionId: sessionIdSchema,
+  secret: secretSchema,
   /** The results document (schemas/results.schema.json); validated by the server. */
   results: z.record(z.unknown()),
 });
@@ -54,6 +62,11 @@ export interface SessionMessage {
   channels?: number;
   framesUrl: string;
   source: string;
+  /**
+   * The session's secret: a reconnecting owner sends it with `stop`/`submit` to act on the session from
+   * another control connection. Absent from older servers.
+   */
+  secret?: string;
 }
 
 export interface EndMessage {

@@ -26,6 +26,18 @@ export interface StreamServerOptions {
   highWaterBytes?: number;
   /** Finished sessions kept for status and late submissions; the oldest are forgotten first. Default 1000. */
   maxFinishedSessions?: number;
+  /** Web origins allowed to open the WebSockets (comma-separated); default none (no Origin passes). */
+  allowedOrigins?: string;
+  /** When set, every connection to either port must carry it (Authorization: Bearer, or ?token=). */
+  token?: string;
+  /** Sessions waiting for their frame socket, all connections together; default 1000. */
+  maxPendingSessions?: number;
+  /** Sessions one control connection may have waiting for their frame socket; default 16. */
+  maxPendingPerConnection?: number;
+  /** Submissions one session may have scored; default 10. */
+  maxSubmissions?: number;
+  /** Largest control message handled (a submission); bigger ones are answered too-large. Default 16 MiB. */
+  maxSubmitBytes?: number;
 }
 
 export interface StreamServer {
