@@ -212,9 +212,15 @@ export async function runCommand(config: RunConfig): Promise<void> {
     }
     if (!result.verdict.complete) {
       log.warn('session incomplete', { sessionId: result.sessionId, reasons: result.verdict.reasons });
-      // A stop the user asked for is not a failure; anything else that left the session incomplete is.
-      if (result.verdict.reasons.some((reason) => reason !== 'stopped'))
-        process.exitCode = INCOMPLETE_EXIT_CODE;
+      // A stop the user asked for is not a failure; anything else that left the session incomplete is,
+      // and the exit says so in one line, as results.json, summary.md and the summary above do.
+      if (result.verdict.reasons.some((reason) => reason !== 'stopped')) {
+        const where = result.written ? `; results in ${result.written.folder}, marked incomplete` : '';
+        throw new UserError(
+          `session ${result.sessionId} incomplete (${result.verdict.reasons.join(', ')}): ${result.verdict.explanation}${where}`,
+          INCOMPLETE_EXIT_CODE,
+        );
+      }
     }
   } finally {
     process.off('SIGINT', onSigint);
