@@ -83,7 +83,7 @@ export async function run() {
         { skipResults: true, onProgress: (processed) => (live = processed) },
       );
       live = 0;
-      const counts = result.accounting.counts(result.sent);
+      const counts = result.ledger.counts(result.sent);
       const dropped = Object.values(counts.dropped ?? {}).reduce((a, b) => a + b, 0);
       const invalid = Object.values(counts.invalid ?? {}).reduce((a, b) => a + b, 0);
       totals.sessions++;
@@ -92,7 +92,7 @@ export async function run() {
       totals.dropped += dropped;
       totals.invalid += invalid;
       totals.missing += counts.missing ?? 0;
-      if (!result.accounting.reconcile(result.sent).reconciled) totals.unreconciled++;
+      if (!result.reconciliation.reconciled) totals.unreconciled++;
     }
     sample();
   } finally {
