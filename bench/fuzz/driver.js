@@ -207,9 +207,12 @@ async function httpRun(target, r, count, stats, forbidden) {
               stats.violations.push(
                 `HTTP ${res.statusCode} on ${req.method} ${req.path.slice(0, 40)}: ${body.slice(0, 120)}`,
               );
-            for (const p of forbidden)
-              if (p && body.includes(p))
-                stats.violations.push(`HTTP answer shows a server path (${req.path})`);
+            // Errors never show a server path (a save's own answer names the folder it wrote, on purpose).
+            if (res.statusCode >= 400)
+              for (const p of forbidden)
+                if (p && body.includes(p))
+                  stats.violations.push(`HTTP error shows a server path (${req.path.slice(0, 60)})`);
+            if (p && body.includes(p)) stats.violations.push(`HTTP answer shows a server path (${req.path})`);
             resolve();
           });
         },
