@@ -291,7 +291,8 @@ export async function runPipeline(
     const accounting = new SessionAccounting();
     const recorder = new SessionRecorder();
     if (plan.dedupe) {
-      const threshold = config.threshold ?? defaultThreshold(config.method, config.metric);
+      const threshold =
+        config.threshold ?? defaultThreshold(config.method, config.metric, plan.classifierEmbedding);
       const embedder = plan.images ? embedderWarm[0] : warm[0];
       deduper = new StreamDeduper({
         method: config.method,
