@@ -1,12 +1,13 @@
 // Dedupe benchmark: pairwise precision/recall/F1 of every method on every shared near-duplicate set at the
 // default thresholds, the threshold sweep behind those defaults (docs/dedupe-pr.png), batch throughput of
 // `framesift dedupe` over pimmi, and stream throughput of `run --mode dedupe` (when the pipeline is built).
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultThreshold } from '../dist/dedupe/index.js';
 import { CENTRE_CROP_RECIPE, DEFAULT_CNN_RECIPE } from '../dist/analysis/tasks/images.js';
+import { measureCeiling } from './dedupe-ceiling.js';
 import { SWEEPS, loadEmbedder, partition, scoreAt, setFeatures, transformRecall } from './dedupe-quality.js';
 import { loadGeneratedSet, loadSets, testDataRoot } from './neardup-sets.js';
 import { renderPrChart } from './pr-chart.js';
@@ -150,6 +151,10 @@ async function quality(sets, notes) {
 async function batchThroughput(notes) {
   const { dedupeFolder } = await import('../dist/commands/dedupe.js');
   const dir = path.join(testDataRoot(), 'neardup/pimmi/images');
+  const files = (await readdir(dir)).sort().map((f) => path.join(dir, f));
+  // Every 8th photo: the same mix of sizes as the whole set.
+  const sample = files.filter((_, i) => i % 8 === 0);
+  const before = await measureCeiling(sample, modelsDir);
   const out = path.join(os.tmpdir(), `framesift-bench-dedupe-${process.pid}`);
   const cpu0 = process.cpuUsage();
   const result = await dedupeFolder(dir, {
@@ -161,6 +166,14 @@ async function batchThroughput(notes) {
     imageSaveQuality: 95,
   });
   const cpu = process.cpuUsage(cpu0);
+  const after = await measureCeiling(sample, modelsDir);
+  const ceiling = (before.ceiling + after.ceiling) / 2;
+  notes.push(
+    `batch ceiling (read + decode + view + layout + inference of one pimmi photo on one thread: ` +
+      `${before.msPerImage.toFixed(1)} ms before, ${after.msPerImage.toFixed(1)} ms after the run) × ${before.cores} cores = ` +
+      `${ceiling.toFixed(0)} images/s; framesift dedupe pimmi: ${result.imagesPerSecond.toFixed(0)} images/s = ` +
+      `${(result.imagesPerSecond / ceiling).toFixed(2)} of the ceiling`,
+  );
   notes.push(
     `batch: framesift dedupe pimmi (${result.report.counts.files} JPEGs, cnn, ${os.availableParallelism()} workers): ` +
       `${result.seconds.toFixed(1)} s, ${result.imagesPerSecond.toFixed(0)} images/s; process CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s ` +
@@ -171,9 +184,26 @@ async function batchThroughput(notes) {
 export async function run() {
   const notes = [];
   const sets = [...loadSets(), await loadGeneratedSet()];
-  const only = process.env.FRAMESIFT_BENCH_DEDUPE ?? 'quality,batch,stream';
+  const only = process.env.FRAMESIFT_BENCH_DEDUPE ?? 'quality,fashion,batch,stream';
   let rows = [];
   if (only.includes('quality')) rows = await quality(sets, notes);
+  if (only.includes('fashion')) {
+    const { fashionCalibration } = await import('./fashion-threshold.js');
+    const { images, rows: sweep, pick } = await fashionCalibration();
+    const current = defaultThreshold('cnn', 'cosine', true);
+    for (const r of sweep)
+      notes.push(
+        `fashion-mnist (classifier embedding, ${images} test images + one altered copy each), cosine ${r.threshold}: ` +
+          `P ${r.precision.toFixed(3)} R ${r.recall.toFixed(3)} F1 ${r.f1.toFixed(3)}; recall per alteration ` +
+          Object.entries(r.recallBy)
+            .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+            .join(', ') +
+          (r.threshold === current ? ' (the default)' : ''),
+      );
+    notes.push(
+      `fashion-mnist: the rule's pick (highest F1 with precision ≥ 0.99): ${pick ? pick.threshold : 'none'}; default ${current}`,
+    );
+  }
   if (only.includes('batch')) await batchThroughput(notes);
   if (only.includes('stream')) {
     try {
