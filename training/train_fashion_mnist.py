@@ -172,8 +172,14 @@ def main() -> int:
     parser.add_argument("--arch", choices=sorted(ARCHS), default="base")
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=4e-3, help="peak learning rate (after warm-up, then cosine decay)")
-    parser.add_argument("--warmup-epochs", type=float, default=1.0, help="linear warm-up before the cosine decay")
+    parser.add_argument("--lr", type=float, default=4e-3, help="peak learning rate")
+    parser.add_argument(
+        "--schedule",
+        choices=["onecycle", "cosine"],
+        default="onecycle",
+        help="onecycle (25%% warm-up; the committed model) or cosine (linear warm-up, then cosine decay to 0)",
+    )
+    parser.add_argument("--warmup-epochs", type=float, default=1.0, help="cosine schedule: linear warm-up epochs")
     parser.add_argument("--weight-decay", type=float, default=5e-4)
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=20240601)
@@ -218,7 +224,12 @@ def main() -> int:
             progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
             return 0.5 * (1.0 + math.cos(math.pi * progress))
 
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+        if args.schedule == "cosine":
+            schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+        else:
+            schedule = torch.optim.lr_scheduler.OneCycleLR(
+                optimizer, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=steps_per_epoch, pct_start=0.25
+            )
         loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
         for epoch in range(1, args.epochs + 1):
             started = time.time()
@@ -260,7 +271,11 @@ def main() -> int:
             "batchSize": args.batch_size,
             "optimizer": "AdamW",
             "peakLr": args.lr,
-            "schedule": f"linear warm-up {args.warmup_epochs} epoch(s), then cosine decay to 0",
+            "schedule": (
+                f"linear warm-up {args.warmup_epochs} epoch(s), then cosine decay to 0"
+                if args.schedule == "cosine"
+                else "OneCycle (pct_start 0.25)"
+            ),
             "weightDecay": args.weight_decay,
             "labelSmoothing": args.label_smoothing,
             "augmentation": "random crop 28 from 2px zero padding, horizontal flip p=0.5",
