@@ -95,7 +95,7 @@ export async function loadEmbedder(modelsDir) {
 }
 
 export const SWEEPS = {
-  cnn: Array.from({ length: 36 }, (_, i) => +(0.1 + 0.02 * i).toFixed(3)),
+  cnn: Array.from({ length: 18 }, (_, i) => +(0.1 + 0.04 * i).toFixed(3)),
   phash: Array.from({ length: 33 }, (_, i) => i),
   mse: [0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.12, 0.15],
   change: [0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5],

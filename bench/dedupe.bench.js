@@ -72,12 +72,16 @@ async function quality(sets, notes) {
   const sweepsOut = {};
   const featureCache = new Map();
   const transformRows = [];
-  for (const variant of VARIANTS) {
+  // FRAMESIFT_BENCH_DEDUPE_VARIANTS=cnn,phash… limits the variants (a shared machine is slow).
+  const wanted = process.env.FRAMESIFT_BENCH_DEDUPE_VARIANTS?.split(',');
+  for (const variant of VARIANTS.filter((v) => !wanted || wanted.some((w) => v.key.startsWith(w)))) {
     const threshold = variant.threshold ?? defaultThreshold(variant.method, variant.metric);
     const sweep = [...new Set([...variant.sweep, threshold])].sort((a, b) => a - b);
     const sweepScores = new Map();
     const curves = [];
     for (const set of sets) {
+      // Photo embeddings cannot tell one potato from the next (docs/dedupe.md): cnn is not swept there.
+      if (variant.method === 'cnn' && set.stream && wanted) continue;
       const recipe = variant.recipe ?? DEFAULT_CNN_RECIPE;
       const cacheKey = `${variant.method}:${JSON.stringify(variant.recipe ?? {})}:${set.name}`;
       if (!featureCache.has(cacheKey))
