@@ -31,8 +31,9 @@ const UKBENCH_GRAY = path.join(PHOTOS, 'imagededup/ukbench00120_gray.jpg');
 
 const load = async (p: string): Promise<ImageInput> => ({ encoded: await readFile(p) });
 const layoutOf = async (p: string | Buffer) => {
-  const input: ImageInput = typeof p === 'string' ? await load(p) : { encoded: p };
-  const meta = await sharp(input.encoded).metadata();
+  const encoded = typeof p === 'string' ? await readFile(p) : p;
+  const input: ImageInput = { encoded };
+  const meta = await sharp(encoded).metadata();
   const view = await recipeView(input, DEFAULT_CNN_RECIPE, { width: meta.width!, height: meta.height! });
   return layoutThumbnail(view);
 };
@@ -53,7 +54,7 @@ describe('the whole-frame view', () => {
   it('a quarter turn four times is the identity; once it moves the top-left pixel to the top-right', () => {
     const side = 4;
     const img = Uint8Array.from({ length: side * side * 3 }, (_, i) => i);
-    let turned = img;
+    let turned: Uint8Array = img;
     for (let k = 0; k < 4; k++) turned = quarterTurn(turned, side);
     expect(turned).toEqual(img);
     const once = quarterTurn(img, side);
