@@ -74,7 +74,7 @@ async function quality(sets, notes) {
   const transformRows = [];
   // FRAMESIFT_BENCH_DEDUPE_VARIANTS=cnn,phash… limits the variants (a shared machine is slow).
   const wanted = process.env.FRAMESIFT_BENCH_DEDUPE_VARIANTS?.split(',');
-  for (const variant of VARIANTS.filter((v) => !wanted || wanted.some((w) => v.key.startsWith(w)))) {
+  for (const variant of VARIANTS.filter((v) => !wanted || wanted.includes(v.key))) {
     const threshold = variant.threshold ?? defaultThreshold(variant.method, variant.metric);
     const sweep = [...new Set([...variant.sweep, threshold])].sort((a, b) => a - b);
     const sweepScores = new Map();
