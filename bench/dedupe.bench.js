@@ -1,7 +1,7 @@
 // Dedupe benchmark: pairwise precision/recall/F1 of every method on every shared near-duplicate set at the
 // default thresholds, the threshold sweep behind those defaults (docs/dedupe-pr.png), batch throughput of
 // `framesift dedupe` over pimmi, and stream throughput of `run --mode dedupe` (when the pipeline is built).
-import { mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -155,14 +155,14 @@ async function quality(sets, notes) {
 async function batchThroughput(notes) {
   const { dedupeFolder } = await import('../dist/commands/dedupe.js');
   const pimmi = path.join(testDataRoot(), 'neardup/pimmi/images');
-  // BENCH_DEDUPE_BATCH_EVERY=n: every n-th photo only (through a folder of links), for a loaded machine.
+  // BENCH_DEDUPE_BATCH_EVERY=n: every n-th photo only (copied to a temp folder), for a loaded machine.
   const every = Number(process.env.BENCH_DEDUPE_BATCH_EVERY ?? 1);
   let dir = pimmi;
   if (every > 1) {
     dir = path.join(os.tmpdir(), `framesift-bench-pimmi-${process.pid}`);
     await mkdir(dir, { recursive: true });
     const names = (await readdir(pimmi)).sort().filter((_, i) => i % every === 0);
-    for (const f of names) await symlink(path.join(pimmi, f), path.join(dir, f));
+    for (const f of names) await copyFile(path.join(pimmi, f), path.join(dir, f));
   }
   const files = (await readdir(dir)).sort().map((f) => path.join(dir, f));
   // Every 8th photo: the same mix of sizes as the whole set.
