@@ -74,7 +74,8 @@ export async function streamThroughput(notes, { modelsDir, dataRoot }) {
           `stream ceiling (read + decode + view + layout + inference of one 640×480 JPEG frame on one thread: ` +
             `${before.msPerImage.toFixed(1)} ms before, ${after.msPerImage.toFixed(1)} ms after the run) × ${before.cores} cores = ` +
             `${ceiling.toFixed(0)} frames/s; run --mode dedupe --workers ${workers}: ${fps.toFixed(0)} frames/s = ` +
-            `${(fps / ceiling).toFixed(2)} of the ceiling`,
+            `${(fps / ceiling).toFixed(2)} of the ceiling; client CPU per frame ${((cpu.user + cpu.system) / 1e3 / processed).toFixed(1)} ms vs the ceiling's ` +
+            `${((before.cpuMsPerImage + after.cpuMsPerImage) / 2).toFixed(1)} ms = CPU efficiency ${((before.cpuMsPerImage + after.cpuMsPerImage) / 2 / ((cpu.user + cpu.system) / 1e3 / processed)).toFixed(2)}`,
         );
         notes.push(
           `stream: run --mode dedupe (cnn) over ${count} 640×480 JPEG frames from a folder source at fps 0, ` +

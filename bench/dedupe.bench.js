@@ -185,7 +185,8 @@ async function batchThroughput(notes) {
     `batch ceiling (read + decode + view + layout + inference of one pimmi photo on one thread: ` +
       `${before.msPerImage.toFixed(1)} ms before, ${after.msPerImage.toFixed(1)} ms after the run) × ${before.cores} cores = ` +
       `${ceiling.toFixed(0)} images/s; framesift dedupe pimmi: ${result.imagesPerSecond.toFixed(0)} images/s = ` +
-      `${(result.imagesPerSecond / ceiling).toFixed(2)} of the ceiling`,
+      `${(result.imagesPerSecond / ceiling).toFixed(2)} of the ceiling; CPU per image ${((cpu.user + cpu.system) / 1e3 / result.report.counts.files).toFixed(1)} ms vs the ceiling's ` +
+      `${((before.cpuMsPerImage + after.cpuMsPerImage) / 2).toFixed(1)} ms = CPU efficiency ${((before.cpuMsPerImage + after.cpuMsPerImage) / 2 / ((cpu.user + cpu.system) / 1e3 / result.report.counts.files)).toFixed(2)}`,
   );
   notes.push(
     `batch: framesift dedupe pimmi${every > 1 ? ` (every ${every}th photo)` : ''} (${result.report.counts.files} JPEGs, cnn, ${os.availableParallelism()} workers): ` +
