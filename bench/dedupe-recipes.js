@@ -82,6 +82,7 @@ VIEWS.canonGray = async (d) =>
 /** Embeddings of every readable file of `set` for each view in `views`: Map<view, Map<file, Float32Array>>. */
 export async function viewEmbeddings(set, views, session) {
   const out = new Map(views.map((v) => [v, new Map()]));
+  if (views.includes('canon')) out.set('layout', new Map());
   const pending = [];
   const flush = async () => {
     if (pending.length === 0) return;
@@ -103,7 +104,10 @@ export async function viewEmbeddings(set, views, session) {
       continue;
     }
     for (const v of views) {
-      pending.push({ file, view: v, pixels: await VIEWS[v](d) });
+      const pixels = await VIEWS[v](d);
+      // The shipped layout thumbnail, of the landscape whole-frame view.
+      if (v === 'canon') out.get('layout')?.set(file, images.layoutThumbnail(pixels));
+      pending.push({ file, view: v, pixels });
       if (pending.length === 16) await flush();
     }
   }
@@ -123,7 +127,25 @@ export const RECIPES = {
   'gray + gray flip (mean)': { views: ['fillGray', 'fillGrayFlip'], combine: 'mean' },
   'canonical orientation': { views: ['canon'], combine: 'one' },
   'canonical gray': { views: ['canonGray'], combine: 'one' },
+  'canonical + layout, one vector (1:1)': { views: ['canon'], combine: 'one', layout: 'fused' },
+  'canonical + layout as a second rule (the default)': { views: ['canon'], combine: 'one', layout: 'or' },
 };
+
+/** The recipe's store feature of one file: its combined vector, with the layout rule when it has one. */
+export function recipeStoreFeature(recipe, byView, file) {
+  const vector = recipeFeature(recipe, byView, file);
+  if (!vector) return undefined;
+  const layout = byView.get('layout')?.get(file);
+  if (recipe.layout === 'or') return { kind: 'embedding', vector, layout };
+  if (recipe.layout === 'fused') {
+    const out = new Float32Array(vector.length + layout.length);
+    const unit = l2Normalize(vector);
+    for (let i = 0; i < unit.length; i++) out[i] = unit[i] * Math.SQRT1_2;
+    for (let i = 0; i < layout.length; i++) out[unit.length + i] = layout[i] * Math.SQRT1_2;
+    return { kind: 'embedding', vector: out };
+  }
+  return { kind: 'embedding', vector };
+}
 
 /** Combines the cached view embeddings of one file into the recipe's feature (unit length per view). */
 export function recipeFeature(recipe, byView, file) {
@@ -143,4 +165,50 @@ export function recipeFeature(recipe, byView, file) {
     o += u.length;
   }
   return out;
+}
+
+/**
+ * Every recipe at its best threshold under the cnn selection rule (precision ≥ 0.99 on pimmi,
+ * caltech-resize, generated and imagehash; the highest lowest F1 over pimmi, caltech-resize and
+ * generated): one row per recipe and set, with the generated set's recall per transform in `notes`.
+ */
+export async function compareRecipes(sets, session, score, notes) {
+  const views = [...new Set(Object.values(RECIPES).flatMap((r) => r.views))];
+  const byViewOf = new Map();
+  for (const set of sets) byViewOf.set(set.name, await viewEmbeddings(set, views, session));
+  const thresholds = [0.25, 0.3, 0.35, 0.4, 0.45, 0.5];
+  const rows = [];
+  for (const [name, recipe] of Object.entries(RECIPES)) {
+    const featuresOf = new Map();
+    for (const set of sets) {
+      const features = new Map();
+      for (const f of set.files) {
+        const feature = recipeStoreFeature(recipe, byViewOf.get(set.name), f);
+        if (feature) features.set(f, feature);
+      }
+      featuresOf.set(set.name, features);
+    }
+    let best;
+    for (const t of thresholds) {
+      const scores = new Map(sets.map((set) => [set.name, score(set, featuresOf.get(set.name), t)]));
+      const held = ['pimmi', 'caltech-resize', 'generated', 'imagehash'].filter((n) => scores.has(n));
+      if (held.some((n) => scores.get(n).precision < 0.99)) continue;
+      const value = Math.min(
+        ...['pimmi', 'caltech-resize', 'generated'].filter((n) => scores.has(n)).map((n) => scores.get(n).f1),
+      );
+      if (!best || value > best.value) best = { t, value, scores };
+    }
+    if (!best) {
+      notes.push(`recipe ${name}: no threshold keeps precision ≥ 0.99`);
+      continue;
+    }
+    for (const [set, s] of best.scores)
+      rows.push({ recipe: name, threshold: best.t, set, precision: s.precision, recall: s.recall, f1: s.f1 });
+    const generated = sets.find((s) => s.transformOf);
+    if (generated && best.scores.get('generated')?.transforms)
+      notes.push(
+        `recipe ${name} at ${best.t}, generated recall per transform: ${best.scores.get('generated').transforms}`,
+      );
+  }
+  return rows;
 }

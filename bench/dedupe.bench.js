@@ -5,7 +5,7 @@ import { copyFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultThreshold } from '../dist/dedupe/index.js';
+import { defaultThreshold, scorePartition } from '../dist/dedupe/index.js';
 import { CENTRE_CROP_RECIPE, DEFAULT_CNN_RECIPE } from '../dist/analysis/tasks/images.js';
 import { measureCeiling } from './dedupe-ceiling.js';
 import { SWEEPS, loadEmbedder, partition, scoreAt, setFeatures, transformRecall } from './dedupe-quality.js';
@@ -202,6 +202,22 @@ export async function run() {
   const only = process.env.FRAMESIFT_BENCH_DEDUPE ?? 'quality,fashion,batch,stream';
   let rows = [];
   if (only.includes('quality')) rows = await quality(sets, notes);
+  if (only.includes('recipes')) {
+    // The candidates of docs/dedupe.md's "What was tried" (every view of every photo: slow).
+    const { compareRecipes } = await import('./dedupe-recipes.js');
+    const embedder = await loadEmbedder(modelsDir);
+    const photoSets = sets.filter((s) => !s.stream);
+    const score = (set, features, t) => {
+      const cells = partition(set, features, 'cnn', 'cosine', t);
+      const s = scorePartition(cells, set.groupOf);
+      if (set.transformOf)
+        s.transforms = Object.entries(transformRecall(set, cells))
+          .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+          .join(', ');
+      return s;
+    };
+    rows = [...rows, ...(await compareRecipes(photoSets, embedder.session, score, notes))];
+  }
   if (only.includes('fashion')) {
     const { fashionCalibration } = await import('./fashion-threshold.js');
     const { images, rows: sweep, pick } = await fashionCalibration();
