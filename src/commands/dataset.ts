@@ -23,7 +23,7 @@ export async function datasetCreateCommand(config: DatasetConfig): Promise<void>
   if (config.datasetOut === undefined) throw new ConfigError('--out is required: the subset file to write');
   const split = config.split ?? 'test';
   const seed = config.seed ?? 0;
-  const set = await loadFashionMnist(split, fashionMnistDir(config.fashionMnistDir));
+  const set = await loadFashionMnist(split, fashionMnistDir(config.fashionMnistDir, split));
   const indices = drawIndices(set.count, config.count, seed);
   const bytes = encodeDatasetFile(set, { source: `fashion-mnist-${split}`, split, seed }, indices);
   await mkdir(path.dirname(path.resolve(config.datasetOut)), { recursive: true });
