@@ -34,7 +34,9 @@ function find(dir: string, stem: string): string | undefined {
 }
 
 function holdsSplit(dir: string, split: FashionMnistSplit): boolean {
-  return find(dir, FILE_STEMS[split].images) !== undefined && find(dir, FILE_STEMS[split].labels) !== undefined;
+  return (
+    find(dir, FILE_STEMS[split].images) !== undefined && find(dir, FILE_STEMS[split].labels) !== undefined
+  );
 }
 
 /**
@@ -58,7 +60,11 @@ export function fashionMnistDir(
     if (!dir) continue;
     if (holdsSplit(dir, split)) {
       if (configured && dir !== configured) {
-        log.warn('FASHION_MNIST_DIR does not hold this split; using the next folder', { split, configured, dir });
+        log.warn('FASHION_MNIST_DIR does not hold this split; using the next folder', {
+          split,
+          configured,
+          dir,
+        });
       }
       return dir;
     }
