@@ -28,12 +28,7 @@ export async function datasetCreateCommand(config: DatasetConfig): Promise<void>
   const bytes = encodeDatasetFile(set, { source: `fashion-mnist-${split}`, split, seed }, indices);
   await mkdir(path.dirname(path.resolve(config.datasetOut)), { recursive: true });
   await writeDatasetFile(config.datasetOut, bytes);
-  log.info('dataset written', {
-    file: config.datasetOut,
-    count: indices.length,
-    split,
-    seed,
-    bytes: bytes.byteLength,
-  });
-  humanLogger.info(config.datasetOut);
+  const written = { file: config.datasetOut, count: indices.length, split, seed, bytes: bytes.byteLength };
+  log.info('dataset written', written);
+  humanLogger.info(config.json ? JSON.stringify(written) : config.datasetOut);
 }

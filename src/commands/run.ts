@@ -565,6 +565,26 @@ function sleepMs(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
+/** What `run --json` and `demo --json` print: the session's outcome as one JSON object, for scripts. */
+export function pipelineResultJson(result: PipelineResult): Record<string, unknown> {
+  const document = result.written?.document;
+  return {
+    sessionId: result.sessionId,
+    folder: result.written?.folder ?? null,
+    counts: document?.counts ?? result.accounting.counts(result.sent),
+    summary: document?.summary ?? null,
+    dedupe: document?.dedupe ?? null,
+    score: result.scored ?? null,
+    stoppedByUser: result.stoppedByUser,
+  };
+}
+
+/** The closing words of a session on stdout: the summary for a person, or JSON with --json. */
+export function printPipelineResult(result: PipelineResult, json: boolean | undefined): void {
+  if (json) humanLogger.info(JSON.stringify(pipelineResultJson(result)));
+  else if (result.summary) humanLogger.info(result.summary);
+}
+
 export async function runCommand(config: RunConfig): Promise<void> {
   const abort = new AbortController();
   const onSigint = (): void => {
@@ -574,7 +594,7 @@ export async function runCommand(config: RunConfig): Promise<void> {
   process.on('SIGINT', onSigint);
   try {
     const result = await runPipeline(config, { signal: abort.signal });
-    if (result.summary) humanLogger.info(result.summary);
+    printPipelineResult(result, config.json);
     if (!result.accounting.reconcile(result.sent).reconciled && !result.stoppedByUser) {
       log.warn('session did not reconcile', { sessionId: result.sessionId });
     }

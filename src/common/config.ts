@@ -33,6 +33,10 @@ const positiveInt = z.coerce.number().int().positive();
 const nonNegative = z.coerce.number().min(0);
 
 const SERVER_AND_CLIENT = ['serve', 'run'] as const;
+/** A switch: `--flag` on the command line, true/false, 1/0 or yes/no in its variable. */
+const booleanFlag = z
+  .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+  .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
 
 export const OPTIONS = {
   host: option({
@@ -299,9 +303,7 @@ export const OPTIONS = {
   describe: option({
     flag: '--describe',
     env: 'FRAMESIFT_DESCRIBE',
-    schema: z
-      .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
-      .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes'),
+    schema: booleanFlag,
     expected: 'a flag (env: true/false, 1/0, yes/no)',
     description:
       "Describe each kept image in report.md with MobileNetV2's top ImageNet class (needs mobilenet-v2 in MODELS_DIR).",
@@ -386,6 +388,15 @@ export const OPTIONS = {
     expected: 'a folder of .jpg/.jpeg/.png images',
     description: 'Replay this folder instead of polling the camera.',
     commands: ['serve'],
+  }),
+  json: option({
+    flag: '--json',
+    env: 'FRAMESIFT_JSON',
+    schema: booleanFlag,
+    expected: 'a flag (env: true/false, 1/0, yes/no)',
+    description:
+      'Print the result as one JSON object on stdout instead of text, for scripts (run: the session summary and score; dedupe: the report; dataset: the file written).',
+    commands: ['run', 'dedupe', 'dataset'],
   }),
   logLevel: option({
     flag: '--log-level <level>',

@@ -129,6 +129,26 @@ describe('framesift dedupe (batch)', () => {
     const md = await readFile(path.join(out, 'report.md'), 'utf8');
     expect(md).toContain('Unreadable files (skipped)');
     expect(md).toContain('ukbench09268_corrupt.jpg');
+
+    // --json: the same report as one JSON object on stdout, for scripts.
+    const json = await run(
+      process.execPath,
+      [
+        path.join(PROJECT_ROOT, 'dist/cli.js'),
+        'dedupe',
+        input,
+        '--method',
+        'phash',
+        '--json',
+        '--out',
+        `${out}-json`,
+      ],
+      { env: { ...process.env, LOG_LEVEL: 'error' } },
+    );
+    const printed = JSON.parse(json.stdout) as BatchReportJson & { reportFile: string };
+    expect(printed.counts).toEqual(report.counts);
+    expect(printed.groups).toEqual(report.groups);
+    expect(printed.reportFile).toBe(path.join(`${out}-json`, 'report.md'));
   });
 
   it('moves duplicates and copies uniques (never deletes), comparing only within --group-by groups', async () => {
