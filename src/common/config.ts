@@ -108,7 +108,7 @@ export const OPTIONS = {
     schema: z.string().min(1),
     expected: 'a folder holding the Fashion-MNIST IDX files (.gz or plain)',
     description:
-      'Fashion-MNIST location; when unset: /usr/share/datasets/fashion-mnist (Debian dataset-fashion-mnist), else data/fashion-mnist/.',
+      "Fashion-MNIST location, looked at first; then the project's data/fashion-mnist/ (ships the test split), then /usr/share/datasets/fashion-mnist (Debian dataset-fashion-mnist). The train split: here, Debian's, or `npm run data`.",
     commands: ['serve', 'dataset'],
   }),
   count: option({
@@ -169,7 +169,8 @@ export const OPTIONS = {
     schema: z.string().min(1),
     default: 'models',
     expected: 'a folder holding the ONNX model files named by the manifests',
-    description: "Where ONNX model files are looked up (the project's own models are in models/).",
+    description:
+      "Folder searched for ONNX model files before the project's models/ (which holds the Fashion-MNIST classifier and the default photo embedder); needed only for optional models such as MobileNetV2.",
     commands: ['run', 'dedupe'],
   }),
   classifier: option({
