@@ -2,7 +2,8 @@
  * The Grafana dashboard (docs/grafana/framesift.json) and the Prometheus alert rules (docs/prometheus/) only
  * name metrics that exist: a real `framesift serve` (camera source: a loopback camera whose first answer is
  * an error, then real photos) and a real `framesift run --mode both` in child processes, their /metrics
- * scraped while the session streams; every framesift_* name the files use must be listed there.
+ * scraped while the session streams (then stopped with Ctrl-C); every framesift_* name the files use must
+ * be listed there.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -131,7 +132,7 @@ describe('dashboard and alert rules', () => {
         '--control-port',
         String(controlPort),
         '--count',
-        '60',
+        '400',
         '--fps',
         '0',
         '--mode',
@@ -160,6 +161,8 @@ describe('dashboard and alert rules', () => {
     expect(missing).toEqual([]);
     // The failed first camera poll is counted where the camera-errors alert looks for it.
     expect(serverScrape).toMatch(/^framesift_camera_errors_total\{reason="http"\} 1$/m);
+    // Ctrl-C: the run stops the session, writes its results and exits 0.
+    run.child.kill('SIGINT');
     expect(await run.exited).toBe(0);
-  });
+  }, 180_000);
 });

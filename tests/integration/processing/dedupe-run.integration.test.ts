@@ -136,5 +136,5 @@ describe('run with dedupe', () => {
     } finally {
       await photos.close();
     }
-  });
+  }, 180_000); // two sessions of 299×299 PNG frames: minutes on a loaded 2-core machine
 });
