@@ -5,7 +5,7 @@
  */
 import sharp from 'sharp';
 import { fitText, svgText, type TextStyle } from '../common/text.js';
-import type { FrameImage } from './samples.js';
+import type { FrameImage } from '../common/frame-image.js';
 import type { Histogram } from './metrics.js';
 
 /** The smallest side of a sample's image area: 28×28 frames are upscaled 6× with nearest-neighbour. */
