@@ -144,7 +144,7 @@ describe('dashboard and alert rules', () => {
         '--out',
         path.join(dir, 'out'),
       ],
-      'metrics served',
+      'metrics and API listening',
     );
     const runMetrics = run.fields.url as string;
     // Scrape while the session streams: once some frames went through the whole pipeline.
