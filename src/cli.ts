@@ -4,8 +4,9 @@
  * typed configuration (flags over environment variables over defaults) and calls one command.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   OPTIONS,
   type CommandName,
@@ -140,9 +141,17 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const invokedDirectly =
-  process.argv[1] !== undefined &&
-  path.resolve(process.argv[1]).replace(/\.ts$/, '.js').endsWith(path.join('dist', 'cli.js'));
-if (invokedDirectly) {
+/** Run as a program: `node dist/cli.js`, or the `framesift` bin link an installed package makes to it. */
+function invokedDirectly(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  if (path.resolve(script).replace(/\.ts$/, '.js').endsWith(path.join('dist', 'cli.js'))) return true;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+if (invokedDirectly()) {
   process.exitCode = await main(process.argv);
 }

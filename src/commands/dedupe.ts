@@ -7,7 +7,6 @@ import { availableParallelism } from 'node:os';
 import { constants } from 'node:fs';
 import { access, copyFile, mkdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import cliProgress from 'cli-progress';
 import {
   createAnalysisPool,
   featureOf,
@@ -18,6 +17,7 @@ import {
 import type { DedupeConfig } from '../common/config.js';
 import { ConfigError, UserError, errorMessage } from '../common/errors.js';
 import { humanLogger, loggerFor } from '../common/logger.js';
+import { startProgress } from '../common/progress.js';
 import { metric, metricsRegistry, prom } from '../common/metrics.js';
 import {
   BatchDeduper,
@@ -200,14 +200,7 @@ export async function dedupeFolder(
     intraOpThreads: 1,
     modelsDir: config.modelsDir ?? 'models',
   });
-  const bar =
-    process.stderr.isTTY && files.length > 0
-      ? new cliProgress.SingleBar(
-          { stream: process.stderr, format: 'dedupe [{bar}] {value}/{total} files | {eta_formatted} left' },
-          cliProgress.Presets.shades_classic,
-        )
-      : undefined;
-  bar?.start(files.length, 0);
+  const bar = startProgress('dedupe [{bar}] {value}/{total} files | {eta_formatted} left', files.length);
   try {
     if (method === 'cnn' && files.length > 0) await pool.warmup(EMBEDDER);
     // Load the describer up front: a missing model fails now, not after the whole folder.
@@ -273,6 +266,11 @@ export async function dedupeFolder(
 
 export async function dedupeCommand(dir: string, config: DedupeConfig): Promise<void> {
   const { report, reportDir, seconds, imagesPerSecond } = await dedupeFolder(dir, config);
+  if (config.json) {
+    const reportFile = path.join(reportDir, 'report.md');
+    humanLogger.info(JSON.stringify({ ...report, reportDir, reportFile, seconds, imagesPerSecond }));
+    return;
+  }
   const c = report.counts;
   humanLogger.info(
     `dedupe: ${c.files} files → ${c.kept} kept, ${c.duplicates} duplicates, ${c.corrupt} unreadable, ${c.skipped} not taken (listed in the report) ` +

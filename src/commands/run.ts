@@ -195,6 +195,28 @@ export async function runPipeline(
 /** Exit code of a session that ran but is not complete (missing frames, not reconciled, lost, ended early). */
 export const INCOMPLETE_EXIT_CODE = 1;
 
+/** What `run --json` and `demo --json` print: the session's outcome as one JSON object, for scripts. */
+export function pipelineResultJson(result: PipelineResult): Record<string, unknown> {
+  const document = result.written?.document;
+  return {
+    sessionId: result.sessionId,
+    folder: result.written?.folder ?? null,
+    counts: document?.counts ?? result.ledger.counts(result.sent),
+    summary: document?.summary ?? null,
+    dedupe: document?.dedupe ?? null,
+    score: result.scored ?? null,
+    complete: result.verdict.complete,
+    incompleteReasons: result.verdict.reasons,
+    stoppedByUser: result.stoppedByUser,
+  };
+}
+
+/** The closing words of a session on stdout: the summary for a person, or JSON with --json. */
+export function printPipelineResult(result: PipelineResult, json: boolean | undefined): void {
+  if (json) humanLogger.info(JSON.stringify(pipelineResultJson(result)));
+  else if (result.summary) humanLogger.info(result.summary);
+}
+
 export async function runCommand(config: RunConfig): Promise<void> {
   const abort = new AbortController();
   const onSigint = (): void => {
@@ -204,7 +226,7 @@ export async function runCommand(config: RunConfig): Promise<void> {
   process.on('SIGINT', onSigint);
   try {
     const result = await runPipeline(config, { signal: abort.signal });
-    if (result.summary) humanLogger.info(result.summary);
+    printPipelineResult(result, config.json);
     if (result.failure) throw new UserError(result.failure);
     if (result.submissionError) {
       throw new UserError(

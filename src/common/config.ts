@@ -37,6 +37,10 @@ const positiveInt = z.coerce.number().int().positive();
 const nonNegative = z.coerce.number().min(0);
 
 const SERVER_AND_CLIENT = ['serve', 'run'] as const;
+/** A switch: `--flag` on the command line, true/false, 1/0 or yes/no in its variable. */
+const booleanFlag = z
+  .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+  .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
 
 /** A string `check` accepts (it throws a one-line error naming the problem otherwise). */
 const checkedString = (check: (value: string) => unknown) =>
@@ -118,7 +122,7 @@ export const OPTIONS = {
     schema: z.string().min(1),
     expected: 'a folder holding the Fashion-MNIST IDX files (.gz or plain)',
     description:
-      'Fashion-MNIST location; when unset: /usr/share/datasets/fashion-mnist (Debian dataset-fashion-mnist), else data/fashion-mnist/.',
+      "Fashion-MNIST location, looked at first; then the project's data/fashion-mnist/ (ships the test split), then /usr/share/datasets/fashion-mnist (Debian dataset-fashion-mnist). The train split: here, Debian's, or `npm run data`.",
     commands: ['serve', 'dataset'],
   }),
   count: option({
@@ -180,7 +184,8 @@ export const OPTIONS = {
     schema: z.string().min(1),
     default: 'models',
     expected: 'a folder holding the ONNX model files named by the manifests',
-    description: "Where ONNX model files are looked up (the project's own models are in models/).",
+    description:
+      "Folder searched for ONNX model files before the project's models/ (which holds the Fashion-MNIST classifier and the default photo embedder); needed only for optional models such as MobileNetV2.",
     commands: ['run', 'dedupe'],
   }),
   classifier: option({
@@ -314,9 +319,7 @@ export const OPTIONS = {
   describe: option({
     flag: '--describe',
     env: 'FRAMESIFT_DESCRIBE',
-    schema: z
-      .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
-      .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes'),
+    schema: booleanFlag,
     expected: 'a flag (env: true/false, 1/0, yes/no)',
     description:
       "Describe each kept image in report.md with MobileNetV2's top ImageNet class (needs mobilenet-v2 in MODELS_DIR).",
@@ -487,6 +490,15 @@ export const OPTIONS = {
     description:
       'Largest control message handled (a submission is the largest; 100,000 predictions take about 1.6 MB); a bigger one is answered too-large and the connection stays open.',
     commands: ['serve'],
+  }),
+  json: option({
+    flag: '--json',
+    env: 'FRAMESIFT_JSON',
+    schema: booleanFlag,
+    expected: 'a flag (env: true/false, 1/0, yes/no)',
+    description:
+      'Print the result as one JSON object on stdout instead of text, for scripts (run: the session summary and score; dedupe: the report; dataset: the file written).',
+    commands: ['run', 'dedupe', 'dataset'],
   }),
   logLevel: option({
     flag: '--log-level <level>',

@@ -80,7 +80,7 @@ async function openCamera(options: CameraSourceOptions | undefined): Promise<Fra
 export async function openSource(spec: string, options: OpenSourceOptions = {}): Promise<FrameSource> {
   if (spec === 'fashion-mnist-test' || spec === 'fashion-mnist-train') {
     const split = spec === 'fashion-mnist-test' ? 'test' : 'train';
-    return memorySource(spec, await loadFashionMnist(split, fashionMnistDir(options.fashionMnistDir)));
+    return memorySource(spec, await loadFashionMnist(split, fashionMnistDir(options.fashionMnistDir, split)));
   }
   if (spec === 'camera') return openCamera(options.camera);
   if (!existsSync(spec)) {
