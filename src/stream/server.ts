@@ -39,7 +39,7 @@ import { framesSent, serverErrors, sessionsByState, sessionsExpired, submissions
 import { Pacer } from './pacer.js';
 import { scoreSubmission } from './scoring.js';
 import { BUILTIN_SOURCES, DEFAULT_SOURCE, openSource } from './sources/index.js';
-import type { CameraSourceOptions, FrameSource } from './sources/source.js';
+import type { CameraSourceOptions, FrameSource, VideoSourceOptions } from './sources/source.js';
 
 const log = loggerFor('stream.server');
 
@@ -54,6 +54,8 @@ export interface StreamServerOptions {
   source?: string;
   fashionMnistDir?: string;
   camera?: CameraSourceOptions;
+  /** Video files and network streams: frame-size bound, stall timeout. */
+  video?: VideoSourceOptions;
   /** Where submissions and scores are written; default out/server. */
   resultsDir?: string;
   /** A session whose frame socket has not connected within this time expires; default 30 s. */
@@ -170,7 +172,11 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
   const sourceNamed = (name: string): Promise<FrameSource> => {
     let source = opened.get(name);
     if (!source) {
-      source = openSource(name, { fashionMnistDir: options.fashionMnistDir, camera: options.camera });
+      source = openSource(name, {
+        fashionMnistDir: options.fashionMnistDir,
+        camera: options.camera,
+        video: options.video,
+      });
       opened.set(name, source);
       source.catch(() => opened.delete(name));
     }
@@ -251,7 +257,7 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
     };
     let exhausted = false;
     try {
-      for await (const frame of session.source.frames({ count: session.count, signal })) {
+      for await (const frame of session.source.frames({ count: session.count, signal, fps: session.fps })) {
         if (signal.aborted) break;
         if (pacer) {
           const delay = pacer.delayBefore(session.sent, performance.now());
