@@ -65,6 +65,9 @@ export function filterChain(options: Pick<DecodeOptions, 'maxFps' | 'frameSize'>
     // The first frame of each 1/f interval of video time: drops frames, never repeats one.
     filters.push(`select='isnan(prev_selected_t)+gte(floor(t*${f})-floor(prev_selected_t*${f}),1)'`);
   }
+  // Times in ms, strictly increasing: a live stream's arrival times can collide at its coarse time base,
+  // and the JPEG encoder refuses a repeated time (which would break the frame/time pairing).
+  filters.push('settb=1/1000', "setpts='if(isnan(PREV_OUTPTS),PTS,max(PTS,PREV_OUTPTS+1))'");
   if (options.frameSize) {
     const { width: w, height: h } = options.frameSize;
     filters.push(
@@ -91,6 +94,8 @@ export function decodeArgs(options: DecodeOptions): string[] {
     filterChain(options),
     '-fps_mode',
     'passthrough',
+    '-enc_time_base',
+    '1/1000',
     '-f',
     'image2pipe',
     '-c:v',

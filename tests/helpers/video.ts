@@ -144,3 +144,32 @@ export async function tempFile(dir: string, name: string, bytes: string | Uint8A
   await writeFile(file, bytes);
   return file;
 }
+
+/** True when a TCP socket on 127.0.0.1:`port` is in LISTEN state (read from /proc/net/tcp, no connection made). */
+export function isListening(port: number): boolean {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
+  const table = readFileSync('/proc/net/tcp', 'utf8').split('\n');
+  return table.some((line) => line.includes(`0100007F${hex}`) && line.split(/\s+/)[4] === '0A');
+}
+
+/** Waits (polling /proc, no sleeps as synchronisation of our own code) until something listens on `port`. */
+export async function waitForListening(port: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!isListening(port)) {
+    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** A free loopback port (bound and released; the caller binds it next). */
+export async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -97,4 +97,6 @@ export interface VideoSourceOptions {
   frameSize?: { width: number; height: number };
   /** A network stream that yields no frame for this long is dropped and reconnected (seconds). */
   stallTimeoutSeconds: number;
+  /** rtsp:// sources: listen at the address for a camera that pushes, instead of connecting to it. */
+  rtspListen?: boolean;
 }

@@ -36,15 +36,18 @@ export function formatVideoTime(ms: number): string {
 export function videoSourceFrame(
   decoded: { jpeg: Buffer; timeMs: number; width: number; height: number },
   label: string,
+  clock: 'video' | 'epoch' = 'video',
 ): SourceFrame {
   const timed = Number.isFinite(decoded.timeMs);
+  const at = () =>
+    clock === 'epoch' ? new Date(decoded.timeMs).toISOString() : formatVideoTime(decoded.timeMs);
   return {
     width: decoded.width,
     height: decoded.height,
     channels: 3,
     encoding: FrameEncoding.jpeg,
     payload: timed ? withSourceTime(decoded.jpeg, decoded.timeMs) : decoded.jpeg,
-    ...(timed ? { sourceTimeMs: decoded.timeMs, file: `${label}@${formatVideoTime(decoded.timeMs)}` } : {}),
+    ...(timed ? { sourceTimeMs: decoded.timeMs, file: `${label}@${at()}` } : {}),
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * A network video stream as a frame source (`serve --source rtsp://… | http(s)://…`): RTSP or MJPEG over
- * HTTP, decoded by ffmpeg to JPEG frames. Frames are stamped with the wall-clock time ffmpeg received them
- * (ms since the epoch). At fps F > 0 at most F frames a second are kept; fps 0 keeps every frame.
+ * HTTP, decoded by ffmpeg to JPEG frames. Frames are stamped with the wall-clock time they arrived
+ * (ms since the epoch, spaced as the stream spaced them). With `rtspListen`, ffmpeg listens at the rtsp://
+ * address and the camera pushes to it (RTSP ANNOUNCE/RECORD) instead of being pulled. At fps F > 0 at most F frames a second are kept; fps 0 keeps every frame.
  *
  * A stream that drops (ffmpeg exits) or stalls (no frame within the stall timeout: ffmpeg is killed) is
  * counted, logged and reconnected with exponential backoff, like the camera source; the session keeps
@@ -22,12 +23,18 @@ export const VIDEO_STREAM_URL = /^(rtsps?|https?):\/\//i;
 const FIRST_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 10_000;
 
-/** ffmpeg input options per protocol: a bounded socket timeout and wall-clock frame times. */
-function inputOptions(url: string, stallMs: number): string[] {
+/**
+ * ffmpeg input options per protocol: a bounded socket timeout, frame times from the arrival clock (an
+ * MJPEG stream has none of its own), and for RTSP in listen mode, waiting for the camera to push.
+ */
+function inputOptions(url: string, stallMs: number, rtspListen: boolean): string[] {
   const micros = String(Math.round(stallMs * 1000));
   const common = ['-use_wallclock_as_timestamps', '1'];
-  if (/^rtsps?:/i.test(url)) return [...common, '-rtsp_transport', 'tcp', '-timeout', micros];
-  return [...common, '-rw_timeout', micros, '-f', 'mpjpeg'];
+  if (/^rtsps?:/i.test(url)) {
+    if (rtspListen) return [...common, '-rtsp_flags', 'listen', '-listen_timeout', '-1'];
+    return [...common, '-rtsp_transport', 'tcp', '-timeout', micros];
+  }
+  return [...common, '-rw_timeout', micros];
 }
 
 /** The URL with any user:password removed, for logs and errors. */
@@ -74,12 +81,15 @@ export async function openVideoStreamSource(
         const frames = decodeVideo({
           input: url,
           signal: attempt.signal,
-          inputOptions: inputOptions(url, stallMs),
+          inputOptions: inputOptions(url, stallMs, options.rtspListen ?? false),
           ...(fps > 0 ? { maxFps: fps } : {}),
           frameSize: options.frameSize,
         });
         let reason: string | undefined;
         let error = '';
+        // Frame times: the stream's own spacing (ffmpeg's times from 0 per connection), anchored at the
+        // wall clock when the connection's first frame arrived, so they read as ms since the epoch.
+        let epochAnchor: number | undefined;
         try {
           for (;;) {
             // The watchdog runs only while waiting for ffmpeg, never while the receiver is slow.
@@ -102,7 +112,10 @@ export async function openVideoStreamSource(
             failures = 0;
             videoFrames.inc({ kind: 'stream' });
             sent++;
-            yield videoSourceFrame(next.value, 'stream');
+            const frame = next.value;
+            epochAnchor ??= Date.now() - (Number.isFinite(frame.timeMs) ? frame.timeMs : 0);
+            const timeMs = Number.isFinite(frame.timeMs) ? epochAnchor + frame.timeMs : Date.now();
+            yield videoSourceFrame({ ...frame, timeMs }, 'stream', 'epoch');
             if (sent >= wanted || signal.aborted) break;
           }
         } catch (err) {
