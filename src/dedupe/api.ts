@@ -1,6 +1,8 @@
 /**
  * The `/api/*` routes of a run's HTTP server (the port that also serves `/metrics`):
- * `GET /api/status`, `GET /api/uniques`, `POST /api/save {"name": "…"}`. The run command mounts
+ * `GET /api/status`, `GET /api/uniques`, `POST /api/save {"name": "…", "saveAs": "images"|"video",
+ * "frames": "kept"|"all"}` (saveAs and frames optional: images of the kept frames by default; a video uses
+ * the run's VIDEO_CODEC; all frames needs a run started with --save-frames all). The run command mounts
  * `handleDedupeApi` in its server; it answers JSON and never throws.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -106,12 +108,37 @@ async function route(
     if (err instanceof BodyTooLarge) return reject(res, 413, 'too-large', err.message);
     return reject(res, 400, 'bad-body', 'request body: expected JSON like {"name": "<order number>"}');
   }
-  const name = (body as { name?: unknown } | null)?.name;
+  const fields = (body ?? {}) as { name?: unknown; saveAs?: unknown; frames?: unknown };
+  const name = fields.name;
+  if (fields.saveAs !== undefined && fields.saveAs !== 'images' && fields.saveAs !== 'video') {
+    return reject(
+      res,
+      400,
+      'bad-save-as',
+      `saveAs ${JSON.stringify(fields.saveAs)}: expected "images" or "video"`,
+    );
+  }
+  if (fields.frames !== undefined && fields.frames !== 'kept' && fields.frames !== 'all') {
+    return reject(
+      res,
+      400,
+      'bad-frames',
+      `frames ${JSON.stringify(fields.frames)}: expected "kept" or "all"`,
+    );
+  }
   try {
-    const result = await deduper.save(typeof name === 'number' ? String(name) : (name as string));
+    const result = await deduper.save(typeof name === 'number' ? String(name) : (name as string), {
+      ...(fields.saveAs !== undefined ? { saveAs: fields.saveAs } : {}),
+      ...(fields.frames !== undefined ? { frames: fields.frames } : {}),
+    });
     send(res, 201, result);
   } catch (err) {
-    if (err instanceof UserError) return reject(res, 400, 'bad-name', err.message);
+    if (err instanceof UserError) {
+      if (err.message.startsWith('save name')) return reject(res, 400, 'bad-name', err.message);
+      if (err.message.startsWith('save of all frames')) return reject(res, 409, 'not-retained', err.message);
+      // The video encoder failed (ffmpeg missing or refusing): the request was fine, the server could not.
+      return reject(res, 500, 'save-failed', err.message);
+    }
     throw err;
   }
 }

@@ -49,3 +49,12 @@ export function sourceTimeOf(data: Uint8Array): number | undefined {
   }
   return undefined;
 }
+
+/** A media time as `00:01:23.400` (hours:minutes:seconds.milliseconds), for manifests, reports and logs. */
+export function formatMediaTime(ms: number): string {
+  const total = Math.max(0, ms) / 1000;
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  return `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}:${s.toFixed(3).padStart(6, '0')}`;
+}

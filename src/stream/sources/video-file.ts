@@ -10,7 +10,7 @@ import { UserError, errorMessage } from '../../common/errors.js';
 import { probeVideo } from '../../common/ffmpeg.js';
 import { loggerFor } from '../../common/logger.js';
 import { FrameEncoding } from '../../common/wire/header.js';
-import { withSourceTime } from '../../common/wire/frame-time.js';
+import { formatMediaTime, withSourceTime } from '../../common/wire/frame-time.js';
 import { videoErrors, videoFrames } from '../metrics.js';
 import { decodeVideo, VideoDecodeError } from '../video-decoder.js';
 import type { FrameIteratorOptions, FrameSource, SourceFrame, VideoSourceOptions } from './source.js';
@@ -23,15 +23,6 @@ export const VIDEO_FILE_EXTENSION = /\.(mp4|m4v|mov|avi|mkv|webm|mpe?g|ts|m2ts|f
 /** Lateness beyond which pacing re-anchors on the late frame instead of bursting to catch up. */
 const MAX_LATE_MS = 250;
 
-/** `00:01:23.400` for logs, file labels and reports. */
-export function formatVideoTime(ms: number): string {
-  const total = Math.max(0, ms) / 1000;
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const s = total % 60;
-  return `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}:${s.toFixed(3).padStart(6, '0')}`;
-}
-
 /** The JPEG frame a video source sends: the time written into its payload and kept beside it. */
 export function videoSourceFrame(
   decoded: { jpeg: Buffer; timeMs: number; width: number; height: number },
@@ -40,7 +31,7 @@ export function videoSourceFrame(
 ): SourceFrame {
   const timed = Number.isFinite(decoded.timeMs);
   const at = () =>
-    clock === 'epoch' ? new Date(decoded.timeMs).toISOString() : formatVideoTime(decoded.timeMs);
+    clock === 'epoch' ? new Date(decoded.timeMs).toISOString() : formatMediaTime(decoded.timeMs);
   return {
     width: decoded.width,
     height: decoded.height,
