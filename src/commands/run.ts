@@ -11,6 +11,7 @@ import { resolveConfig, type RunConfig } from '../common/config.js';
 import { FrameRing, slotBytesFor } from '../common/frame-ring.js';
 import { UserError, errorMessage } from '../common/errors.js';
 import { humanLogger, loggerFor } from '../common/logger.js';
+import { useFfmpegBinaries } from '../common/ffmpeg.js';
 import { collectProcessMetrics } from '../common/metrics.js';
 import type { EndMessage, ScoredMessage, SessionMessage } from '../common/wire/control.js';
 import {
@@ -128,6 +129,13 @@ export interface PipelineConfig {
   imageSaveQuality: number;
   saveName?: string;
   changeOptions?: string;
+  /** Video saves and video sources (src/dedupe/video-export.ts): see the config module. */
+  saveAs?: 'images' | 'video';
+  saveFrames?: 'kept' | 'all';
+  videoCodec?: string;
+  videoFps?: number;
+  ffmpegPath?: string;
+  ffprobePath?: string;
 }
 
 /** `config` over the option defaults of src/common/config.ts. */
@@ -229,6 +237,7 @@ export async function runPipeline(
     throw new UserError(`--save-name ${config.saveName}: saving uniques needs --mode dedupe or both`);
   }
   collectProcessMetrics();
+  useFfmpegBinaries({ ffmpeg: config.ffmpegPath, ffprobe: config.ffprobePath });
 
   const http = await startHttpServer({ host: '127.0.0.1', port: config.metricsPort });
   log.info('metrics served', { url: `${http.url}/metrics`, port: http.port });
@@ -301,6 +310,9 @@ export async function runPipeline(
         approximateAbove: config.approximateAbove,
         outDir: config.out,
         imageSaveQuality: config.imageSaveQuality,
+        videoCodec: config.videoCodec,
+        videoFps: config.videoFps,
+        retainAllFrames: config.saveFrames === 'all',
         model:
           config.method === 'cnn' && embedder
             ? {
@@ -493,7 +505,7 @@ export async function runPipeline(
 
     const savedFolders: string[] = [];
     if (deduper && config.saveName !== undefined) {
-      const saved = await deduper.save(config.saveName);
+      const saved = await deduper.save(config.saveName, { saveAs: config.saveAs, frames: config.saveFrames });
       savedFolders.push(saved.folder);
     }
     const receivedSeqs = new SeqBitmap();
@@ -553,6 +565,7 @@ export async function runPipeline(
     }
     return result;
   } finally {
+    deduper?.close();
     batcher?.close();
     listener?.terminate();
     control?.close();

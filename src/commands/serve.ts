@@ -3,6 +3,7 @@
  * closed with 1001, pending result writes finished).
  */
 import type { ServeConfig } from '../common/config.js';
+import { useFfmpegBinaries } from '../common/ffmpeg.js';
 import { loggerFor } from '../common/logger.js';
 import { collectProcessMetrics } from '../common/metrics.js';
 import { startStreamServer } from '../stream/index.js';
@@ -11,6 +12,7 @@ const log = loggerFor('serve');
 
 export async function serveCommand(config: ServeConfig): Promise<void> {
   collectProcessMetrics();
+  useFfmpegBinaries({ ffmpeg: config.ffmpegPath, ffprobe: config.ffprobePath });
   const server = await startStreamServer({
     host: config.host,
     framesPort: config.framesPort,
@@ -26,6 +28,11 @@ export async function serveCommand(config: ServeConfig): Promise<void> {
       timeoutSeconds: config.cameraTimeout ?? 5,
       imagesPerSecond: config.imagesPerSecond ?? 5,
       testDataFolder: config.testDataFolder,
+    },
+    video: {
+      ...(config.frameSize ? { frameSize: config.frameSize } : {}),
+      stallTimeoutSeconds: config.videoStallTimeout ?? 10,
+      rtspListen: config.rtspListen,
     },
   });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

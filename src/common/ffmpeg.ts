@@ -13,12 +13,21 @@ import { metric, metricsRegistry, prom } from './metrics.js';
 
 const log = loggerFor('ffmpeg');
 
-/** Where the binaries are: the environment's override, else what `PATH` finds (Debian: /usr/bin). */
+const binaries = { ffmpeg: 'ffmpeg', ffprobe: 'ffprobe' };
+
+/**
+ * Sets the binaries (FFMPEG_PATH / FFPROBE_PATH, resolved by the config module); by default whatever
+ * `PATH` finds (Debian: /usr/bin/ffmpeg). Commands call this once at start.
+ */
+export function useFfmpegBinaries(paths: { ffmpeg?: string; ffprobe?: string }): void {
+  if (paths.ffmpeg) binaries.ffmpeg = paths.ffmpeg;
+  if (paths.ffprobe) binaries.ffprobe = paths.ffprobe;
+}
 export function ffmpegPath(): string {
-  return process.env.FFMPEG_PATH || 'ffmpeg';
+  return binaries.ffmpeg;
 }
 export function ffprobePath(): string {
-  return process.env.FFPROBE_PATH || 'ffprobe';
+  return binaries.ffprobe;
 }
 
 const liveChildren = new Set<FfmpegChild>();

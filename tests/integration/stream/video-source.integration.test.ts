@@ -1,6 +1,7 @@
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { useFfmpegBinaries } from '../../../src/common/ffmpeg.js';
 import { sourceTimeOf } from '../../../src/common/wire/frame-time.js';
 import { openSource } from '../../../src/stream/sources/index.js';
 import type { FrameSource, SourceFrame } from '../../../src/stream/sources/source.js';
@@ -124,25 +125,17 @@ describe.skipIf(skip)('video sources: bad input gets one line naming it, nothing
   });
 
   it('a missing ffmpeg (FFMPEG_PATH/FFPROBE_PATH pointing nowhere)', async () => {
-    const saved = { ffmpeg: process.env.FFMPEG_PATH, ffprobe: process.env.FFPROBE_PATH };
     try {
-      process.env.FFPROBE_PATH = '/nonexistent/ffprobe';
+      useFfmpegBinaries({ ffprobe: '/nonexistent/ffprobe' });
       await expect(openSource(opencvVideo('vtest.avi'))).rejects.toThrow(
         /vtest\.avi: cannot run ffprobe \(\/nonexistent\/ffprobe not found/,
       );
-      delete process.env.FFPROBE_PATH;
-      process.env.FFMPEG_PATH = '/nonexistent/ffmpeg';
+      useFfmpegBinaries({ ffprobe: 'ffprobe', ffmpeg: '/nonexistent/ffmpeg' });
       await expect(openSource(opencvVideo('vtest.avi'))).rejects.toThrow(
         /vtest\.avi: cannot decode, ffmpeg not found \(\/nonexistent\/ffmpeg/,
       );
     } finally {
-      for (const [key, value] of [
-        ['FFMPEG_PATH', saved.ffmpeg],
-        ['FFPROBE_PATH', saved.ffprobe],
-      ] as const) {
-        if (value === undefined) delete process.env[key];
-        else process.env[key] = value;
-      }
+      useFfmpegBinaries({ ffmpeg: 'ffmpeg', ffprobe: 'ffprobe' });
     }
   });
 });
