@@ -565,7 +565,7 @@ export async function runPipeline(
     }
     return result;
   } finally {
-    deduper?.close();
+    await deduper?.close();
     batcher?.close();
     listener?.terminate();
     control?.close();

@@ -163,8 +163,9 @@ export class StreamDeduper {
     if (options.retainAllFrames) this.spool = new FrameSpool();
   }
 
-  /** Releases the retained frames (the spool's temp folder). */
-  close(): void {
+  /** Waits for saves in progress (an API save may be encoding a video), then releases the retained frames. */
+  async close(): Promise<void> {
+    await this.saveChain;
     this.spool?.close();
   }
 
