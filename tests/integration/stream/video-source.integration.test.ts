@@ -5,7 +5,7 @@ import { useFfmpegBinaries } from '../../../src/common/ffmpeg.js';
 import { sourceTimeOf } from '../../../src/common/wire/frame-time.js';
 import { openSource } from '../../../src/stream/sources/index.js';
 import type { FrameSource, SourceFrame } from '../../../src/stream/sources/source.js';
-import { decodeVideo } from '../../../src/stream/video-decoder.js';
+import { isVideoFile, videoFramesEvery } from '../../../src/stream/index.js';
 import { ffmpegChildren, opencvVideo, skipVideoTests, tempFile } from '../../helpers/video.js';
 import { tempDir } from './helpers.js';
 
@@ -90,12 +90,27 @@ describe.skipIf(skip)('video file source (opencv-doc vtest.avi, 768×576, 10 fps
     expect(seen).toBe(5);
   });
 
-  it('decodeVideo yields a frame every N seconds of video with its time (for the index)', async () => {
-    const got: Array<{ timeMs: number; width: number }> = [];
-    for await (const frame of decodeVideo({ input: vtest, maxFps: 1 / 20 })) {
-      got.push({ timeMs: frame.timeMs, width: frame.width });
+  it('videoFramesEvery yields a frame every N seconds of video with its time (for the index)', async () => {
+    const got: Array<{ timeMs: number; time: string; ref: string; width: number }> = [];
+    for await (const frame of videoFramesEvery(vtest, 20)) {
+      expect((await sharp(frame.jpeg).metadata()).format).toBe('jpeg');
+      got.push({ timeMs: frame.timeMs, time: frame.time, ref: frame.ref, width: frame.width });
     }
-    expect(got).toEqual([0, 20_000, 40_000, 60_000].map((timeMs) => ({ timeMs, width: 768 })));
+    expect(got).toEqual(
+      [0, 20, 40, 60].map((s) => ({
+        timeMs: s * 1000,
+        time: `00:${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}.000`,
+        ref: `${vtest}#t=${s}.000`,
+        width: 768,
+      })),
+    );
+    expect(isVideoFile('a/b/clip.MP4')).toBe(true);
+    expect(isVideoFile('a/b/photo.jpg')).toBe(false);
+    // Stopping early (the index was interrupted) kills ffmpeg; afterEach checks none is left.
+    for await (const frame of videoFramesEvery(vtest, 1)) {
+      expect(frame.timeMs).toBe(0);
+      break;
+    }
   });
 });
 
