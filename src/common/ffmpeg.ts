@@ -188,7 +188,9 @@ export async function runFfprobe(input: string, args: string[], signal?: AbortSi
         `${input}: cannot run ffprobe (${ffprobePath()} not found; install Debian's ffmpeg or set FFPROBE_PATH)`,
       );
     }
-    throw new UserError(`${input}: not a readable video (ffprobe: ${exitSummary(exit)})`);
+    // ffprobe names the input itself; once at the start of the line is enough.
+    const summary = exitSummary(exit).replace(`${input}: `, '');
+    throw new UserError(`${input}: not a readable video (ffprobe: ${summary})`);
   }
   return Buffer.concat(chunks).toString('utf8');
 }

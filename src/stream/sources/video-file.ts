@@ -66,13 +66,13 @@ export async function openVideoFileSource(
   } catch (err) {
     if (err instanceof VideoDecodeError) {
       videoErrors.inc({ reason: err.reason });
-      throw new UserError(`source ${err.message} (codec ${probe.codec})`);
+      throw new UserError(`${err.message} (codec ${probe.codec})`);
     }
-    throw new UserError(`source ${file}: cannot decode (${errorMessage(err)})`);
+    throw new UserError(`${file}: cannot decode (${errorMessage(err)})`);
   } finally {
     check.abort();
   }
-  if (!first) throw new UserError(`source ${file}: no video frames decoded (codec ${probe.codec})`);
+  if (!first) throw new UserError(`${file}: no video frames decoded (codec ${probe.codec})`);
   log.info('video file opened', {
     file,
     codec: probe.codec,
