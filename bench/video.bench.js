@@ -19,6 +19,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export async function run() {
   if (!existsSync(VTEST)) throw new Error(`${VTEST} missing: apt-get install opencv-doc ffmpeg`);
+  const loadAtStart = os.loadavg()[0].toFixed(1);
   const notes = [
     `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}), shared with other work: compare rows of one run; medians of ${REPEATS} runs`,
   ];
@@ -65,7 +66,7 @@ export async function run() {
             method,
             ...(threshold !== undefined ? { threshold } : {}),
           });
-          const processed = result.accounting.processed;
+          const processed = result.ledger.counts(result.sent).processed;
           if (processed !== frames.length)
             throw new Error(`${method}: processed ${processed} of ${frames.length}`);
           rates.push(processed / (result.streamMs / 1000));
@@ -109,5 +110,6 @@ export async function run() {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+  notes.push(`1-minute load average ${loadAtStart} at the start, ${os.loadavg()[0].toFixed(1)} at the end`);
   return { name: 'video', rows, notes };
 }

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { formatMediaTime } from '../common/wire/frame-time.js';
 import type { Metric } from './distance.js';
 import type { Method } from './methods.js';
-import { sanitizeSaveName } from './names.js';
+import { sanitizeSaveName } from '../common/save-name.js';
 import {
   encodeKeptImage,
   moveIntoFreeFolder,

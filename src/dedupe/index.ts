@@ -30,7 +30,7 @@ export {
   type Feature,
   type Method,
 } from './methods.js';
-export { MAX_SAVE_NAME_LENGTH, sanitizeSaveName } from './names.js';
+export { MAX_SAVE_NAME_LENGTH, sanitizeSaveName } from '../common/save-name.js';
 export {
   encodeKeptImage,
   writeUniquesFolder,
@@ -53,8 +53,19 @@ export {
   type DedupeStatus,
   type StreamDeduperOptions,
   type UniqueInfo,
+  type SaveOptions,
+  type DedupeSaveResult,
 } from './stream-deduper.js';
-export { handleDedupeApi } from './api.js';
+export {
+  VIDEO_CODEC_NAMES,
+  canvasFor,
+  encodeVideo,
+  videoCodecSpec,
+  type EncodeVideoRequest,
+  type EncodedVideo,
+  type VideoCodecSpec,
+} from './video-export.js';
+export { writeFramesSave, type FramesManifest, type SaveAs, type SaveFrames } from './frames-save.js';
 export { ExactVectorIndex, HnswVectorIndex, TieredVectorIndex, type VectorIndex } from './vector-index.js';
 export { scorePartition, type PairwiseScore } from './scoring.js';
 export {

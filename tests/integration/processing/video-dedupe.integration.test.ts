@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runPipeline } from '../../../src/commands/run.js';
 import type { UniquesManifest } from '../../../src/dedupe/index.js';
 import type { FramesManifest } from '../../../src/dedupe/frames-save.js';
-import type { HttpServer } from '../../../src/processing/index.js';
+import type { HttpServer } from '../../../src/common/http.js';
 import { startStreamServer, type StreamServer } from '../../../src/stream/index.js';
 import { pushRtsp, type Publisher } from '../../helpers/ffmpeg-publisher.js';
 import {
@@ -90,7 +90,7 @@ describe.skipIf(skip)('dedupe of a video source', () => {
       },
     );
     expect(result.session).toMatchObject({ width: 768, height: 576, channels: 3, source: clip });
-    expect(result.accounting.counts(result.sent)).toMatchObject({
+    expect(result.ledger.counts(result.sent)).toMatchObject({
       received: FRAMES,
       processed: FRAMES,
       missing: 0,
@@ -178,7 +178,7 @@ describe.skipIf(skip)('dedupe of a video source', () => {
       await waitForListening(port);
       publishers.push(pushRtsp(clip, port));
       const result = await run;
-      expect(result.accounting.counts(result.sent)).toMatchObject({
+      expect(result.ledger.counts(result.sent)).toMatchObject({
         received: 30,
         processed: 30,
         missing: 0,
