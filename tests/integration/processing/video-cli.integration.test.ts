@@ -4,6 +4,7 @@
  * `npm run build` (npm test runs it first).
  */
 import { execFile, spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -11,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../../src/common/paths.js';
 import type { FramesManifest } from '../../../src/dedupe/frames-save.js';
 import { ffprobeVideo, skipVideoTests, tempFile, vtestClip } from '../../helpers/video.js';
-import { tempDir } from '../stream/helpers.js';
+import type { StreamServer } from '../../../src/stream/index.js';
+import { ControlClient, receiveFrames, tempDir } from '../stream/helpers.js';
 
 const skip = skipVideoTests();
 const CLI = path.join(PROJECT_ROOT, 'dist', 'cli.js');
@@ -78,7 +80,7 @@ describe.skipIf(skip)('video from the command line', () => {
       });
     });
     afterAll(async () => {
-      serve.kill('SIGTERM');
+      if (serve.exitCode === null) serve.kill('SIGTERM');
       expect(await exited).toBe(0);
     });
 
@@ -131,6 +133,42 @@ describe.skipIf(skip)('video from the command line', () => {
       const probe = ffprobeVideo(path.join(folder, 'cli-1.avi'));
       expect(probe).toMatchObject({ codec: 'mjpeg', width: 640, height: 480, frames: manifest.items.length });
       expect(probe.durationSeconds).toBeCloseTo(manifest.items.length / 5, 1);
+    });
+
+    it('SIGTERM mid-session: serve stops and the ffmpeg decoding for it is gone', async () => {
+      const control = await ControlClient.connect({ controlPort: ports.controlPort } as StreamServer);
+      const session = await control.request({ type: 'start', fps: 2 }, 'session');
+      const { done } = receiveFrames(session.framesUrl as string);
+      const childrenOf = (pid: number) =>
+        readdirSync('/proc')
+          .filter((e) => /^\d+$/.test(e))
+          .map((e) => {
+            try {
+              const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+              const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+              return {
+                pid: Number(e),
+                comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+                ppid: Number(after[1]),
+              };
+            } catch {
+              return undefined;
+            }
+          })
+          .filter((p) => p && p.ppid === pid && p.comm === 'ffmpeg')
+          .map((p) => p!.pid);
+      let decoders: number[] = [];
+      const deadline = Date.now() + 20_000;
+      while ((decoders = childrenOf(serve.pid!)).length === 0) {
+        if (Date.now() > deadline) throw new Error('serve started no ffmpeg for the session');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      serve.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      const received = await done;
+      expect(received.closeCode).toBe(1001);
+      for (const pid of decoders) expect(existsSync(`/proc/${pid}`)).toBe(false);
+      control.close();
     });
   });
 
