@@ -73,3 +73,32 @@ export function pushRtsp(file: string, port: number): Publisher {
     `rtsp://127.0.0.1:${port}/live`,
   ]);
 }
+
+/**
+ * An MJPEG server that comes back: ffmpeg's HTTP server takes one client, so a new one is started on the
+ * same port whenever the current one exits (a client left, or the test killed it), until stop().
+ */
+export async function serveMjpegRespawning(
+  file: string,
+  port: number,
+): Promise<{ readonly current: Publisher; stop(): Promise<void> }> {
+  let stopped = false;
+  let current!: Publisher;
+  const start = async (): Promise<void> => {
+    current = await serveMjpeg(file, port);
+    const mine = current;
+    void mine.exited.then(() => {
+      if (!stopped && current === mine) void start();
+    });
+  };
+  await start();
+  return {
+    get current() {
+      return current;
+    },
+    async stop() {
+      stopped = true;
+      await current.kill();
+    },
+  };
+}
