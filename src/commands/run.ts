@@ -10,6 +10,7 @@ import type { RunConfig } from '../common/config.js';
 import { startHttpServer } from '../common/http.js';
 import { accessPolicy } from '../common/http-guard.js';
 import { humanLogger, loggerFor } from '../common/logger.js';
+import { useFfmpegBinaries } from '../common/ffmpeg.js';
 import { collectProcessMetrics } from '../common/metrics.js';
 import { SessionLedger } from '../common/session/index.js';
 import { createAnalysisPool, defaultThreads, type AnalysisPool } from '../analysis/index.js';
@@ -59,6 +60,7 @@ export async function runPipeline(
   const model = options.model ?? config.classifier ?? DEFAULT_CLASSIFIER;
   if (config.mode !== 'dedupe') await precheckModel(model, config.modelsDir);
   collectProcessMetrics();
+  useFfmpegBinaries({ ffmpeg: config.ffmpegPath, ffprobe: config.ffprobePath });
 
   const http = await startHttpServer({
     host: '127.0.0.1',
@@ -169,6 +171,7 @@ export async function runPipeline(
       timings: { startedAt, endedAt, modelLoadMs: warm.loadMs, streamMs },
       out: config.out,
       saveName: config.saveName,
+      saveOptions: { saveAs: config.saveAs, frames: config.saveFrames },
       control:
         finish.ending.kind === 'lost' && finish.ending.reason === 'control-closed'
           ? undefined
@@ -188,6 +191,8 @@ export async function runPipeline(
     ingest?.close();
     client?.close();
     await pool?.destroy();
+    // Saves in progress (an API save may be encoding a video) finish before the API goes away.
+    await deduper?.close();
     await http.close();
   }
 }

@@ -3,6 +3,7 @@
  * closed with 1001, pending result writes finished).
  */
 import type { ServeConfig } from '../common/config.js';
+import { useFfmpegBinaries } from '../common/ffmpeg.js';
 import { isLoopbackHost } from '../common/http-guard.js';
 import { loggerFor } from '../common/logger.js';
 import { collectProcessMetrics } from '../common/metrics.js';
@@ -30,6 +31,7 @@ export async function serveCommand(config: ServeConfig): Promise<void> {
     process.stderr.write(`framesift: ${warning}\n`);
     log.warn(warning, { host: config.host });
   }
+  useFfmpegBinaries({ ffmpeg: config.ffmpegPath, ffprobe: config.ffprobePath });
   const server = await startStreamServer({
     host: config.host,
     framesPort: config.framesPort,
@@ -52,6 +54,11 @@ export async function serveCommand(config: ServeConfig): Promise<void> {
       imagesPerSecond: config.imagesPerSecond ?? 5,
       testDataFolder: config.testDataFolder,
       maxBytes: config.cameraMaxBytes,
+    },
+    video: {
+      ...(config.frameSize ? { frameSize: config.frameSize } : {}),
+      stallTimeoutSeconds: config.videoStallTimeout ?? 10,
+      rtspListen: config.rtspListen,
     },
   });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

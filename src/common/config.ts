@@ -84,7 +84,8 @@ export const OPTIONS = {
     flag: '--source <source>',
     env: 'FRAMESIFT_SOURCE',
     schema: z.string().min(1),
-    expected: 'fashion-mnist-test, fashion-mnist-train, an IDX/dataset file, an image folder, or camera',
+    expected:
+      'fashion-mnist-test, fashion-mnist-train, an IDX/dataset file, an image folder, camera, a video file (.mp4, .avi, .mkv, .webm, …) or an rtsp:// / http(s):// video stream',
     description:
       "serve: the default source streamed when a client names none (default fashion-mnist-test). run: the source to ask the server for (default: the server's default).",
     commands: SERVER_AND_CLIENT,
@@ -499,6 +500,107 @@ export const OPTIONS = {
     description:
       'Print the result as one JSON object on stdout instead of text, for scripts (run: the session summary and score; dedupe: the report; dataset: the file written).',
     commands: ['run', 'dedupe', 'dataset'],
+  }),
+  frameSize: option({
+    flag: '--frame-size <WxH>',
+    env: 'FRAMESIFT_FRAME_SIZE',
+    schema: z
+      .string()
+      .regex(/^\s*\d{1,5}\s*(x\s*\d{1,5}\s*)?$/i)
+      .transform((v) => {
+        const [w, h] = v
+          .toLowerCase()
+          .split('x')
+          .map((n) => Number(n.trim()));
+        return { width: w!, height: h ?? w! };
+      })
+      .refine((b) => b.width >= 2 && b.height >= 2 && b.width <= 65535 && b.height <= 65535),
+    expected: 'WIDTHxHEIGHT (e.g. 640x480) or one number for both, 2-65535',
+    description:
+      'Video sources: frames are scaled down to fit this box (aspect ratio kept, never scaled up) before they are sent.',
+    commands: ['serve'],
+  }),
+  videoStallTimeout: option({
+    flag: '--video-stall-timeout <seconds>',
+    env: 'VIDEO_STALL_TIMEOUT',
+    schema: z.coerce.number().positive().max(3600),
+    default: '10',
+    expected: 'a number of seconds > 0',
+    description:
+      'A network video stream (rtsp://, http(s)://) that yields no frame for this long is dropped and reconnected with backoff.',
+    commands: ['serve'],
+  }),
+  rtspListen: option({
+    flag: '--rtsp-listen',
+    env: 'RTSP_LISTEN',
+    schema: z
+      .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+      .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes'),
+    default: 'false',
+    expected: 'a flag (env: true/false, 1/0, yes/no)',
+    description:
+      'An rtsp:// source is a listening address the camera pushes to (RTSP ANNOUNCE/RECORD) instead of a server to pull from.',
+    commands: ['serve'],
+  }),
+  ffmpegPath: option({
+    flag: '--ffmpeg-path <path>',
+    env: 'FFMPEG_PATH',
+    schema: z.string().min(1),
+    default: 'ffmpeg',
+    expected: 'an ffmpeg executable (a path, or a name found on PATH)',
+    description:
+      'The ffmpeg that decodes video sources and writes video saves (Debian: apt-get install ffmpeg).',
+    commands: ['serve', 'run'],
+  }),
+  ffprobePath: option({
+    flag: '--ffprobe-path <path>',
+    env: 'FFPROBE_PATH',
+    schema: z.string().min(1),
+    default: 'ffprobe',
+    expected: 'an ffprobe executable (a path, or a name found on PATH)',
+    description: 'The ffprobe that checks video files before they are streamed.',
+    commands: ['serve', 'run'],
+  }),
+  saveAs: option({
+    flag: '--save-as <kind>',
+    env: 'FRAMESIFT_SAVE_AS',
+    schema: z.enum(['images', 'video']),
+    default: 'images',
+    expected: 'images or video',
+    description:
+      'How --save-name writes the session: one image per frame, or one video (VIDEO_CODEC); both with manifest.json.',
+    commands: ['run'],
+  }),
+  saveFrames: option({
+    flag: '--save-frames <which>',
+    env: 'FRAMESIFT_SAVE_FRAMES',
+    schema: z.enum(['kept', 'all']),
+    default: 'kept',
+    expected: 'kept or all',
+    description:
+      'Which frames a save holds: the kept (unique) frames, or all frames of the session (all: every frame is kept on disk in a temp folder while the run lasts).',
+    commands: ['run'],
+  }),
+  videoCodec: option({
+    flag: '--video-codec <codec>',
+    env: 'VIDEO_CODEC',
+    schema: z
+      .string()
+      .refine((v) => ['h264', 'avc1', 'x264', 'mp4v', 'hevc', 'vp9', 'mjpeg'].includes(v.toLowerCase())),
+    default: 'h264',
+    expected:
+      'h264, avc1, X264 (libx264 .mp4), mp4v (mpeg4 .mp4), HEVC (libx265 .mp4), vp9 (.webm) or mjpeg (.avi)',
+    description: 'Codec of video saves.',
+    commands: ['run'],
+  }),
+  videoFps: option({
+    flag: '--video-fps <fps>',
+    env: 'VIDEO_FPS',
+    schema: z.coerce.number().positive().max(240),
+    default: '10',
+    expected: 'a number > 0 (at most 240)',
+    description: 'Frame rate of video saves: each saved frame shows for 1/fps seconds.',
+    commands: ['run'],
   }),
   logLevel: option({
     flag: '--log-level <level>',

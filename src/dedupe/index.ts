@@ -55,7 +55,19 @@ export {
   type DedupeStatus,
   type StreamDeduperOptions,
   type UniqueInfo,
+  type SaveOptions,
+  type DedupeSaveResult,
 } from './stream-deduper.js';
+export {
+  VIDEO_CODEC_NAMES,
+  canvasFor,
+  encodeVideo,
+  videoCodecSpec,
+  type EncodeVideoRequest,
+  type EncodedVideo,
+  type VideoCodecSpec,
+} from './video-export.js';
+export { writeFramesSave, type FramesManifest, type SaveAs, type SaveFrames } from './frames-save.js';
 export { ExactVectorIndex, HnswVectorIndex, TieredVectorIndex, type VectorIndex } from './vector-index.js';
 export { scorePartition, type PairwiseScore } from './scoring.js';
 export {

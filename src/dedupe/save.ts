@@ -30,6 +30,8 @@ export interface ModelInfo {
 
 export interface SavedUnique {
   seq?: number;
+  /** The frame's time in its video source, ms (video sources only). */
+  sourceTimeMs?: number;
   file?: string;
   image: string;
   sha256: string;
@@ -41,6 +43,7 @@ export interface SavedUnique {
 
 export interface SavedDuplicate {
   seq?: number;
+  sourceTimeMs?: number;
   file?: string;
   /** The seq (stream) or file (folder) of the unique it duplicates. */
   unique: number | string;
@@ -62,6 +65,7 @@ export interface UniquesManifest {
 export interface UniqueToSave {
   streamId: string;
   seq?: number;
+  sourceTimeMs?: number;
   file?: string;
   image: KeptImage;
 }
@@ -120,12 +124,41 @@ function imageBaseName(index: number, unique: UniqueToSave): string {
   return `${n}-${stem.slice(0, 60)}`;
 }
 
-export async function writeUniquesFolder(request: SaveRequest): Promise<SaveResult> {
-  const name = sanitizeSaveName(request.name);
-  const root = path.join(request.outDir, 'uniques');
+/**
+ * Renames the finished temp folder to `<root>/<name>`, or `<name>_1`, `_2`… when that exists: a save never
+ * overwrites another. Rename fails (ENOTEMPTY/EEXIST) if another save took the name meanwhile: next one.
+ */
+export async function moveIntoFreeFolder(
+  temp: string,
+  root: string,
+  name: string,
+): Promise<{ name: string; folder: string }> {
+  for (let attempt = 0; ; attempt++) {
+    const folderName = attempt === 0 ? name : `${name}_${attempt}`;
+    const folder = path.join(root, folderName);
+    if (await exists(folder)) continue;
+    try {
+      await rename(temp, folder);
+      return { name: folderName, folder };
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+    }
+  }
+}
+
+/** A hidden temp folder under `<outDir>/uniques/` that a save is written into before it is renamed. */
+export async function saveTempFolder(outDir: string): Promise<{ root: string; temp: string }> {
+  const root = path.join(outDir, 'uniques');
   await mkdir(root, { recursive: true });
   const temp = path.join(root, `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   await mkdir(temp);
+  return { root, temp };
+}
+
+export async function writeUniquesFolder(request: SaveRequest): Promise<SaveResult> {
+  const name = sanitizeSaveName(request.name);
+  const { root, temp } = await saveTempFolder(request.outDir);
   try {
     const streams = new Map<string, { uniques: SavedUnique[]; duplicates: SavedDuplicate[] }>();
     const streamOf = (id: string) => {
@@ -154,6 +187,7 @@ export async function writeUniquesFolder(request: SaveRequest): Promise<SaveResu
       await writeFile(path.join(temp, file), bytes);
       streamOf(unique.streamId).uniques.push({
         ...(unique.seq !== undefined ? { seq: unique.seq } : {}),
+        ...(unique.sourceTimeMs !== undefined ? { sourceTimeMs: unique.sourceTimeMs } : {}),
         ...(unique.file !== undefined ? { file: unique.file } : {}),
         image: file,
         sha256: createHash('sha256').update(bytes).digest('hex'),
@@ -180,19 +214,14 @@ export async function writeUniquesFolder(request: SaveRequest): Promise<SaveResu
     const manifestText = JSON.stringify(manifest, null, 1) + '\n';
     count(Buffer.byteLength(manifestText));
     await writeFile(path.join(temp, 'manifest.json'), manifestText);
-    // Pick the first free folder name; rename fails (ENOTEMPTY/EEXIST) if another save took it meanwhile.
-    for (let attempt = 0; ; attempt++) {
-      const folderName = attempt === 0 ? name : `${name}_${attempt}`;
-      const folder = path.join(root, folderName);
-      if (await exists(folder)) continue;
-      try {
-        await rename(temp, folder);
-        return { name: folderName, folder, uniques: request.uniques.length, duplicates, bytes: written };
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-      }
-    }
+    const placed = await moveIntoFreeFolder(temp, root, name);
+    return {
+      name: placed.name,
+      folder: placed.folder,
+      uniques: request.uniques.length,
+      duplicates,
+      bytes: written,
+    };
   } catch (err) {
     await rm(temp, { recursive: true, force: true });
     throw err;

@@ -47,7 +47,11 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
   const sourceNamed = (name: string): Promise<FrameSource> => {
     let source = opened.get(name);
     if (!source) {
-      source = openSource(name, { fashionMnistDir: options.fashionMnistDir, camera: options.camera });
+      source = openSource(name, {
+        fashionMnistDir: options.fashionMnistDir,
+        camera: options.camera,
+        video: options.video,
+      });
       opened.set(name, source);
       source.catch(() => opened.delete(name));
     }

@@ -1,7 +1,9 @@
 /**
  * The `/api/*` routes of a run's HTTP server (the port that also serves `/metrics`), over the run's
- * unique store: `GET /api/status`, `GET /api/uniques`, `POST /api/save {"name": "…"}`. They answer JSON
- * and never throw.
+ * unique store: `GET /api/status`, `GET /api/uniques`, `POST /api/save {"name": "…", "saveAs":
+ * "images"|"video", "frames": "kept"|"all"}` (saveAs and frames optional: images of the kept frames by
+ * default; a video uses the run's VIDEO_CODEC; all frames needs a run started with --save-frames all).
+ * They answer JSON and never throw.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { UserError, errorMessage } from '../../common/errors.js';
@@ -101,16 +103,40 @@ async function route(
     if (err instanceof BodyTooLarge) return reject(res, 413, 'too-large', err.message);
     return reject(res, 400, 'bad-body', 'request body: expected JSON like {"name": "<order number>"}');
   }
-  const name = (body as { name?: unknown } | null)?.name;
+  const fields = (body ?? {}) as { name?: unknown; saveAs?: unknown; frames?: unknown };
+  const name = fields.name;
+  if (fields.saveAs !== undefined && fields.saveAs !== 'images' && fields.saveAs !== 'video') {
+    return reject(
+      res,
+      400,
+      'bad-save-as',
+      `saveAs ${JSON.stringify(fields.saveAs)}: expected "images" or "video"`,
+    );
+  }
+  if (fields.frames !== undefined && fields.frames !== 'kept' && fields.frames !== 'all') {
+    return reject(
+      res,
+      400,
+      'bad-frames',
+      `frames ${JSON.stringify(fields.frames)}: expected "kept" or "all"`,
+    );
+  }
   try {
-    const result = await deduper.save(typeof name === 'number' ? String(name) : (name as string));
+    const result = await deduper.save(typeof name === 'number' ? String(name) : (name as string), {
+      ...(fields.saveAs !== undefined ? { saveAs: fields.saveAs } : {}),
+      ...(fields.frames !== undefined ? { frames: fields.frames } : {}),
+    });
     send(res, 201, result);
   } catch (err) {
     if (err instanceof SaveRefused) {
       if (err.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(err.retryAfterSeconds));
       return reject(res, err.status, err.reason, err.message);
     }
-    if (err instanceof UserError) return reject(res, 400, 'bad-name', err.message);
+    if (err instanceof UserError) {
+      if (err.message.startsWith('save of all frames')) return reject(res, 409, 'not-retained', err.message);
+      if (!err.message.startsWith('video')) return reject(res, 400, 'bad-name', err.message);
+    }
+    // The folder or the video could not be written (disk, ffmpeg): the request was fine, the run was not.
     log.error('save failed', { error: errorMessage(err) });
     return reject(
       res,

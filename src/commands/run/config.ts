@@ -31,6 +31,13 @@ export interface PipelineConfig {
   maxSaveBytes?: number;
   allowedOrigins?: string;
   token?: string;
+  /** Saves as video and video sources (docs/video.md). */
+  saveAs?: 'images' | 'video';
+  saveFrames?: 'kept' | 'all';
+  videoCodec?: string;
+  videoFps?: number;
+  ffmpegPath?: string;
+  ffprobePath?: string;
 }
 
 const REQUIRED = [

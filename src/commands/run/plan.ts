@@ -147,6 +147,9 @@ export function createDeduper(
     savesPerMinute: config.saveRate,
     maxSaveBytes: config.maxSaveBytes,
     imageSaveQuality: config.imageSaveQuality,
+    videoCodec: config.videoCodec,
+    videoFps: config.videoFps,
+    retainAllFrames: config.saveFrames === 'all',
     model:
       config.method === 'cnn' && warm
         ? {

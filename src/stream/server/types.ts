@@ -1,6 +1,6 @@
 /** The stream server's options and its handle (src/stream/server.ts). */
 import type { SessionStatus } from '../../common/wire/control.js';
-import type { CameraSourceOptions } from '../sources/source.js';
+import type { CameraSourceOptions, VideoSourceOptions } from '../sources/source.js';
 
 export interface StreamServerOptions {
   /** Bind address; default 127.0.0.1 (use 0.0.0.0 to expose). */
@@ -13,6 +13,8 @@ export interface StreamServerOptions {
   source?: string;
   fashionMnistDir?: string;
   camera?: CameraSourceOptions;
+  /** Video files and network streams: frame-size bound, stall timeout, RTSP listen mode. */
+  video?: VideoSourceOptions;
   /** Where submissions and scores are written; default out/server. */
   resultsDir?: string;
   /** A session whose frame socket has not connected within this time expires; default 30 s. */

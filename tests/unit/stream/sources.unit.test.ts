@@ -68,7 +68,7 @@ describe('openSource', () => {
 
   it('names an unknown source and a file that is neither a dataset nor IDX', async () => {
     await expect(openSource('fashion-mnist-validation')).rejects.toThrow(
-      'source "fashion-mnist-validation": expected fashion-mnist-test, fashion-mnist-train, camera, a dataset/IDX file or an image folder',
+      'source "fashion-mnist-validation": expected fashion-mnist-test, fashion-mnist-train, camera, a dataset/IDX file, an image folder, a video file or an rtsp:// / http(s):// stream',
     );
     const temp = await mkdtemp(path.join(os.tmpdir(), 'framesift-src-'));
     const junk = path.join(temp, 'notes.txt');
