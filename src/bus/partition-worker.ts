@@ -93,14 +93,37 @@ export class PartitionWorker {
     });
     if (!(await this.lease.acquire(this.abort.signal))) return 'stopped';
     const consumer = await this.bus.js.consumers.get(FRAMES_STREAM, partitionConsumer(partition));
+    // consume() keeps a bounded buffer of frames flowing; batches are cut from what has arrived, so a
+    // batch never waits for frames that are not there yet.
+    const messages = await consumer.consume({ max_messages: this.options.batchSize * 2, expires: 5000 });
+    const queue: JsMsg[] = [];
+    let wake: (() => void) | undefined;
+    const arrived = () => {
+      wake?.();
+      wake = undefined;
+    };
+    this.abort.signal.addEventListener('abort', () => {
+      void messages.close();
+      arrived();
+    });
+    const reading = (async () => {
+      for await (const m of messages) {
+        queue.push(m);
+        arrived();
+      }
+      arrived();
+    })();
     try {
       while (!this.abort.signal.aborted) {
-        const batch = await consumer.fetch({ max_messages: this.options.batchSize, expires: 500 });
-        const messages: JsMsg[] = [];
-        for await (const m of batch) messages.push(m);
-        if (messages.length > 0) await this.handle(messages);
+        if (queue.length === 0) {
+          await new Promise<void>((resolve) => (wake = resolve));
+          continue;
+        }
+        await this.handle(queue.splice(0, this.options.batchSize));
       }
     } finally {
+      await messages.close();
+      await reading.catch(() => undefined);
       if (!this.lost) await this.lease.release();
     }
     return this.lost ? 'lease-lost' : 'stopped';

@@ -47,6 +47,7 @@ type Resolved = BusConfig &
       | 'busBacklogBytes'
       | 'busBacklogFrames'
       | 'busReplicas'
+      | 'busAckWaitMs'
       | 'busIdleMs'
       | 'out'
     >
@@ -66,6 +67,8 @@ export function busConfigCommand(config: Resolved): void {
 export interface PublishOptions {
   signal?: AbortSignal;
   session?: string;
+  /** Called after each frame is handed to the bus (tests act at a given point of a session). */
+  onPublished?: (seq: number) => void;
 }
 
 /** Streams `--source` as camera `--camera` onto the bus; resolves with the end marker it published. */
@@ -83,7 +86,7 @@ export async function busPublishCommand(config: Resolved, options: PublishOption
       maxBacklogBytes: config.busBacklogBytes,
       maxBacklogFrames: config.busBacklogFrames,
       replicas: config.busReplicas,
-      ackWaitMs: 30_000,
+      ackWaitMs: config.busAckWaitMs,
     });
     const session = options.session ?? randomUUID();
     const publisher = new FramePublisher(bus, {
@@ -112,6 +115,7 @@ export async function busPublishCommand(config: Resolved, options: PublishOption
         frame.payload,
         frame.label,
       );
+      options.onPublished?.(seq);
       seq++;
       if (abort.signal.aborted) break;
     }

@@ -174,6 +174,7 @@ type ResolvedWorkerConfig = WorkerConfig &
       | 'busBacklogBytes'
       | 'busBacklogFrames'
       | 'busReplicas'
+      | 'busAckWaitMs'
     >
   >;
 
@@ -237,7 +238,7 @@ export async function workerCommand(config: ResolvedWorkerConfig): Promise<void>
         maxBacklogBytes: config.busBacklogBytes,
         maxBacklogFrames: config.busBacklogFrames,
         replicas: config.busReplicas,
-        ackWaitMs: 30_000,
+        ackWaitMs: config.busAckWaitMs,
       },
     });
     log.info('worker started', { partition: config.partition, mode: config.mode, name });

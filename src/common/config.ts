@@ -463,6 +463,15 @@ export const OPTIONS = {
     description: 'Copies of each JetStream stream (3 on a 3-node cluster survives one node lost).',
     commands: ['bus', 'worker'],
   }),
+  busAckWaitMs: option({
+    flag: '--bus-ack-wait-ms <ms>',
+    env: 'FRAMESIFT_BUS_ACK_WAIT_MS',
+    schema: z.coerce.number().int().min(100),
+    default: '30000',
+    expected: 'an integer of milliseconds, at least 100',
+    description: 'A frame a worker took but did not acknowledge within this time (the worker died) is redelivered.',
+    commands: ['bus', 'worker'],
+  }),
   busIdleMs: option({
     flag: '--bus-idle-ms <ms>',
     env: 'FRAMESIFT_BUS_IDLE_MS',
