@@ -70,11 +70,35 @@ export class ResultCollector {
 
   async start(): Promise<void> {
     await ensureStreams(this.bus);
-    const consumer = await this.bus.js.consumers.get(RESULTS_STREAM, { deliver_policy: DeliverPolicy.All });
-    this.messages = await consumer.consume({ max_messages: 1000 });
-    this.timer = setInterval(() => this.sweep(), Math.max(50, this.options.idleMs / 4));
+    await this.subscribe();
+    this.timer = setInterval(
+      () => {
+        this.sweep();
+        void this.checkStalled();
+      },
+      Math.max(50, Math.min(2000, this.options.idleMs / 4)),
+    );
+  }
+
+  private lastSeq = 0;
+  private lastArrival = Date.now();
+  private resubscribing = false;
+
+  /** An ordered consumer from the first result not yet applied (all of them, at start). */
+  private async subscribe(): Promise<void> {
+    const consumer = await this.bus.js.consumers.get(
+      RESULTS_STREAM,
+      this.lastSeq === 0
+        ? { deliver_policy: DeliverPolicy.All }
+        : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.lastSeq + 1 },
+    );
+    const messages = await consumer.consume({ max_messages: 1000 });
+    this.messages = messages;
     void (async () => {
-      for await (const m of this.messages!) {
+      for await (const m of messages) {
+        if (m.seq <= this.lastSeq) continue;
+        this.lastSeq = m.seq;
+        this.lastArrival = Date.now();
         try {
           this.apply(decodeResult(m.data));
         } catch (err) {
@@ -82,6 +106,28 @@ export class ResultCollector {
         }
       }
     })();
+  }
+
+  /**
+   * A consumer whose server was lost can go quiet while results keep arriving on the stream: when the
+   * stream holds results past the last one applied and none came for a while, subscribe again from there.
+   */
+  private async checkStalled(): Promise<void> {
+    if (this.resubscribing || Date.now() - this.lastArrival < 3000) return;
+    this.resubscribing = true;
+    try {
+      const info = await this.bus.jsm.streams.info(RESULTS_STREAM);
+      if (info.state.last_seq > this.lastSeq && Date.now() - this.lastArrival >= 3000) {
+        log.warn('result consumer stalled; subscribing again', { from: this.lastSeq + 1 });
+        await this.messages?.close();
+        await this.subscribe();
+        this.lastArrival = Date.now();
+      }
+    } catch (err) {
+      log.warn('checking the result stream failed', { error: errorMessage(err) });
+    } finally {
+      this.resubscribing = false;
+    }
   }
 
   async stop(): Promise<void> {

@@ -88,6 +88,14 @@ async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>
     await jsm.streams.add(config);
     log.info('stream created', { stream: config.name });
   }
+  // A replicated stream takes frames only once its replicas have elected a leader.
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const info = await jsm.streams.info(config.name);
+    if (!info.cluster || info.cluster.leader) return;
+    if (Date.now() > deadline) throw new UserError(`stream ${config.name}: no leader elected within 30 s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 export async function ensureStreams(bus: Bus, limits: BusLimits = DEFAULT_BUS_LIMITS): Promise<void> {
@@ -129,6 +137,8 @@ export async function ensurePartitionConsumer(
     ack_wait: limits.ackWaitMs * 1e6,
     max_ack_pending: 4096,
     max_deliver: -1,
+    // Replicated like its stream, so the partition's place in the stream survives a lost node.
+    num_replicas: limits.replicas,
   };
   try {
     await bus.jsm.consumers.info(FRAMES_STREAM, name);

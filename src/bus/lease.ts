@@ -24,6 +24,7 @@ export interface LeaseOptions {
 
 export class PartitionLease {
   private revision = 0;
+  private renewedAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private lostHandlers: Array<() => void> = [];
   private constructor(
@@ -52,11 +53,12 @@ export class PartitionLease {
   async tryAcquire(): Promise<boolean> {
     try {
       this.revision = await this.kv.create(this.key, this.options.owner);
+      this.renewedAt = Date.now();
     } catch {
       return false;
     }
     log.info('partition lease acquired', { partition: this.options.partition, owner: this.options.owner });
-    this.timer = setInterval(() => void this.renew(), Math.max(100, this.options.ttlMs / 3));
+    this.timer = setInterval(() => void this.renew(), Math.max(100, this.options.ttlMs / 5));
     return true;
   }
 
@@ -90,7 +92,18 @@ export class PartitionLease {
     if (!this.held) return;
     try {
       this.revision = await this.kv.update(this.key, this.options.owner, this.revision);
+      this.renewedAt = Date.now();
     } catch (err) {
+      // Someone else's revision means the key expired and was taken: lost now. Any other failure (a
+      // cluster node lost, a leader election) is retried until the TTL since the last renewal runs out.
+      const taken = /wrong last sequence/i.test(errorMessage(err));
+      if (!taken && Date.now() - this.renewedAt < this.options.ttlMs * 0.8) {
+        log.warn('partition lease renewal failed; retrying', {
+          partition: this.options.partition,
+          error: errorMessage(err),
+        });
+        return;
+      }
       log.error('partition lease lost', { partition: this.options.partition, error: errorMessage(err) });
       this.stopRenewing();
       for (const handler of this.lostHandlers) handler();

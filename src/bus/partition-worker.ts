@@ -20,6 +20,7 @@ import { readSubject } from './history.js';
 import { PartitionLease } from './lease.js';
 import { decodeResult, encodeResult, type FrameOutcome, type FramesMessage } from './messages.js';
 import { busFramesConsumed, busFramesRedelivered } from './metrics.js';
+import { publishRetrying } from './publisher.js';
 import {
   FRAMES_STREAM,
   SESSION_HEADER,

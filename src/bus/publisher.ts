@@ -25,11 +25,36 @@ export interface FramePublisherOptions {
   window?: number;
 }
 
+/** Tries of one frame's publish before it is counted as refused (publish-failed). */
+const PUBLISH_ATTEMPTS = 9;
+
 function discardReason(err: unknown): DiscardReason {
   const text = errorMessage(err);
   if (/maximum (bytes|messages)|resource limits|insufficient resources/i.test(text)) return 'bus-full';
   if (/message size exceeds|max_payload|maximum payload/i.test(text)) return 'too-large';
   return 'publish-failed';
+}
+
+/**
+ * A JetStream publish that is tried again while it fails for a passing reason (a cluster node lost, a
+ * stream leader being elected); the message id makes a retry of a message that was in fact stored a
+ * no-op. A full backlog or an oversize message is final at once.
+ */
+export async function publishRetrying(
+  bus: Bus,
+  subject: string,
+  data: Uint8Array,
+  options: { msgID: string; headers?: ReturnType<typeof headers> },
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await bus.js.publish(subject, data, { ...options, timeout: 5_000 });
+      return;
+    } catch (err) {
+      if (discardReason(err) !== 'publish-failed' || attempt >= PUBLISH_ATTEMPTS) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+    }
+  }
 }
 
 export class FramePublisher {
@@ -57,9 +82,12 @@ export class FramePublisher {
   }
 
   private discard(seq: number, reason: DiscardReason, err: unknown): void {
-    (this.discarded[reason] ??= []).push(seq);
+    const seqs = (this.discarded[reason] ??= []);
+    seqs.push(seq);
     busFramesDiscarded.inc({ camera: this.options.camera, reason });
-    log.warn('frame refused by the bus', {
+    // The first refusal of each reason is logged; the rest are counted (metrics, end marker, summary).
+    if (seqs.length > 1) return;
+    log.warn('frames refused by the bus', {
       camera: this.options.camera,
       seq,
       reason,
@@ -84,12 +112,7 @@ export class FramePublisher {
     }
     const h = headers();
     h.set(SESSION_HEADER, this.options.session);
-    const done = this.bus.js
-      .publish(publishSubject(this.options.camera), message, {
-        msgID: frameMessageId(this.options.camera, this.options.session, seq),
-        headers: h,
-        timeout: 10_000,
-      })
+    const done = this.publishWithRetry(seq, message, h)
       .then(
         () => void busFramesPublished.inc({ camera: this.options.camera }),
         (err: unknown) => this.discard(seq, discardReason(err), err),
@@ -97,6 +120,18 @@ export class FramePublisher {
       .finally(() => this.inFlight.delete(done));
     this.inFlight.add(done);
     if (this.inFlight.size >= this.window) await Promise.race(this.inFlight);
+  }
+
+  /**
+   * A publish that failed for a passing reason (a cluster node lost, a leader being elected) is tried
+   * again: the message id makes a retry of a frame that was in fact stored a no-op. A full backlog or an
+   * oversize frame is final at once.
+   */
+  private publishWithRetry(seq: number, message: Uint8Array, h: ReturnType<typeof headers>) {
+    return publishRetrying(this.bus, publishSubject(this.options.camera), message, {
+      msgID: frameMessageId(this.options.camera, this.options.session, seq),
+      headers: h,
+    });
   }
 
   /** Waits for every publish, then publishes the session's end marker. */
@@ -114,14 +149,17 @@ export class FramePublisher {
         ? { labels: Buffer.from(Uint8Array.from(this.labels)).toString('base64') }
         : {}),
     };
-    await this.bus.js.publish(resultsSubject(this.options.camera, 'end'), encodeResult(end), {
+    await publishRetrying(this.bus, resultsSubject(this.options.camera, 'end'), encodeResult(end), {
       msgID: `${this.options.camera}-${this.options.session}-end`,
     });
-    log.info('session published', {
+    const refused = Object.fromEntries(
+      Object.entries(this.discarded).map(([r, seqs]) => [r, seqs?.length ?? 0]),
+    );
+    log.log(this.discardedCount() > 0 ? 'warn' : 'info', 'session published', {
       camera: this.options.camera,
       session: this.options.session,
       sent: this.sent,
-      discarded: this.discardedCount(),
+      refused,
     });
     return end;
   }

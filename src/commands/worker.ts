@@ -18,7 +18,7 @@ import {
   type PartitionHandler,
 } from '../bus/index.js';
 import type { WorkerConfig } from '../common/config.js';
-import { ConfigError, UserError } from '../common/errors.js';
+import { ConfigError, errorMessage } from '../common/errors.js';
 import { FrameRing } from '../common/frame-ring.js';
 import { loggerFor } from '../common/logger.js';
 import type { FrameHeader } from '../common/wire/header.js';
@@ -195,7 +195,11 @@ export async function workerCommand(config: ResolvedWorkerConfig): Promise<void>
   const ring = FrameRing.create({ slots: batchSize * 2, slotBytes });
   const pool = createAnalysisPool({ threads: config.workers, modelsDir: config.modelsDir, ring });
   let worker: PartitionWorker | undefined;
-  const stop = () => worker?.stop();
+  let stopping = false;
+  const stop = () => {
+    stopping = true;
+    worker?.stop();
+  };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
@@ -203,7 +207,8 @@ export async function workerCommand(config: ResolvedWorkerConfig): Promise<void>
     const warm =
       config.mode === 'classify' || config.method === 'cnn' ? (await pool.warmup(model))[0] : undefined;
     const threshold = config.threshold ?? defaultThreshold(config.method, config.metric);
-    const handler =
+    // Each ownership starts from what the bus holds: a fresh store, rebuilt from the published uniques.
+    const makeHandler = () =>
       config.mode === 'dedupe'
         ? dedupeHandler(
             pool,
@@ -217,7 +222,7 @@ export async function workerCommand(config: ResolvedWorkerConfig): Promise<void>
             }),
           )
         : classifyHandler(pool, ring, model);
-    worker = new PartitionWorker(bus, handler, {
+    const options = {
       partition: config.partition,
       name,
       batchSize,
@@ -240,12 +245,25 @@ export async function workerCommand(config: ResolvedWorkerConfig): Promise<void>
         replicas: config.busReplicas,
         ackWaitMs: config.busAckWaitMs,
       },
-    });
+    };
     log.info('worker started', { partition: config.partition, mode: config.mode, name });
-    const why = await worker.run();
-    log.info('worker stopped', { partition: config.partition, why, processed: worker.processed });
-    if (why === 'lease-lost') {
-      throw new UserError(`partition ${config.partition}: lease lost to another worker; this worker stopped`);
+    // A worker that loses its lease, or whose bus fails under it, leaves its unacknowledged frames to be
+    // redelivered and goes back to standing by; only a stop ends it.
+    while (!stopping) {
+      worker = new PartitionWorker(bus, makeHandler(), options);
+      let why: string;
+      try {
+        why = await worker.run();
+      } catch (err) {
+        why = 'failed';
+        log.error('partition work failed; standing by again', {
+          partition: config.partition,
+          error: errorMessage(err),
+        });
+      }
+      log.info('worker stopped', { partition: config.partition, why, processed: worker.processed });
+      if (why === 'stopped' || stopping) break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
     }
   } finally {
     process.off('SIGINT', stop);

@@ -469,7 +469,8 @@ export const OPTIONS = {
     schema: z.coerce.number().int().min(100),
     default: '30000',
     expected: 'an integer of milliseconds, at least 100',
-    description: 'A frame a worker took but did not acknowledge within this time (the worker died) is redelivered.',
+    description:
+      'A frame a worker took but did not acknowledge within this time (the worker died) is redelivered.',
     commands: ['bus', 'worker'],
   }),
   busIdleMs: option({

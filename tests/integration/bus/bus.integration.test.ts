@@ -13,7 +13,13 @@ import { connectBus } from '../../../src/bus/index.js';
 import { busCollectCommand, busPublishCommand, type CollectedResults } from '../../../src/commands/bus.js';
 import { resolveConfig } from '../../../src/common/config.js';
 import { fashionMnistDir, loadFashionMnist } from '../../../src/stream/index.js';
-import { natsServerAvailable, startNats, startNatsCluster, type NatsCluster, type NatsNode } from './nats-server.js';
+import {
+  natsServerAvailable,
+  startNats,
+  startNatsCluster,
+  type NatsCluster,
+  type NatsNode,
+} from './nats-server.js';
 
 const available = natsServerAvailable();
 const CLI = path.resolve('dist/cli.js');
@@ -29,10 +35,29 @@ interface Worker {
   stderr: string[];
 }
 
-function startWorker(servers: string, partition: number, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Worker {
+function startWorker(
+  servers: string,
+  partition: number,
+  extra: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Worker {
   const child = spawn(
     process.execPath,
-    [CLI, 'worker', '--bus', servers, '--partition', String(partition), '--workers', '1', '--lease-ttl-ms', '1000', '--bus-ack-wait-ms', '2000', ...extra],
+    [
+      CLI,
+      'worker',
+      '--bus',
+      servers,
+      '--partition',
+      String(partition),
+      '--workers',
+      '1',
+      '--lease-ttl-ms',
+      '1000',
+      '--bus-ack-wait-ms',
+      '2000',
+      ...extra,
+    ],
     { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   const stderr: string[] = [];
@@ -48,7 +73,9 @@ async function owning(worker: Worker): Promise<void> {
       if (worker.stderr.join('').includes('partition lease acquired')) resolve();
     };
     worker.child.stderr!.on('data', check);
-    worker.child.once('exit', (code) => reject(new Error(`worker exited ${code}: ${worker.stderr.join('').slice(-1500)}`)));
+    worker.child.once('exit', (code) =>
+      reject(new Error(`worker exited ${code}: ${worker.stderr.join('').slice(-1500)}`)),
+    );
     check();
   });
 }
@@ -137,7 +164,9 @@ describe.skipIf(!available)('bus mode on a real NATS server', () => {
     cleanups.push(() => collector.stop());
     const [a, b] = await Promise.all(
       ['cam1', 'cam2'].map((camera) =>
-        busPublishCommand(busConfig({ bus: nats.url, camera, count: 300, fps: 0, source: 'fashion-mnist-test' })),
+        busPublishCommand(
+          busConfig({ bus: nats.url, camera, count: 300, fps: 0, source: 'fashion-mnist-test' }),
+        ),
       ),
     );
     expect(a!.sent).toBe(300);
@@ -160,7 +189,9 @@ describe.skipIf(!available)('bus mode on a real NATS server', () => {
     nats = await startNats({ partitions: 1 });
     out = await mkdtemp(path.join(os.tmpdir(), 'framesift-bus-'));
     // A slow owner (20 ms per batch) so that the kill lands mid-session; batches of 16.
-    const owner = track(startWorker(nats.url, 0, ['--batch-size', '16'], { FRAMESIFT_TEST_WORKER_DELAY_MS: '20' }));
+    const owner = track(
+      startWorker(nats.url, 0, ['--batch-size', '16'], { FRAMESIFT_TEST_WORKER_DELAY_MS: '20' }),
+    );
     await owning(owner);
     const standby = track(startWorker(nats.url, 0, ['--batch-size', '16']));
     await new Promise<void>((resolve) => {
@@ -215,7 +246,8 @@ describe.skipIf(!available)('bus mode on a 3-node NATS cluster', () => {
   it('keeps publishing and processing when a node is killed', async () => {
     cluster = await startNatsCluster({ partitions: 1 });
     const out = await mkdtemp(path.join(os.tmpdir(), 'framesift-bus-'));
-    const worker = track(startWorker(cluster.servers, 0, ['--bus-replicas', '3']));
+    // Raft elections after a node loss take seconds: a lease TTL well above them.
+    const worker = track(startWorker(cluster.servers, 0, ['--bus-replicas', '3', '--lease-ttl-ms', '10000']));
     await owning(worker);
     const collector = new Collector(cluster.servers, out, 30_000);
     cleanups.push(() => collector.stop());
@@ -234,6 +266,7 @@ describe.skipIf(!available)('bus mode on a 3-node NATS cluster', () => {
     expect(killed).toBe(true);
     const [results] = await collector.waitFor(1);
     const refused = Object.values(end.discarded).reduce((n, seqs) => n + (seqs?.length ?? 0), 0);
+    expect({ missing: results!.session.missing.length, refused }).toEqual({ missing: 0, refused });
     expect(results!.session.complete).toBe(true);
     expect(results!.written.document.counts.processed + refused).toBe(2000);
     // Refusals during the node's loss are counted by reason, never lost silently; most frames go through.

@@ -41,7 +41,10 @@ export interface NatsNode {
 async function waitForOutput(child: ChildProcess, text: RegExp, what: string): Promise<void> {
   let output = '';
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} did not start: ${output.slice(-2000)}`)), 20_000);
+    const timer = setTimeout(
+      () => reject(new Error(`${what} did not start: ${output.slice(-2000)}`)),
+      20_000,
+    );
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       if (text.test(output)) {
@@ -109,7 +112,9 @@ export interface NatsCluster {
 }
 
 /** A 3-node JetStream cluster on loopback. */
-export async function startNatsCluster(options: { partitions?: number; size?: number } = {}): Promise<NatsCluster> {
+export async function startNatsCluster(
+  options: { partitions?: number; size?: number } = {},
+): Promise<NatsCluster> {
   const size = options.size ?? 3;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'framesift-nats-cluster-'));
   const ports = await Promise.all(Array.from({ length: size }, () => freePort()));
@@ -131,7 +136,7 @@ export async function startNatsCluster(options: { partitions?: number; size?: nu
     ),
   );
   // JetStream in a cluster is usable once the meta group has a leader.
-  await Promise.all(children.map((child, i) => waitForOutput(child, /JetStream cluster new metadata leader|Server is ready/, `nats node n${i}`)));
+  await Promise.all(children.map((child, i) => waitForOutput(child, /metadata leader/, `nats node n${i}`)));
   const nodes = children.map((child, i) => node(child, ports[i]!, undefined));
   return {
     nodes,
