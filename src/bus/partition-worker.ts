@@ -214,11 +214,11 @@ export class PartitionWorker {
           ...(this.options.rule ? { rule: this.options.rule } : {}),
           frames: list,
         };
-        return this.bus.js.publish(resultsSubject(camera, 'frames'), encodeResult(message), {
-          msgID: `${camera}-${session}-${createHash('sha1')
-            .update(list.map((o) => o.seq).join(','))
-            .digest('hex')}`,
-          timeout: 10_000,
+        const batchId = createHash('sha1')
+          .update(list.map((o) => o.seq).join(','))
+          .digest('hex');
+        return publishRetrying(this.bus, resultsSubject(camera, 'frames'), encodeResult(message), {
+          msgID: `${camera}-${session}-${batchId}`,
         });
       }),
     ).catch((err: unknown) => {
