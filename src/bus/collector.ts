@@ -21,8 +21,8 @@ export interface CollectedSession {
   end: EndMessage;
   /** Decided and invalid outcomes by seq, in seq order. */
   outcomes: FrameOutcome[];
-  /** Outcomes of frames whose seq could not be read. */
-  unreadable: number;
+  /** Why each frame whose seq could not be read was invalid. */
+  unreadable: string[];
   /** Seqs below `end.sent` with no outcome and not discarded. */
   missing: number[];
   /** Outcomes that arrived again for a seq already decided (redeliveries). */
@@ -38,7 +38,7 @@ interface Tally {
   camera: string;
   session: string;
   outcomes: Map<number, FrameOutcome>;
-  unreadable: number;
+  unreadable: string[];
   duplicates: number;
   model?: FramesMessage['model'];
   rule?: FramesMessage['rule'];
@@ -144,7 +144,7 @@ export class ResultCollector {
         camera,
         session,
         outcomes: new Map(),
-        unreadable: 0,
+        unreadable: [],
         duplicates: 0,
         lastChange: Date.now(),
         done: false,
@@ -163,7 +163,7 @@ export class ResultCollector {
       t.model ??= message.model;
       t.rule ??= message.rule;
       for (const outcome of message.frames) {
-        if (outcome.seq < 0) t.unreadable++;
+        if (outcome.seq < 0) t.unreadable.push(outcome.invalid ?? 'undecodable');
         else if (t.outcomes.has(outcome.seq)) t.duplicates++;
         else t.outcomes.set(outcome.seq, outcome);
       }
@@ -181,7 +181,7 @@ export class ResultCollector {
   private check(t: Tally, idle: boolean): void {
     if (t.done || !t.end) return;
     const discarded = discardedSeqs(t.end);
-    const accounted = t.outcomes.size + t.unreadable + discarded.size;
+    const accounted = t.outcomes.size + t.unreadable.length + discarded.size;
     const complete = accounted >= t.end.sent;
     if (!complete && !idle) return;
     t.done = true;

@@ -5,7 +5,8 @@
  */
 
 /** Why the bus did not deliver a frame to a worker: the stream refused it at publish. */
-export type DiscardReason = 'bus-full' | 'too-large' | 'publish-failed';
+export type { BusDropReason as DiscardReason } from '../common/session/index.js';
+import type { BusDropReason as DiscardReason } from '../common/session/index.js';
 
 /** One frame's outcome, as the worker decided it. */
 export interface FrameOutcome {

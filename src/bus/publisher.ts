@@ -31,8 +31,8 @@ const PUBLISH_ATTEMPTS = 9;
 function discardReason(err: unknown): DiscardReason {
   const text = errorMessage(err);
   if (/maximum (bytes|messages)|resource limits|insufficient resources/i.test(text)) return 'bus-full';
-  if (/message size exceeds|max_payload|maximum payload/i.test(text)) return 'too-large';
-  return 'publish-failed';
+  if (/message size exceeds|max_payload|maximum payload/i.test(text)) return 'bus-too-large';
+  return 'bus-publish-failed';
 }
 
 /**
@@ -51,7 +51,7 @@ export async function publishRetrying(
       await bus.js.publish(subject, data, { ...options, timeout: 5_000 });
       return;
     } catch (err) {
-      if (discardReason(err) !== 'publish-failed' || attempt >= PUBLISH_ATTEMPTS) throw err;
+      if (discardReason(err) !== 'bus-publish-failed' || attempt >= PUBLISH_ATTEMPTS) throw err;
       await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
     }
   }
@@ -105,7 +105,7 @@ export class FramePublisher {
     if (message.byteLength > this.bus.maxPayload) {
       this.discard(
         seq,
-        'too-large',
+        'bus-too-large',
         new Error(`${message.byteLength} bytes > max_payload ${this.bus.maxPayload}`),
       );
       return;

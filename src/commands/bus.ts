@@ -14,13 +14,16 @@ import {
   ensureStreams,
   natsServerConfig,
   type CollectedSession,
+  type DiscardReason,
   type EndMessage,
+  type FrameOutcome,
 } from '../bus/index.js';
 import type { BusConfig } from '../common/config.js';
 import { loggerFor } from '../common/logger.js';
 import { writeUniquesFolder, type KeptImage } from '../dedupe/index.js';
+import type { FrameImage } from '../common/frame-image.js';
+import { INVALID_REASONS, SessionLedger, type InvalidReason } from '../common/session/index.js';
 import {
-  SeqBitmap,
   SessionRecorder,
   formatTerminalSummary,
   writeResultsFolder,
@@ -132,6 +135,17 @@ export async function busPublishCommand(config: Resolved, options: PublishOption
   }
 }
 
+/** The pixels that travelled with an outcome; a 1×1 stand-in when they did not (large classified frames). */
+function imageOf(o: FrameOutcome): FrameImage {
+  return o.image
+    ? { ...o.image, encoding: o.image.encoding as 0 | 1 | 2, data: base64ToBytes(o.image.data) }
+    : { width: 1, height: 1, channels: 1, encoding: 0, data: new Uint8Array(1) };
+}
+
+function asInvalidReason(reason: string): InvalidReason {
+  return (INVALID_REASONS as readonly string[]).includes(reason) ? (reason as InvalidReason) : 'undecodable';
+}
+
 export interface CollectedResults {
   session: CollectedSession;
   written: WrittenResults;
@@ -152,17 +166,21 @@ export async function writeCollectedSession(
 ): Promise<CollectedResults> {
   const { end } = collected;
   const recorder = new SessionRecorder();
+  // The same ledger and rule as `run`: every frame the publisher sent is processed, dropped or invalid
+  // with a typed reason, or missing by seq.
+  const ledger = new SessionLedger({ count: end.sent });
   const kept: Array<{ seq: number; image: KeptImage; decidedAt: number; distance?: number }> = [];
   let duplicates = 0;
   for (const o of collected.outcomes) {
-    recorder.received(o.seq);
-    if (o.invalid) recorder.invalid(o.invalid);
-    else if (o.failed) recorder.invalid(o.failed);
-    else if (o.label !== undefined) {
-      const image = o.image
-        ? { ...o.image, encoding: o.image.encoding as 0 | 1 | 2, data: base64ToBytes(o.image.data) }
-        : { width: 1, height: 1, channels: 1, encoding: 0 as const, data: new Uint8Array(1) };
-      recorder.predicted(o.seq, o.label, o.confidence ?? 0, image, o.sentAt, o.decidedAt);
+    ledger.receive();
+    if (ledger.admit(o.seq)) continue;
+    if (o.invalid || o.failed) {
+      ledger.invalid(o.invalid ? asInvalidReason(o.invalid) : 'undecodable', o.seq);
+      continue;
+    }
+    ledger.process(o.seq);
+    if (o.label !== undefined) {
+      recorder.predicted(o.seq, o.label, o.confidence ?? 0, imageOf(o), o.sentAt, o.decidedAt);
     } else {
       recorder.processed(o.sentAt, o.decidedAt);
       if (o.kept && o.image) {
@@ -170,20 +188,20 @@ export async function writeCollectedSession(
           seq: o.seq,
           decidedAt: o.decidedAt,
           ...(o.distance !== undefined ? { distance: o.distance } : {}),
-          image: { ...o.image, encoding: o.image.encoding as 0 | 1 | 2, data: base64ToBytes(o.image.data) },
+          image: imageOf(o),
         });
       } else if (o.kept === false) duplicates++;
     }
   }
-  for (let i = 0; i < collected.unreadable; i++) {
-    recorder.received();
-    recorder.invalid('bad-frame');
+  for (const reason of collected.unreadable) {
+    ledger.receive();
+    ledger.invalid(asInvalidReason(reason));
   }
-  // Frames the bus refused never reached a worker: counted as dropped by their reason, never as missing.
+  // Frames the bus refused never reached a worker: dropped with their reason, never missing.
   for (const [reason, seqs] of Object.entries(end.discarded)) {
     for (const seq of seqs ?? []) {
-      recorder.received(seq);
-      recorder.dropped(reason);
+      ledger.receive();
+      if (!ledger.admit(seq)) ledger.drop(reason as DiscardReason, seq);
     }
   }
   const sessionId = `${collected.camera}-${collected.session}`;
@@ -204,17 +222,19 @@ export async function writeCollectedSession(
     });
     savedFolder = saved.folder;
   }
-  const receivedSeqs = new SeqBitmap();
-  for (const o of collected.outcomes) receivedSeqs.mark(o.seq);
-  for (const seqs of Object.values(end.discarded)) for (const seq of seqs ?? []) receivedSeqs.mark(seq);
+  const judgement = ledger.judge(
+    end.sent,
+    collected.complete ? { kind: 'ended' } : { kind: 'lost', reason: 'no-end' },
+  );
   const outcome: SessionOutcome = {
     sessionId,
     mode: end.mode,
     source: { name: end.source, requestedCount: end.sent },
     model: collected.model ?? null,
-    sent: end.sent,
-    counts: recorder.counts,
-    receivedSeqs,
+    counts: judgement.counts,
+    reconciliation: judgement.reconciliation,
+    verdict: judgement.verdict,
+    ...(judgement.beyondSent.length > 0 ? { beyondSent: judgement.beyondSent } : {}),
     predictions: recorder.predictions,
     samples: recorder.samples,
     timings: { startedAt, endedAt: Date.now() },

@@ -144,7 +144,8 @@ function expectAllProcessedOnce(results: CollectedResults, sent: number): void {
   expect(results.session.end.sent).toBe(sent);
   expect(results.session.outcomes.map((o) => o.seq)).toEqual(Array.from({ length: sent }, (_, i) => i));
   expect(doc.counts.processed).toBe(sent);
-  expect((doc as { reconciliation?: { reconciled?: boolean } }).reconciliation?.reconciled).toBe(true);
+  expect(doc.reconciliation.reconciled).toBe(true);
+  expect(doc.verdict?.complete).toBe(true);
 }
 
 describe.skipIf(!available)('bus mode on a real NATS server', () => {
@@ -230,6 +231,7 @@ describe.skipIf(!available)('bus mode on a real NATS server', () => {
     expect(results!.session.complete).toBe(true);
     expect(doc.counts.processed).toBe(50);
     expect(doc.counts.dropped).toEqual({ 'bus-full': 150 });
+    expect(doc.counts.missing).toBe(0);
     const saved = JSON.parse(await readFile(path.join(results!.written.folder, 'results.json'), 'utf8')) as {
       counts: { processed: number };
     };
