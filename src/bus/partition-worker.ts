@@ -15,7 +15,13 @@ import type { JsMsg } from '@nats-io/jetstream';
 import { errorMessage } from '../common/errors.js';
 import { loggerFor } from '../common/logger.js';
 import { FrameFormatError, decodeFrame, type FrameHeader } from '../common/wire/header.js';
-import { ensurePartitionConsumer, ensureStreams, type Bus, type BusLimits } from './connection.js';
+import {
+  DEFAULT_BUS_LIMITS,
+  ensurePartitionConsumer,
+  ensureStreams,
+  type Bus,
+  type BusLimits,
+} from './connection.js';
 import { readSubject } from './history.js';
 import { PartitionLease } from './lease.js';
 import { decodeResult, encodeResult, type FrameOutcome, type FramesMessage } from './messages.js';
@@ -93,6 +99,19 @@ export class PartitionWorker {
       this.abort.abort();
     });
     if (!(await this.lease.acquire(this.abort.signal))) return 'stopped';
+    // Frames the previous owner took but never acknowledged come back once their ack wait is over, and
+    // the server redelivers before it delivers new frames: waiting for that keeps decisions in seq order
+    // across a takeover, so a camera's uniques are the same as with one worker throughout.
+    const info = await this.bus.jsm.consumers.info(FRAMES_STREAM, partitionConsumer(partition));
+    if (info.num_ack_pending > 0 && !this.abort.signal.aborted) {
+      const waitMs = (this.options.limits?.ackWaitMs ?? DEFAULT_BUS_LIMITS.ackWaitMs) + 250;
+      log.info("taking over: waiting for the previous owner's frames to come due", {
+        partition,
+        unacknowledged: info.num_ack_pending,
+        waitMs,
+      });
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+    }
     const consumer = await this.bus.js.consumers.get(FRAMES_STREAM, partitionConsumer(partition));
     // consume() keeps a bounded buffer of frames flowing; batches are cut from what has arrived, so a
     // batch never waits for frames that are not there yet.

@@ -80,6 +80,16 @@ async function owning(worker: Worker): Promise<void> {
   });
 }
 
+/** Frames partition 0's consumer has acknowledged so far (by stream sequence). */
+async function ackFloor(servers: string): Promise<number> {
+  const bus = await connectBus(servers, 'test-observer');
+  try {
+    return (await bus.jsm.consumers.info('FRAMESIFT_FRAMES', 'worker-0')).ack_floor.stream_seq;
+  } finally {
+    await bus.close();
+  }
+}
+
 /** Waits until partition 0's consumer has acknowledged at least `n` frames. */
 async function waitForAcks(servers: string, n: number): Promise<void> {
   const bus = await connectBus(servers, 'test-observer');
@@ -212,6 +222,48 @@ describe.skipIf(!available)('bus mode on a real NATS server', () => {
     const [results] = await collector.waitFor(1);
     expectAllProcessedOnce(results!, 1000);
     expect(standby.stderr.join('')).toMatch(/partition lease acquired/);
+  });
+
+  it("dedupe across a takeover: the standby rebuilds the camera's unique store and keeps what one worker keeps", async () => {
+    nats = await startNats({ partitions: 1 });
+    out = await mkdtemp(path.join(os.tmpdir(), 'framesift-bus-'));
+    // 82 photos in 17 groups of near-duplicates.
+    const folder = path.resolve('tests/fixtures/photos/caltech-resize');
+    const dedupe = ['--mode', 'dedupe', '--batch-size', '4'];
+    // Reference: one worker decides the whole session.
+    const reference = track(startWorker(nats.url, 0, dedupe));
+    await owning(reference);
+    const collector = new Collector(nats.url, out);
+    cleanups.push(() => collector.stop());
+    await busPublishCommand(
+      busConfig({ bus: nats.url, camera: 'belt1', source: folder, mode: 'dedupe', fps: 0 }),
+    );
+    const [first] = await collector.waitFor(1);
+    const keptByOne = first!.session.outcomes.filter((o) => o.kept).map((o) => o.seq);
+    expect(keptByOne.length).toBeGreaterThan(1);
+    expect(keptByOne.length).toBeLessThan(82);
+    reference.child.kill('SIGTERM');
+    await reference.exited;
+    // The same frames again as another camera: the owner is killed after a few batches.
+    const owner = track(startWorker(nats.url, 0, dedupe, { FRAMESIFT_TEST_WORKER_DELAY_MS: '100' }));
+    await owning(owner);
+    const standby = track(startWorker(nats.url, 0, dedupe));
+    const acked = await ackFloor(nats.url);
+    await busPublishCommand(
+      busConfig({ bus: nats.url, camera: 'belt2', source: folder, mode: 'dedupe', fps: 0 }),
+    );
+    await waitForAcks(nats.url, acked + 24);
+    owner.child.kill('SIGKILL');
+    await owner.exited;
+    await owning(standby);
+    const [, second] = await collector.waitFor(2);
+    expectAllProcessedOnce(second!, 82);
+    expect(second!.session.outcomes.filter((o) => o.kept).map((o) => o.seq)).toEqual(keptByOne);
+    expect(second!.savedFolder).toBeDefined();
+    const saved = JSON.parse(await readFile(path.join(second!.savedFolder!, 'manifest.json'), 'utf8')) as {
+      uniques?: unknown[];
+    };
+    expect(JSON.stringify(saved)).toContain('belt2');
   });
 
   it('a full backlog refuses frames at publish; each refusal is counted and reconciled as dropped', async () => {
