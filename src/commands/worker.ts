@@ -39,7 +39,9 @@ const log = loggerFor('worker');
 export function encodeFeature(feature: Feature): string {
   switch (feature.kind) {
     case 'embedding':
-      return 'e:' + float32ToBase64(feature.vector);
+      return (
+        'e:' + float32ToBase64(feature.vector) + (feature.layout ? '|' + float32ToBase64(feature.layout) : '')
+      );
     case 'thumbnail':
       return 't:' + float32ToBase64(feature.pixels);
     case 'hash':
@@ -51,7 +53,14 @@ export function encodeFeature(feature: Feature): string {
 
 export function decodeFeature(text: string): Feature {
   const body = text.slice(2);
-  if (text.startsWith('e:')) return { kind: 'embedding', vector: base64ToFloat32(body) };
+  if (text.startsWith('e:')) {
+    const [vector, layout] = body.split('|');
+    return {
+      kind: 'embedding',
+      vector: base64ToFloat32(vector!),
+      ...(layout ? { layout: base64ToFloat32(layout) } : {}),
+    };
+  }
   if (text.startsWith('t:')) return { kind: 'thumbnail', pixels: base64ToFloat32(body) };
   if (text.startsWith('h:')) return { kind: 'hash', hash: hexToHash(body) };
   throw new Error(`unknown feature encoding ${JSON.stringify(text.slice(0, 2))}`);
