@@ -109,6 +109,43 @@ export function buildProgram(): Command {
     await datasetCreateCommand(configured('dataset', { ...flags, datasetOut: flags.out }));
   });
 
+  const bus = program
+    .command('bus')
+    .description('Scale-out over NATS JetStream: publish, collect, configure.');
+  addOptions(
+    bus.command('config').description('Print a nats-server configuration with the partition mapping.'),
+    'bus',
+  ).action(async (flags: Record<string, unknown>) => {
+    const { busConfigCommand } = await import('./commands/bus.js');
+    busConfigCommand(configured('bus', flags) as Parameters<typeof busConfigCommand>[0]);
+  });
+  addOptions(
+    bus.command('publish').description('Publish a source as one camera onto the bus.'),
+    'bus',
+  ).action(async (flags: Record<string, unknown>) => {
+    const { busPublishCommand } = await import('./commands/bus.js');
+    await busPublishCommand(configured('bus', flags) as Parameters<typeof busPublishCommand>[0]);
+  });
+  addOptions(
+    bus
+      .command('collect')
+      .description("Collect the workers' outcomes into results folders per camera session."),
+    'bus',
+  ).action(async (flags: Record<string, unknown>) => {
+    const { busCollectCommand } = await import('./commands/bus.js');
+    await busCollectCommand(configured('bus', flags) as Parameters<typeof busCollectCommand>[0]);
+  });
+
+  addOptions(
+    program
+      .command('worker')
+      .description('Decide the frames of one bus partition (classify or dedupe); others stand by.'),
+    'worker',
+  ).action(async (flags: Record<string, unknown>) => {
+    const { workerCommand } = await import('./commands/worker.js');
+    await workerCommand(configured('worker', flags) as Parameters<typeof workerCommand>[0]);
+  });
+
   program
     .command('config-table', { hidden: true })
     .description('Print the README configuration table.')

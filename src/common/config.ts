@@ -13,7 +13,7 @@ import { parseOrigins } from './http-guard.js';
 import { sanitizeSaveName } from './save-name.js';
 import { bounded, printable } from './text.js';
 
-export type CommandName = 'serve' | 'run' | 'dedupe' | 'dataset';
+export type CommandName = 'serve' | 'run' | 'dedupe' | 'dataset' | 'bus' | 'worker';
 
 interface OptionSpec<S extends z.ZodTypeAny> {
   /** Commander flag syntax, e.g. `--frames-port <port>`. */
@@ -88,7 +88,7 @@ export const OPTIONS = {
       'fashion-mnist-test, fashion-mnist-train, an IDX/dataset file, an image folder, camera, a video file (.mp4, .avi, .mkv, .webm, …) or an rtsp:// / http(s):// video stream',
     description:
       "serve: the default source streamed when a client names none (default fashion-mnist-test). run: the source to ask the server for (default: the server's default).",
-    commands: SERVER_AND_CLIENT,
+    commands: ['serve', 'run', 'bus'],
   }),
   resultsDir: option({
     flag: '--results-dir <dir>',
@@ -124,7 +124,7 @@ export const OPTIONS = {
     expected: 'a folder holding the Fashion-MNIST IDX files (.gz or plain)',
     description:
       "Fashion-MNIST location, looked at first; then the project's data/fashion-mnist/ (ships the test split), then /usr/share/datasets/fashion-mnist (Debian dataset-fashion-mnist). The train split: here, Debian's, or `npm run data`.",
-    commands: ['serve', 'dataset'],
+    commands: ['serve', 'dataset', 'bus'],
   }),
   count: option({
     flag: '--count <n>',
@@ -132,7 +132,7 @@ export const OPTIONS = {
     schema: positiveInt,
     expected: 'a positive integer',
     description: 'run: frames to ask for (default: the whole source). dataset create: images in the subset.',
-    commands: ['run', 'dataset'],
+    commands: ['run', 'dataset', 'bus'],
   }),
   fps: option({
     flag: '--fps <fps>',
@@ -141,7 +141,7 @@ export const OPTIONS = {
     default: '10',
     expected: 'a number 0-100000 (0 = as fast as the receiver drains)',
     description: 'Frame rate asked of the server.',
-    commands: ['run'],
+    commands: ['run', 'bus'],
   }),
   mode: option({
     flag: '--mode <mode>',
@@ -150,7 +150,7 @@ export const OPTIONS = {
     default: 'classify',
     expected: 'classify, dedupe or both',
     description: 'What the client does with each frame.',
-    commands: ['run'],
+    commands: ['run', 'bus', 'worker'],
   }),
   out: option({
     flag: '--out <dir>',
@@ -159,7 +159,7 @@ export const OPTIONS = {
     default: 'out',
     expected: 'a folder path',
     description: 'Output folder (run: results per session; dedupe: the report).',
-    commands: ['run', 'dedupe'],
+    commands: ['run', 'dedupe', 'bus'],
   }),
   saveName: option({
     flag: '--save-name <name>',
@@ -177,7 +177,7 @@ export const OPTIONS = {
     default: '9464',
     expected: 'an integer port 0-65535 (0 = any free port)',
     description: 'HTTP port of /metrics (Prometheus) and the /api endpoints of a run.',
-    commands: ['run'],
+    commands: ['run', 'worker'],
   }),
   modelsDir: option({
     flag: '--models-dir <dir>',
@@ -187,7 +187,7 @@ export const OPTIONS = {
     expected: 'a folder holding the ONNX model files named by the manifests',
     description:
       "Folder searched for ONNX model files before the project's models/ (which holds the Fashion-MNIST classifier and the default photo embedder); needed only for optional models such as MobileNetV2.",
-    commands: ['run', 'dedupe'],
+    commands: ['run', 'dedupe', 'worker'],
   }),
   classifier: option({
     flag: '--classifier <name>',
@@ -196,7 +196,7 @@ export const OPTIONS = {
     default: 'fashion-mnist-cnn',
     expected: 'a model manifest name (models/manifests/<name>.json) with a logits output',
     description: 'The model `run` classifies frames with.',
-    commands: ['run'],
+    commands: ['run', 'worker'],
   }),
   workers: option({
     flag: '--workers <n>',
@@ -204,7 +204,7 @@ export const OPTIONS = {
     schema: positiveInt.max(256),
     expected: 'a positive integer',
     description: 'Worker threads for decoding and inference (default: available cores - 1, at least 1).',
-    commands: ['run', 'dedupe'],
+    commands: ['run', 'dedupe', 'worker'],
   }),
   batchSize: option({
     flag: '--batch-size <n>',
@@ -214,7 +214,7 @@ export const OPTIONS = {
     expected: 'a positive integer',
     description:
       'Most frames a worker infers in one batch. Measured on 2 cores at fps 0 (bench/e2e.bench.js): 128 ≈ 17,300 frames/s end to end, 256 ≈ 16,500, 64 ≈ 17,400 with twice the batches; ONNX Runtime alone slows ~10% at 512.',
-    commands: ['run'],
+    commands: ['run', 'worker'],
   }),
   batchWaitMs: option({
     flag: '--batch-wait-ms <ms>',
@@ -252,7 +252,7 @@ export const OPTIONS = {
     default: 'cnn',
     expected: 'cnn, phash, mse or change',
     description: 'How frames are compared for dedupe.',
-    commands: ['run', 'dedupe'],
+    commands: ['run', 'dedupe', 'worker'],
   }),
   metric: option({
     flag: '--metric <metric>',
@@ -261,7 +261,7 @@ export const OPTIONS = {
     default: 'cosine',
     expected: 'cosine, l2 or rmse',
     description: 'Distance between cnn embeddings.',
-    commands: ['run', 'dedupe'],
+    commands: ['run', 'dedupe', 'worker'],
   }),
   threshold: option({
     flag: '--threshold <t>',
@@ -270,7 +270,7 @@ export const OPTIONS = {
     expected: 'a number ≥ 0',
     description:
       'A frame at or below this distance from a kept frame is a duplicate; the distance is, per method: cnn 1−cosine of L2-normalised embeddings (0–2; l2: Euclidean of normalised, rmse: root-mean-square of raw features; photos whose 16×16 layout thumbnails are within cosine 0.1 are duplicates too), phash differing bits of 64 (0–64), mse mean squared difference of 16×16 gray thumbnails in [0,1], change changed-area fraction vs the last kept frame (0–1). Default: measured per method (cnn cosine 0.4, l2 0.8944, rmse 0.42, on 28×28 gray streams, compared by the classifier embedding, cosine 0.003; phash 16; mse 0.015; change 0.3; see docs/dedupe.md).',
-    commands: ['run', 'dedupe'],
+    commands: ['run', 'dedupe', 'worker'],
   }),
   approximateAbove: option({
     flag: '--approximate-above <n>',
@@ -280,7 +280,7 @@ export const OPTIONS = {
     expected: 'an integer ≥ 0 (0 = always exact)',
     description:
       'Kept uniques per stream above which nearest-neighbour search switches from exact dot products to an approximate HNSW index.',
-    commands: ['run', 'dedupe'],
+    commands: ['run', 'dedupe', 'worker'],
   }),
   imageSaveQuality: option({
     flag: '--image-save-quality <q>',
@@ -289,7 +289,7 @@ export const OPTIONS = {
     default: '95',
     expected: 'an integer 1-100',
     description: 'JPEG quality of saved unique images.',
-    commands: ['run', 'dedupe'],
+    commands: ['run', 'dedupe', 'bus'],
   }),
   groupBy: option({
     flag: '--group-by <regex>',
@@ -602,6 +602,134 @@ export const OPTIONS = {
     description: 'Frame rate of video saves: each saved frame shows for 1/fps seconds.',
     commands: ['run'],
   }),
+  bus: option({
+    flag: '--bus <url>',
+    env: 'FRAMESIFT_BUS',
+    schema: z.string().regex(/^(nats:\/\/)?[^\s,]+(,(nats:\/\/)?[^\s,]+)*$/),
+    default: 'nats://127.0.0.1:4222',
+    expected: 'nats://HOST:PORT, or several separated by commas (a cluster)',
+    description: 'NATS server(s) with JetStream that carry frames and results in the bus mode.',
+    commands: ['bus', 'worker'],
+  }),
+  partition: option({
+    flag: '--partition <p>',
+    env: 'FRAMESIFT_PARTITION',
+    schema: z.coerce.number().int().min(0).max(1023),
+    expected: 'an integer 0-1023, below the partitions of the NATS mapping',
+    description:
+      'worker: the partition whose frames this process decides (one owner at a time; others stand by).',
+    commands: ['worker'],
+  }),
+  partitions: option({
+    flag: '--partitions <n>',
+    env: 'FRAMESIFT_PARTITIONS',
+    schema: z.coerce.number().int().min(1).max(1024),
+    default: '4',
+    expected: 'an integer 1-1024',
+    description: 'bus config: partitions that cameras are mapped onto (one worker process owns each).',
+    commands: ['bus'],
+  }),
+  camera: option({
+    flag: '--camera <id>',
+    env: 'FRAMESIFT_CAMERA',
+    schema: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+    default: 'cam0',
+    expected: '1-64 letters, digits, "_" or "-"',
+    description:
+      'bus publish: the camera (stream) id the frames are published under; it picks the partition.',
+    commands: ['bus'],
+  }),
+  leaseTtlMs: option({
+    flag: '--lease-ttl-ms <ms>',
+    env: 'FRAMESIFT_LEASE_TTL_MS',
+    schema: z.coerce.number().int().min(200),
+    default: '5000',
+    expected: 'an integer of milliseconds, at least 200',
+    description:
+      'worker: a partition owner that stops renewing its lease loses it to a standby after this long.',
+    commands: ['worker'],
+  }),
+  busBacklogBytes: option({
+    flag: '--bus-backlog-bytes <bytes>',
+    env: 'FRAMESIFT_BUS_BACKLOG_BYTES',
+    schema: positiveInt,
+    default: String(1024 * 1024 * 1024),
+    expected: 'a positive integer of bytes',
+    description:
+      'Frames the bus holds for slow workers; past it new frames are refused and counted as bus-full.',
+    commands: ['bus', 'worker'],
+  }),
+  busBacklogFrames: option({
+    flag: '--bus-backlog-frames <n>',
+    env: 'FRAMESIFT_BUS_BACKLOG_FRAMES',
+    schema: positiveInt,
+    default: '1000000',
+    expected: 'a positive integer',
+    description:
+      'Frames the bus holds for slow workers, by count; past it new frames are refused (bus-full).',
+    commands: ['bus', 'worker'],
+  }),
+  busReplicas: option({
+    flag: '--bus-replicas <n>',
+    env: 'FRAMESIFT_BUS_REPLICAS',
+    schema: z.coerce.number().int().min(1).max(5),
+    default: '1',
+    expected: 'an integer 1-5 (at most the cluster size)',
+    description: 'Copies of each JetStream stream (3 on a 3-node cluster survives one node lost).',
+    commands: ['bus', 'worker'],
+  }),
+  busAckWaitMs: option({
+    flag: '--bus-ack-wait-ms <ms>',
+    env: 'FRAMESIFT_BUS_ACK_WAIT_MS',
+    schema: z.coerce.number().int().min(100),
+    default: '30000',
+    expected: 'an integer of milliseconds, at least 100',
+    description:
+      'A frame a worker took but did not acknowledge within this time (the worker died) is redelivered.',
+    commands: ['bus', 'worker'],
+  }),
+  busIdleMs: option({
+    flag: '--bus-idle-ms <ms>',
+    env: 'FRAMESIFT_BUS_IDLE_MS',
+    schema: positiveInt,
+    default: '10000',
+    expected: 'a positive integer of milliseconds',
+    description:
+      'bus collect: a session whose end has come but whose frames stop arriving is written as incomplete after this long.',
+    commands: ['bus'],
+  }),
+  natsPort: option({
+    flag: '--nats-port <port>',
+    env: 'FRAMESIFT_NATS_PORT',
+    schema: port,
+    default: '4222',
+    expected: 'an integer port 0-65535',
+    description: 'bus config: the client port of the NATS server configuration it prints.',
+    commands: ['bus'],
+  }),
+  natsStoreDir: option({
+    flag: '--nats-store-dir <dir>',
+    env: 'FRAMESIFT_NATS_STORE_DIR',
+    schema: z.string().min(1),
+    default: '.nats',
+    expected: 'a folder path',
+    description: 'bus config: where the printed NATS configuration keeps JetStream data.',
+    commands: ['bus'],
+  }),
+  natsMaxPayload: option({
+    flag: '--nats-max-payload <bytes>',
+    env: 'FRAMESIFT_NATS_MAX_PAYLOAD',
+    schema: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024),
+    default: String(8 * 1024 * 1024),
+    expected: 'an integer of bytes, 1024 to 64 MiB',
+    description:
+      'bus config: largest message (frame) the NATS server takes; a larger frame is refused and counted as too-large.',
+    commands: ['bus'],
+  }),
   logLevel: option({
     flag: '--log-level <level>',
     env: 'LOG_LEVEL',
@@ -609,7 +737,7 @@ export const OPTIONS = {
     default: 'info',
     expected: 'error, warn, info or debug',
     description: 'Log verbosity (JSON lines on stderr).',
-    commands: ['serve', 'run', 'dedupe', 'dataset'],
+    commands: ['serve', 'run', 'dedupe', 'dataset', 'bus', 'worker'],
   }),
 } as const;
 
@@ -626,6 +754,8 @@ export const SERVE_OPTIONS = keysFor('serve');
 export const RUN_OPTIONS = keysFor('run');
 export const DEDUPE_OPTIONS = keysFor('dedupe');
 export const DATASET_OPTIONS = keysFor('dataset');
+export const BUS_OPTIONS = keysFor('bus');
+export const WORKER_OPTIONS = keysFor('worker');
 
 type KeysOf<C extends CommandName> = {
   [K in OptionKey]: C extends (typeof OPTIONS)[K]['commands'][number] ? K : never;
@@ -635,6 +765,8 @@ export type ServeConfig = Config<KeysOf<'serve'>>;
 export type RunConfig = Config<KeysOf<'run'>>;
 export type DedupeConfig = Config<KeysOf<'dedupe'>>;
 export type DatasetConfig = Config<KeysOf<'dataset'>>;
+export type BusConfig = Config<KeysOf<'bus'>>;
+export type WorkerConfig = Config<KeysOf<'worker'>>;
 
 function keysFor<C extends CommandName>(command: C): KeysOf<C>[] {
   return (Object.keys(OPTIONS) as OptionKey[]).filter((key) =>
