@@ -3,59 +3,11 @@
  * label of the frame it sent) and reconciles the client's frame counts with what the server sent.
  */
 import type { ResultsDocument } from '../common/results-document.js';
+import type { ClassScore, ScoredMessage, ServerReconciliation } from '../common/wire/control.js';
 
-export interface ClassScore {
-  label: number;
-  /** Of the frames predicted as `label`, the fraction truly `label`; null when none was predicted so. */
-  precision: number | null;
-  /** Of the scored frames truly `label`, the fraction predicted so; null when there were none. */
-  recall: number | null;
-  /** Scored frames whose true label is `label`. */
-  support: number;
-}
-
-export interface ServerReconciliation {
-  /** What the server sent in the session. */
-  sent: number;
-  /** What the client says the server sent (null when it never learned it). */
-  clientSent: number | null;
-  received: number;
-  processed: number;
-  droppedTotal: number;
-  invalidTotal: number;
-  missing: number;
-  /** Predictions for seqs the server never sent (ignored for scoring). */
-  predictionsOutsideSession: number;
-  /** Predictions naming a class the source does not have (scored as wrong). */
-  predictedLabelsOutOfRange: number;
-  checks: {
-    clientSentMatches: boolean;
-    receivedPlusMissingEqualsSent: boolean;
-    receivedEqualsProcessedPlusDroppedPlusInvalid: boolean;
-    predictionsWithinSession: boolean;
-  };
-  reconciled: boolean;
-}
-
-export interface Score {
-  /** correct / predicted; null when nothing could be scored (no predictions, or an unlabelled source). */
-  accuracy: number | null;
-  labelled: boolean;
-  sent: number;
-  received: number;
-  reconciled: boolean;
-  correct: number;
-  /** Predictions for frames the server sent (and knows the label of). */
-  predicted: number;
-  /** predicted / sent (0 when nothing was sent). */
-  coverage: number;
-  perClass: ClassScore[];
-  /** confusion[true][predicted]. */
-  confusion: number[][];
-  /** True labels of the seqs in results.samples. */
-  sampleLabels: Record<string, number>;
-  serverReconciliation: ServerReconciliation;
-}
+/** The score is the `scored` message without its envelope; its shape is defined once, in the wire schemas. */
+export type Score = Omit<ScoredMessage, 'type' | 'sessionId' | 'submission'>;
+export type { ClassScore, ServerReconciliation };
 
 const sum = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
 

@@ -148,11 +148,14 @@ function closeHttp(server: http.Server): Promise<void> {
   });
 }
 
-/** First zod issue as "path: message", for one-line errors. */
-function firstIssue(error: { issues: Array<{ path: (string | number)[]; message: string }> }): string {
+/** First zod issue as "path: message", for one-line errors ("count: Expected number, received string"). */
+function firstIssue(error: { issues: Array<{ path: PropertyKey[]; message: string }> }): string {
   const issue = error.issues[0];
   if (!issue) return 'invalid';
-  return `${issue.path.length ? issue.path.join('.') : '(message)'}: ${issue.message}`;
+  const message = issue.message.endsWith('received undefined')
+    ? 'Required'
+    : issue.message.replace(/^Invalid input: e/, 'E');
+  return `${issue.path.length ? issue.path.map(String).join('.') : '(message)'}: ${message}`;
 }
 
 export async function startStreamServer(options: StreamServerOptions = {}): Promise<StreamServer> {
