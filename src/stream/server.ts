@@ -19,6 +19,7 @@ import { metricsRegistry } from '../common/metrics.js';
 import { validateResultsDocument } from '../common/results-document.js';
 import {
   CLIENT_MESSAGE_TYPES,
+  PROTOCOL_VERSION,
   startRequestSchema,
   statusRequestSchema,
   stopRequestSchema,
@@ -388,6 +389,7 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
       ...(source.info.channels !== undefined ? { channels: source.info.channels } : {}),
       framesUrl: `ws://${advertisedHost}:${framesPort}/?session=${session.id}`,
       source: name,
+      protocolVersion: PROTOCOL_VERSION,
     };
     send(control, reply);
     log.info('session created', { sessionId: session.id, source: name, count, fps });
@@ -470,7 +472,12 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
     }
     const score = scoreSubmission(validation.document, session.sent, session.labels);
     session.submissions++;
-    const scored = { type: 'scored' as const, sessionId: session.id, ...score };
+    const scored = {
+      type: 'scored' as const,
+      sessionId: session.id,
+      submission: session.submissions,
+      ...score,
+    };
     const writing = persist(session.id, session.submissions, request.results, scored).then(
       (files) => {
         log.info('submission scored', { sessionId: session.id, accuracy: score.accuracy, files });
@@ -487,7 +494,12 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
   }
 
   function handleStatus(control: WebSocket): void {
-    send(control, { type: 'status', sessions: [...sessions.values()].map(statusOf), sources: offered });
+    send(control, {
+      type: 'status',
+      sessions: [...sessions.values()].map(statusOf),
+      sources: offered,
+      protocolVersion: PROTOCOL_VERSION,
+    });
   }
 
   async function onControlMessage(control: WebSocket, data: RawData, isBinary: boolean, host: string) {
@@ -622,14 +634,15 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
         `frame socket for unknown session "${id ?? ''}": expected /?session=<id from start>`,
       );
     }
-    if (session.everConnected) {
-      return reject('duplicate-frame-socket', `session ${id} already has a frame socket`, id);
-    }
     if (session.state === 'expired') {
       return reject('session-expired', `session ${id} expired before its frame socket connected`, id);
     }
-    if (session.state !== 'waiting') {
+    // A finished session has nothing to stream, whether or not it ever had a frame socket.
+    if (session.state !== 'waiting' && session.state !== 'streaming') {
       return reject('unknown-session', `session ${id} is ${session.state}: nothing to stream`, id);
+    }
+    if (session.everConnected) {
+      return reject('duplicate-frame-socket', `session ${id} already has a frame socket`, id);
     }
     clearTimeout(session.expiry);
     session.everConnected = true;

@@ -59,8 +59,11 @@ export const submitRequestSchema = z
   .object({
     type: z.literal('submit'),
     sessionId,
+    // Any JSON here gets past the envelope check: what is not a valid results document (42, [], {}) is
+    // `invalid-results`, only a missing `results` is `bad-message`.
     results: z
-      .record(z.string(), z.unknown())
+      .unknown()
+      .refine((value) => value !== undefined, 'Required')
       .describe(
         'The results document (results.schema.json). Present but not a valid document (including not an object) is `invalid-results`.',
       ),
