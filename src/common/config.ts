@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 
-export type CommandName = 'serve' | 'run' | 'dedupe' | 'dataset';
+export type CommandName = 'serve' | 'run' | 'dedupe' | 'dataset' | 'conformance';
 
 interface OptionSpec<S extends z.ZodTypeAny> {
   /** Commander flag syntax, e.g. `--frames-port <port>`. */
@@ -86,8 +86,9 @@ export const OPTIONS = {
     schema: positiveInt,
     default: '30000',
     expected: 'a positive integer of milliseconds',
-    description: 'A session whose frame socket has not connected within this time expires.',
-    commands: ['serve'],
+    description:
+      "A session whose frame socket has not connected within this time expires. conformance: the tested server's value (the kit waits that long for session-expired).",
+    commands: ['serve', 'conformance'],
   }),
   maxPayloadBytes: option({
     flag: '--max-payload-bytes <bytes>',
@@ -95,8 +96,9 @@ export const OPTIONS = {
     schema: positiveInt,
     default: String(64 * 1024 * 1024),
     expected: 'a positive integer of bytes',
-    description: 'Largest control message the server accepts (a results submission is the largest).',
-    commands: ['serve'],
+    description:
+      "Largest control message the server accepts (a results submission is the largest). conformance: the tested server's value (the kit sends one byte more).",
+    commands: ['serve', 'conformance'],
   }),
   fashionMnistDir: option({
     flag: '--fashion-mnist-dir <dir>',
@@ -104,8 +106,8 @@ export const OPTIONS = {
     schema: z.string().min(1),
     expected: 'a folder holding the Fashion-MNIST IDX files (.gz or plain)',
     description:
-      'Fashion-MNIST location; when unset: /usr/share/datasets/fashion-mnist (Debian dataset-fashion-mnist), else data/fashion-mnist/.',
-    commands: ['serve', 'dataset'],
+      'Fashion-MNIST location; when unset: /usr/share/datasets/fashion-mnist (Debian dataset-fashion-mnist), else data/fashion-mnist/. conformance: the reference the frames are compared with.',
+    commands: ['serve', 'dataset', 'conformance'],
   }),
   count: option({
     flag: '--count <n>',
@@ -387,6 +389,36 @@ export const OPTIONS = {
     description: 'Replay this folder instead of polling the camera.',
     commands: ['serve'],
   }),
+  control: option({
+    flag: '--control <url>',
+    env: 'FRAMESIFT_CONFORMANCE_CONTROL',
+    schema: z.string().regex(/^wss?:\/\/[^\s/]+\/?$/),
+    default: 'ws://127.0.0.1:7000',
+    expected: 'a WebSocket URL ws://HOST:PORT',
+    description: 'conformance: the control socket of the server to test.',
+    commands: ['conformance'],
+  }),
+  checks: option({
+    flag: '--checks <ids>',
+    env: 'FRAMESIFT_CONFORMANCE_CHECKS',
+    schema: z
+      .string()
+      .regex(/^[a-z-]+(,[a-z-]+)*$/)
+      .transform((v) => v.split(',')),
+    expected: 'comma-separated check ids (as the report lists them)',
+    description: 'conformance: run only these checks (default: all).',
+    commands: ['conformance'],
+  }),
+  json: option({
+    flag: '--json',
+    env: 'FRAMESIFT_CONFORMANCE_JSON',
+    schema: z
+      .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+      .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes'),
+    expected: 'a flag (env: true/false, 1/0, yes/no)',
+    description: 'conformance: print the report as JSON instead of a table.',
+    commands: ['conformance'],
+  }),
   logLevel: option({
     flag: '--log-level <level>',
     env: 'LOG_LEVEL',
@@ -394,7 +426,7 @@ export const OPTIONS = {
     default: 'info',
     expected: 'error, warn, info or debug',
     description: 'Log verbosity (JSON lines on stderr).',
-    commands: ['serve', 'run', 'dedupe', 'dataset'],
+    commands: ['serve', 'run', 'dedupe', 'dataset', 'conformance'],
   }),
 } as const;
 
@@ -411,6 +443,7 @@ export const SERVE_OPTIONS = keysFor('serve');
 export const RUN_OPTIONS = keysFor('run');
 export const DEDUPE_OPTIONS = keysFor('dedupe');
 export const DATASET_OPTIONS = keysFor('dataset');
+export const CONFORMANCE_OPTIONS = keysFor('conformance');
 
 type KeysOf<C extends CommandName> = {
   [K in OptionKey]: C extends (typeof OPTIONS)[K]['commands'][number] ? K : never;
@@ -420,6 +453,7 @@ export type ServeConfig = Config<KeysOf<'serve'>>;
 export type RunConfig = Config<KeysOf<'run'>>;
 export type DedupeConfig = Config<KeysOf<'dedupe'>>;
 export type DatasetConfig = Config<KeysOf<'dataset'>>;
+export type ConformanceConfig = Config<KeysOf<'conformance'>>;
 
 function keysFor<C extends CommandName>(command: C): KeysOf<C>[] {
   return (Object.keys(OPTIONS) as OptionKey[]).filter((key) =>
