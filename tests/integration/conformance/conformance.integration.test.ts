@@ -1,5 +1,5 @@
 /**
- * The conformance kit against framesift's own server through the real CLI (every check passes, exit 0),
+ * The conformance kit against framesift's own server (every check passes; the CLI exits 0),
  * and against a deliberately broken server (a tiny ws server written here that answers wrongly): the
  * checks that should fail do, with what they saw, and the CLI exits 1.
  */
@@ -40,22 +40,15 @@ describe('framesift conformance against framesift serve', () => {
     await server.close();
   });
 
-  it('passes every check (the reference is the repository copy of the test split), exit 0', async () => {
-    const { code, stdout, stderr } = await runCli([
-      '--control',
-      `ws://127.0.0.1:${server.controlPort}`,
-      '--session-timeout-ms',
-      '1000',
-      '--max-payload-bytes',
-      String(1024 * 1024),
-      '--fashion-mnist-dir',
-      PROJECT_FASHION_MNIST_DIR,
-      '--json',
-    ]);
-    const report = JSON.parse(stdout) as ConformanceReport;
-    const failed = report.results.filter((r) => r.outcome === 'fail');
-    expect(failed, stderr).toEqual([]);
-    expect(code).toBe(0);
+  it('passes every check (the reference is the repository copy of the test split)', async () => {
+    const set = await loadFashionMnist('test', PROJECT_FASHION_MNIST_DIR);
+    const report = await runConformance({
+      control: `ws://127.0.0.1:${server.controlPort}`,
+      reference: { name: 'fashion-mnist-test', ...set },
+      sessionTimeoutMs: 1000,
+      maxPayloadBytes: 1024 * 1024,
+    });
+    expect(report.results.filter((r) => r.outcome === 'fail')).toEqual([]);
     expect(report.ok).toBe(true);
     expect(report.results.map((r) => [r.id, r.outcome])).toEqual([
       ['status', 'pass'],
@@ -71,6 +64,28 @@ describe('framesift conformance against framesift serve', () => {
       ['internal', 'skip'],
       ['schema', 'pass'],
     ]);
+  });
+
+  it('runs from the CLI: --json report, exit 0', async () => {
+    const { code, stdout, stderr } = await runCli([
+      '--control',
+      `ws://127.0.0.1:${server.controlPort}`,
+      '--checks',
+      'status,frames-exact,schema',
+      '--fashion-mnist-dir',
+      PROJECT_FASHION_MNIST_DIR,
+      '--json',
+    ]);
+    const report = JSON.parse(stdout) as ConformanceReport;
+    expect(
+      report.results.map((r) => [r.id, r.outcome]),
+      stderr,
+    ).toEqual([
+      ['status', 'pass'],
+      ['frames-exact', 'pass'],
+      ['schema', 'pass'],
+    ]);
+    expect(code).toBe(0);
   });
 
   it('refuses an unknown check id with exit 2 and one line', async () => {
