@@ -29,10 +29,13 @@ export interface CheckContext {
   violations: Violations;
   /** Control connections opened by checks; closed at the end. */
   peers: Array<ControlPeer | FramePeer>;
-  /** State shared between checks (the exact-frames session is scored later). */
+  /**
+   * State shared between checks: the exact-frames session is scored later, through the connection that
+   * started it (a server may let only a session's own connection submit for it).
+   */
   shared: {
-    streamed?: { sessionId: string; sent: number };
-    emptySession?: string;
+    streamed?: { sessionId: string; sent: number; peer: ControlPeer };
+    emptySession?: { sessionId: string; peer: ControlPeer };
     expiring?: Promise<string>;
   };
 }
@@ -222,7 +225,7 @@ const exactFrames: Check = {
         `frame ${i}: pixels differ from image ${i}`,
       );
     }
-    ctx.shared.streamed = { sessionId: session.sessionId, sent: count };
+    ctx.shared.streamed = { sessionId: session.sessionId, sent: count, peer };
     const order = end.type === 'end' ? 'end and close 1000' : '';
     return `${count} frames identical to ${reference.name} images 0-${count - 1}; ${order}`;
   },
@@ -246,7 +249,7 @@ const startWithoutCount: Check = {
     assert(state === 'stopped', `state after stopping a waiting session: ${state}`);
     // Its frame socket is refused: the session is finished.
     await expectFrameSocketRefused(ctx, session.framesUrl, 'unknown-session');
-    ctx.shared.emptySession = session.sessionId;
+    ctx.shared.emptySession = { sessionId: session.sessionId, peer };
     return `count ${session.count}; stopped with sent 0, state stopped`;
   },
 };
@@ -486,8 +489,7 @@ const scoring: Check = {
   async run(ctx) {
     const streamed = ctx.shared.streamed ?? fail('needs the frames-exact session');
     const { labels } = ctx.reference;
-    const peer = await control(ctx);
-    const { sessionId, sent } = streamed;
+    const { sessionId, sent, peer } = streamed;
     // 0-59 right, 60-89 wrong, 90-94 an out-of-range class, 95-99 not predicted, 100-101 never sent.
     const seq: number[] = [];
     const label: number[] = [];
@@ -560,8 +562,12 @@ const scoring: Check = {
 
     // A session that sent nothing: coverage 0, not null.
     const empty = ctx.shared.emptySession ?? fail('needs the start-without-count session');
-    const none = resultsDocument({ sessionId: empty, sent: 0, received: 0, seq: [], label: [] });
-    const fourth = await peer.expect({ type: 'submit', sessionId: empty, results: none }, 'scored', 60_000);
+    const none = resultsDocument({ sessionId: empty.sessionId, sent: 0, received: 0, seq: [], label: [] });
+    const fourth = await empty.peer.expect(
+      { type: 'submit', sessionId: empty.sessionId, results: none },
+      'scored',
+      60_000,
+    );
     assert(
       fourth.coverage === 0 && fourth.sent === 0 && fourth.accuracy === null,
       `sent 0: ${JSON.stringify(fourth).slice(0, 160)}`,
