@@ -218,19 +218,46 @@ export const serverReconciliationSchema = z.object({
   processed: frameCount,
   droppedTotal: frameCount.describe('Sum of counts.dropped.'),
   invalidTotal: frameCount.describe('Sum of counts.invalid.'),
+  unattributed: frameCount.describe(
+    'Invalid messages that name no frame of the session: the counts.invalid entries short-message, bad-magic, text-message, duplicate-seq and seq-out-of-range.',
+  ),
   missing: frameCount,
   predictionsOutsideSession: frameCount.describe('Predictions for seqs the server never sent (not scored).'),
   predictedLabelsOutOfRange: frameCount.describe(
     "Scored predictions naming a class outside the source's classes (wrong, and not in `confusion`).",
   ),
   checks: z.object({
-    clientSentMatches: z.boolean().describe('counts.sent is null or equals sent.'),
-    receivedPlusMissingEqualsSent: z.boolean(),
+    clientSentMatches: z.boolean().describe('counts.sent equals sent (null does not).'),
+    receivedPlusMissingEqualsSent: z
+      .boolean()
+      .describe('(counts.received - unattributed) + counts.missing = sent.'),
     receivedEqualsProcessedPlusDroppedPlusInvalid: z.boolean(),
     predictionsWithinSession: z.boolean().describe('No prediction for a seq >= sent.'),
   }),
   reconciled: z.boolean().describe('Every check holds.'),
+  explanation: z.string().optional().describe('One line for people: why the counts do or do not reconcile.'),
 });
+
+/** Why a session is not complete: stable codes. */
+export const INCOMPLETE_REASONS = [
+  'not-reconciled',
+  'frames-missing',
+  'stopped',
+  'frame-socket-closed',
+  'control-closed',
+  'no-end',
+  'source-failed',
+] as const;
+
+export const sessionVerdictSchema = z
+  .object({
+    complete: z.boolean().describe('Reconciled, nothing missing, and the session ended as it should.'),
+    reasons: z.array(z.enum(INCOMPLETE_REASONS)).describe('Why not complete; empty when complete.'),
+    explanation: z.string().describe('"complete", or "incomplete: …" for people.'),
+  })
+  .describe(
+    "The session's verdict: complete only when the counts reconcile, nothing is missing and the session was not cut short (a failure, or a stop before its count).",
+  );
 
 export const scoredMessageSchema = z
   .object({
@@ -269,6 +296,7 @@ export const scoredMessageSchema = z
         'True label of each results.samples[].seq the server sent, keyed by the seq as a decimal string.',
       ),
     serverReconciliation: serverReconciliationSchema,
+    verdict: sessionVerdictSchema.optional(),
   })
   .meta({
     id: 'scored',
@@ -330,6 +358,8 @@ export type SessionStatus = z.infer<typeof sessionStatusSchema>;
 export type StatusMessage = z.infer<typeof statusMessageSchema>;
 export type ClassScore = z.infer<typeof classScoreSchema>;
 export type ServerReconciliation = z.infer<typeof serverReconciliationSchema>;
+export type IncompleteReason = (typeof INCOMPLETE_REASONS)[number];
+export type SessionVerdict = z.infer<typeof sessionVerdictSchema>;
 export type ScoredMessage = z.infer<typeof scoredMessageSchema>;
 export type ControlErrorCode = z.infer<typeof controlErrorCodeSchema>;
 export type ErrorMessage = z.infer<typeof errorMessageSchema>;
