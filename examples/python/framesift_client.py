@@ -31,6 +31,7 @@ PROTOCOL_VERSION = 1
 HEADER = struct.Struct("<4sIHHBBHd")  # schemas/frame-header.schema.json: 24 bytes, little-endian
 assert HEADER.size == 24
 ENCODINGS = {0: "raw", 1: "jpeg", 2: "png"}
+UNATTRIBUTED = {"short-message", "bad-magic", "text-message", "duplicate-seq", "seq-out-of-range"}
 CLASS_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
@@ -39,20 +40,29 @@ class ProtocolFailure(Exception):
     """The server did something docs/protocol.md says it does not."""
 
 
+class BadFrame(ProtocolFailure):
+    """A frame message that breaks the layout; `reason` is the counts.invalid key docs/protocol.md lists."""
+
+    def __init__(self, reason, message):
+        super().__init__(message)
+        self.reason = reason
+
+
 # ---- frames ----
 
 def parse_frame(message):
-    """Decodes one binary frame message: (header dict, payload bytes). Raises ProtocolFailure."""
+    """Decodes one binary frame message: (header dict, payload bytes). Raises BadFrame."""
     if len(message) < HEADER.size:
-        raise ProtocolFailure(f"frame of {len(message)} bytes: shorter than the 24-byte header")
+        raise BadFrame("short-message", f"frame of {len(message)} bytes: shorter than the 24-byte header")
     magic, seq, width, height, channels, encoding, reserved, sent_at = HEADER.unpack_from(message)
-    if magic != b"FSF1":
-        raise ProtocolFailure(f"frame magic {magic!r}, expected b'FSF1'")
-    if reserved != 0 or channels not in (1, 3) or encoding not in ENCODINGS or width == 0 or height == 0:
-        raise ProtocolFailure(f"frame {seq}: bad header {width}x{height}x{channels} enc {encoding} res {reserved}")
     payload = message[HEADER.size:]
-    if encoding == 0 and len(payload) != width * height * channels:
-        raise ProtocolFailure(f"frame {seq}: raw payload {len(payload)} bytes, expected {width * height * channels}")
+    for reason, bad in (("bad-magic", magic != b"FSF1"), ("bad-dimensions", width == 0 or height == 0),
+                        ("bad-channels", channels not in (1, 3)), ("bad-encoding", encoding not in ENCODINGS),
+                        ("bad-reserved", reserved != 0),
+                        ("bad-payload-length", encoding == 0 and len(payload) != width * height * channels),
+                        ("empty-payload", encoding != 0 and not payload)):
+        if bad:
+            raise BadFrame(reason, f"frame {seq}: {reason} ({width}x{height}x{channels}, encoding {encoding})")
     header = dict(seq=seq, width=width, height=height, channels=channels, encoding=encoding, sentAt=sent_at)
     return header, payload
 
@@ -170,7 +180,10 @@ def missing_ranges(seen, sent):
 def results_document(session, request, sent, frames, invalid, labels, confidence, classifier, started, ended):
     seqs = sorted(frames)
     received = len(frames) + sum(invalid.values())
-    missing = sent - len(frames) if sent is not None else 0
+    # Every seq the server sent is received (valid, or invalid with a readable seq) or missing; invalid
+    # messages with no trustworthy seq name no frame (docs/protocol.md: "unattributed").
+    attributed = sum(n for reason, n in invalid.items() if reason not in UNATTRIBUTED)
+    missing = sent - len(frames) - attributed if sent is not None else 0
     per_class = []
     for c in sorted(set(int(l) for l in labels)):
         mask = labels == c
@@ -267,9 +280,9 @@ async def run(args):
                         raise ProtocolFailure(f"frame socket error {error['code']}: {error['message']}")
                     try:
                         header, payload = parse_frame(message)
-                    except ProtocolFailure as err:
+                    except BadFrame as err:
                         print(f"invalid frame: {err}")
-                        invalid["bad-header"] = invalid.get("bad-header", 0) + 1
+                        invalid[err.reason] = invalid.get(err.reason, 0) + 1
                         continue
                     if header["seq"] in frames:
                         invalid["duplicate-seq"] = invalid.get("duplicate-seq", 0) + 1

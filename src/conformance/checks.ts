@@ -111,6 +111,7 @@ interface ResultsOptions {
   received: number;
   processed?: number;
   missing?: number;
+  invalid?: Record<string, number>;
   seq: number[];
   label: number[];
   samples?: number[];
@@ -136,7 +137,7 @@ export function resultsDocument(options: ResultsOptions): Record<string, unknown
       received: options.received,
       processed: options.processed ?? options.received,
       dropped: {},
-      invalid: {},
+      invalid: options.invalid ?? {},
       missing: options.missing ?? 0,
     },
     reconciliation: { reconciled: true, missingRanges: [] },
@@ -485,7 +486,7 @@ function expectedScore(labels: Uint8Array, sent: number, seq: number[], label: n
 const scoring: Check = {
   id: 'scoring',
   title:
-    'scoring: accuracy and confusion against the true labels; out-of-range labels, unsent seqs, sampleLabels by seq string; numbered resubmission',
+    'scoring: accuracy and confusion against the true labels; out-of-range labels, unsent seqs, sampleLabels by seq string; the reconcile rule; numbered resubmission',
   async run(ctx) {
     const streamed = ctx.shared.streamed ?? fail('needs the frames-exact session');
     const { labels } = ctx.reference;
@@ -559,6 +560,31 @@ const scoring: Check = {
       'received + missing != sent must unreconcile',
     );
     assert(third.accuracy === null, `accuracy with no predictions: ${third.accuracy}, expected null`);
+    assert(
+      third.verdict === undefined ||
+        (!third.verdict.complete && third.verdict.reasons.includes('not-reconciled')),
+      `verdict of unreconciled counts: ${JSON.stringify(third.verdict)}`,
+    );
+
+    // Two repeated seqs received on top of every frame: invalid, unattributed, and still reconciled.
+    const repeats = resultsDocument({
+      sessionId,
+      sent,
+      received: sent + 2,
+      processed: sent,
+      invalid: { 'duplicate-seq': 2 },
+      seq: [],
+      label: [],
+    });
+    const fifth = await peer.expect({ type: 'submit', sessionId, results: repeats }, 'scored', 60_000);
+    assert(
+      fifth.reconciled && fifth.serverReconciliation.unattributed === 2,
+      `duplicate-seq messages must be unattributed: ${JSON.stringify(fifth.serverReconciliation)}`,
+    );
+    assert(
+      fifth.verdict === undefined || fifth.verdict.complete,
+      `verdict of a reconciled, ended session: ${JSON.stringify(fifth.verdict)}`,
+    );
 
     // A session that sent nothing: coverage 0, not null.
     const empty = ctx.shared.emptySession ?? fail('needs the start-without-count session');
