@@ -4,6 +4,7 @@
  * edge cases. Each check throws CheckFailure with what it saw; a check returns a one-line detail.
  */
 import { Buffer } from 'node:buffer';
+import { performance } from 'node:perf_hooks';
 import { PROTOCOL_VERSION, type ServerMessage } from '../common/wire/control.js';
 import { FrameEncoding } from '../common/wire/header.js';
 import { CheckFailure, ControlPeer, FramePeer, Violations, within, type Closed } from './peer.js';
@@ -199,8 +200,9 @@ const exactFrames: Check = {
     );
     const socket = frames(ctx, session.framesUrl);
     // `end` travels on the control socket and may overtake the last frames: wait for both.
-    const [closed, end] = await within(
-      Promise.all([socket.closed, peer.next((m) => m.type === 'end', '"end"', 30_000)]),
+    const stamped = <T>(promise: Promise<T>) => promise.then((value) => [value, performance.now()] as const);
+    const [[closed, closedAt], [end, endAt]] = await within(
+      Promise.all([stamped(socket.closed), stamped(peer.next((m) => m.type === 'end', '"end"', 30_000))]),
       30_000,
       'the stream',
     );
@@ -227,8 +229,9 @@ const exactFrames: Check = {
       );
     }
     ctx.shared.streamed = { sessionId: session.sessionId, sent: count, peer };
-    const order = end.type === 'end' ? 'end and close 1000' : '';
-    return `${count} frames identical to ${reference.name} images 0-${count - 1}; ${order}`;
+    const gap = Math.abs(endAt - closedAt).toFixed(1);
+    const order = endAt < closedAt ? `${gap} ms before` : `${gap} ms after`;
+    return `${count} frames identical to ${reference.name} images 0-${count - 1}; end read ${order} the close 1000`;
   },
 };
 
