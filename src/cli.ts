@@ -146,6 +146,16 @@ export function buildProgram(): Command {
     await workerCommand(configured('worker', flags) as Parameters<typeof workerCommand>[0]);
   });
 
+  addOptions(
+    program
+      .command('conformance')
+      .description('Check that a server speaks the framesift protocol as docs/protocol.md documents it.'),
+    'conformance',
+  ).action(async (flags: Record<string, unknown>) => {
+    const { conformanceCommand } = await import('./commands/conformance.js');
+    await conformanceCommand(configured('conformance', flags));
+  });
+
   program
     .command('config-table', { hidden: true })
     .description('Print the README configuration table.')

@@ -13,7 +13,7 @@ import { parseOrigins } from './http-guard.js';
 import { sanitizeSaveName } from './save-name.js';
 import { bounded, printable } from './text.js';
 
-export type CommandName = 'serve' | 'run' | 'dedupe' | 'dataset' | 'bus' | 'worker';
+export type CommandName = 'serve' | 'run' | 'dedupe' | 'dataset' | 'bus' | 'worker' | 'conformance';
 
 interface OptionSpec<S extends z.ZodTypeAny> {
   /** Commander flag syntax, e.g. `--frames-port <port>`. */
@@ -105,8 +105,9 @@ export const OPTIONS = {
     schema: positiveInt,
     default: '30000',
     expected: 'a positive integer of milliseconds',
-    description: 'A session whose frame socket has not connected within this time expires.',
-    commands: ['serve'],
+    description:
+      "A session whose frame socket has not connected within this time expires. conformance: the tested server's value (the kit waits that long for session-expired).",
+    commands: ['serve', 'conformance'],
   }),
   maxPayloadBytes: option({
     flag: '--max-payload-bytes <bytes>',
@@ -114,8 +115,9 @@ export const OPTIONS = {
     schema: positiveInt,
     default: String(64 * 1024 * 1024),
     expected: 'a positive integer of bytes',
-    description: 'Largest control message the server accepts (a results submission is the largest).',
-    commands: ['serve'],
+    description:
+      "Largest control message the server accepts (a results submission is the largest). conformance: the tested server's value (the kit sends one byte more).",
+    commands: ['serve', 'conformance'],
   }),
   fashionMnistDir: option({
     flag: '--fashion-mnist-dir <dir>',
@@ -123,8 +125,8 @@ export const OPTIONS = {
     schema: z.string().min(1),
     expected: 'a folder holding the Fashion-MNIST IDX files (.gz or plain)',
     description:
-      "Fashion-MNIST location, looked at first; then the project's data/fashion-mnist/ (ships the test split), then /usr/share/datasets/fashion-mnist (Debian dataset-fashion-mnist). The train split: here, Debian's, or `npm run data`.",
-    commands: ['serve', 'dataset', 'bus'],
+      "Fashion-MNIST location, looked at first; then the project's data/fashion-mnist/ (ships the test split), then /usr/share/datasets/fashion-mnist (Debian dataset-fashion-mnist). The train split: here, Debian's, or `npm run data`. conformance: the reference the frames are compared with.",
+    commands: ['serve', 'dataset', 'bus', 'conformance'],
   }),
   count: option({
     flag: '--count <n>',
@@ -498,8 +500,8 @@ export const OPTIONS = {
     schema: booleanFlag,
     expected: 'a flag (env: true/false, 1/0, yes/no)',
     description:
-      'Print the result as one JSON object on stdout instead of text, for scripts (run: the session summary and score; dedupe: the report; dataset: the file written).',
-    commands: ['run', 'dedupe', 'dataset'],
+      'Print the result as one JSON object on stdout instead of text, for scripts (run: the session summary and score; dedupe: the report; dataset: the file written; conformance: the pass/fail table).',
+    commands: ['run', 'dedupe', 'dataset', 'conformance'],
   }),
   frameSize: option({
     flag: '--frame-size <WxH>',
@@ -730,6 +732,26 @@ export const OPTIONS = {
       'bus config: largest message (frame) the NATS server takes; a larger frame is refused and counted as too-large.',
     commands: ['bus'],
   }),
+  control: option({
+    flag: '--control <url>',
+    env: 'FRAMESIFT_CONFORMANCE_CONTROL',
+    schema: z.string().regex(/^wss?:\/\/[^\s/]+\/?$/),
+    default: 'ws://127.0.0.1:7000',
+    expected: 'a WebSocket URL ws://HOST:PORT',
+    description: 'conformance: the control socket of the server to test.',
+    commands: ['conformance'],
+  }),
+  checks: option({
+    flag: '--checks <ids>',
+    env: 'FRAMESIFT_CONFORMANCE_CHECKS',
+    schema: z
+      .string()
+      .regex(/^[a-z-]+(,[a-z-]+)*$/)
+      .transform((v) => v.split(',')),
+    expected: 'comma-separated check ids (as the report lists them)',
+    description: 'conformance: run only these checks (default: all).',
+    commands: ['conformance'],
+  }),
   logLevel: option({
     flag: '--log-level <level>',
     env: 'LOG_LEVEL',
@@ -737,7 +759,7 @@ export const OPTIONS = {
     default: 'info',
     expected: 'error, warn, info or debug',
     description: 'Log verbosity (JSON lines on stderr).',
-    commands: ['serve', 'run', 'dedupe', 'dataset', 'bus', 'worker'],
+    commands: ['serve', 'run', 'dedupe', 'dataset', 'bus', 'worker', 'conformance'],
   }),
 } as const;
 
@@ -756,6 +778,7 @@ export const DEDUPE_OPTIONS = keysFor('dedupe');
 export const DATASET_OPTIONS = keysFor('dataset');
 export const BUS_OPTIONS = keysFor('bus');
 export const WORKER_OPTIONS = keysFor('worker');
+export const CONFORMANCE_OPTIONS = keysFor('conformance');
 
 type KeysOf<C extends CommandName> = {
   [K in OptionKey]: C extends (typeof OPTIONS)[K]['commands'][number] ? K : never;
@@ -767,6 +790,7 @@ export type DedupeConfig = Config<KeysOf<'dedupe'>>;
 export type DatasetConfig = Config<KeysOf<'dataset'>>;
 export type BusConfig = Config<KeysOf<'bus'>>;
 export type WorkerConfig = Config<KeysOf<'worker'>>;
+export type ConformanceConfig = Config<KeysOf<'conformance'>>;
 
 function keysFor<C extends CommandName>(command: C): KeysOf<C>[] {
   return (Object.keys(OPTIONS) as OptionKey[]).filter((key) =>

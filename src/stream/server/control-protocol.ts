@@ -10,6 +10,7 @@ import { loggerFor } from '../../common/logger.js';
 import {
   CLIENT_MESSAGE_TYPES,
   clientMessageSchema,
+  PROTOCOL_VERSION,
   type ServerMessage,
   type SessionMessage,
   type StartRequest,
@@ -51,11 +52,14 @@ export interface ControlContext {
   send(socket: WebSocket | undefined, message: ServerMessage): void;
 }
 
-/** First zod issue as "path: message", for one-line errors. */
-function firstIssue(error: { issues: Array<{ path: (string | number)[]; message: string }> }): string {
+/** First zod issue as "path: message", for one-line errors ("count: Expected number, received string"). */
+function firstIssue(error: { issues: Array<{ path: PropertyKey[]; message: string }> }): string {
   const issue = error.issues[0];
   if (!issue) return 'invalid';
-  return `${issue.path.length ? issue.path.join('.') : '(message)'}: ${issue.message}`;
+  const message = issue.message.endsWith('received undefined')
+    ? 'Required'
+    : issue.message.replace(/^Invalid input: e/, 'E');
+  return `${issue.path.length ? issue.path.map(String).join('.') : '(message)'}: ${message}`;
 }
 
 /** Parses one control message and runs it. `host` is the name the client reached the server by. */
@@ -123,6 +127,7 @@ export async function handleControlMessage(
         type: 'status',
         sessions: [...context.table.ownedBy(control)].map(statusOf),
         sources: [...context.offered],
+        protocolVersion: PROTOCOL_VERSION,
       });
       return;
     case 'submit':
@@ -189,6 +194,7 @@ async function start(context: ControlContext, request: StartRequest, control: We
     framesUrl: `ws://${host}:${context.framesPort()}/?session=${session.id}`,
     source: name,
     secret: session.secret,
+    protocolVersion: PROTOCOL_VERSION,
   };
   context.send(control, reply);
   log.info('session created', { sessionId: session.id, source: name, count, fps });

@@ -99,7 +99,7 @@ export class Submissions {
     }
     const score = scoreSubmission(check.document, session.sent, session.labels, endingOf(session));
     const n = ++session.submissions;
-    const scored: ScoredMessage = { type: 'scored', sessionId: session.id, ...score };
+    const scored: ScoredMessage = { type: 'scored', sessionId: session.id, submission: n, ...score };
     const writing = this.persist(session.id, n, check.compact, JSON.stringify(scored));
     this.pending.add(writing);
     void writing.finally(() => this.pending.delete(writing)).catch(() => undefined);
