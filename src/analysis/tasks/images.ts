@@ -22,7 +22,7 @@ import {
   type ChangeOptions,
   type GrayImage,
   type Method,
-} from '../../dedupe/index.js';
+} from '../../dedupe/features.js';
 import type { FrameFailure, ModelRef, WorkerContext } from '../tasks.js';
 
 /** Compute the dedupe features of a batch of images. */
