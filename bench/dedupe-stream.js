@@ -84,7 +84,7 @@ export async function streamThroughput(notes, { modelsDir, dataRoot }) {
           { skipResults: true },
         );
         const cpu = process.cpuUsage(cpu0);
-        const processed = result.accounting.processed;
+        const processed = result.ledger.processed;
         const fps = processed / (result.streamMs / 1000);
         const status = result.deduper.status();
         // The images task runs inference in chunks of EMBED_CHUNK frames: compare at that batch size.
