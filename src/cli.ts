@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * framesift's command line (DESIGN.md, "Command line"). Parses arguments with commander, resolves the
+ * framesift's command line (docs/design.md, "Command line"). Parses arguments with commander, resolves the
  * typed configuration (flags over environment variables over defaults) and calls one command.
  */
 import { Command, CommanderError, Option } from 'commander';

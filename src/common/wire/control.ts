@@ -1,5 +1,5 @@
 /**
- * Control messages on port 7000 (DESIGN.md, "Wire protocol"): JSON text, each with a `type`.
+ * Control messages on port 7000 (docs/design.md, "Wire protocol"): JSON text, each with a `type`.
  * Schemas validate what arrives at either end; fields may be added, never renamed.
  */
 import { z } from 'zod';

@@ -1,5 +1,5 @@
 /**
- * The frame message header (DESIGN.md, "Wire protocol"): 24 bytes, little-endian, then the payload.
+ * The frame message header (docs/design.md, "Wire protocol"): 24 bytes, little-endian, then the payload.
  * Shared by the frame server (which encodes) and the listener (which decodes), so neither end reaches
  * into the other.
  */
