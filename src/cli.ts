@@ -128,8 +128,9 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? 0 : 2;
     }
     if (err instanceof UserError) {
+      // Printed once, as the one line a person reads; the log only notes the code at debug level.
       process.stderr.write(`framesift: ${err.message}\n`);
-      logger.error(err.message, { exitCode: err.exitCode });
+      logger.debug('command failed', { code: err.code, exitCode: err.exitCode });
       return err.exitCode;
     }
     process.stderr.write(`framesift: internal error: ${errorMessage(err)}\n`);

@@ -4,6 +4,8 @@
  * into the other.
  */
 
+import { FramesiftError } from '../errors.js';
+
 export const FRAME_MAGIC = 'FSF1';
 export const FRAME_HEADER_BYTES = 24;
 
@@ -33,13 +35,13 @@ export type FrameRejectReason =
   | 'bad-payload-length'
   | 'empty-payload';
 
-export class FrameFormatError extends Error {
+/** A frame message that breaks the wire format; `code` is its reason. */
+export class FrameFormatError extends FramesiftError {
   constructor(
     readonly reason: FrameRejectReason,
     message: string,
   ) {
-    super(message);
-    this.name = 'FrameFormatError';
+    super(message, reason);
   }
 }
 
