@@ -10,7 +10,7 @@ import { UserError, errorMessage } from './errors.js';
 import { loggerFor } from './logger.js';
 import { metricsRegistry } from './metrics.js';
 
-const log = loggerFor('http');
+const log = loggerFor('common.http');
 
 export type RouteHandler = (
   req: http.IncomingMessage,
