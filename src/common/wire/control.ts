@@ -3,6 +3,7 @@
  * Schemas validate what arrives at either end; fields may be added, never renamed.
  */
 import { z } from 'zod';
+import type { Score } from './score.js';
 
 // ---- client → server ----
 
@@ -85,16 +86,8 @@ export interface StatusMessage {
   sources: string[];
 }
 
-export interface ScoredMessage {
-  type: 'scored';
-  sessionId: string;
-  /** correct / predicted; null when nothing could be scored (no predictions, or an unlabelled source). */
-  accuracy: number | null;
-  sent: number;
-  received: number;
-  reconciled: boolean;
-  [extra: string]: unknown;
-}
+/** The server's score (./score.ts); fields may be added, so a reader keeps unknown ones. */
+export type ScoredMessage = { type: 'scored'; sessionId: string } & Score & { [extra: string]: unknown };
 
 /** Stable error codes: clients and tests match on these, never on the message text. */
 export type ControlErrorCode =
