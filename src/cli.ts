@@ -4,8 +4,9 @@
  * typed configuration (flags over environment variables over defaults) and calls one command.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   OPTIONS,
   type CommandName,
@@ -127,21 +128,31 @@ export async function main(argv: string[]): Promise<number> {
       // commander already printed its one-line message (or the help/version text).
       return err.exitCode === 0 ? 0 : 2;
     }
+    // One line on stderr and nothing else: the log copy is at debug level (LOG_LEVEL=debug shows it,
+    // with the stack of an internal error), so an error is never printed twice.
     if (err instanceof UserError) {
       // Printed once, as the one line a person reads; the log only notes the code at debug level.
       process.stderr.write(`framesift: ${err.message}\n`);
-      logger.debug('command failed', { code: err.code, exitCode: err.exitCode });
+      logger.debug('command failed', { code: err.code, exitCode: err.exitCode, detail: err.message });
       return err.exitCode;
     }
     process.stderr.write(`framesift: internal error: ${errorMessage(err)}\n`);
-    logger.error('internal error', { error: err instanceof Error ? err.stack : String(err) });
+    logger.debug('exit on internal error', { error: err instanceof Error ? err.stack : String(err) });
     return 1;
   }
 }
 
-const invokedDirectly =
-  process.argv[1] !== undefined &&
-  path.resolve(process.argv[1]).replace(/\.ts$/, '.js').endsWith(path.join('dist', 'cli.js'));
-if (invokedDirectly) {
+/** Run as a program: `node dist/cli.js`, or the `framesift` bin link an installed package makes to it. */
+function invokedDirectly(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  if (path.resolve(script).replace(/\.ts$/, '.js').endsWith(path.join('dist', 'cli.js'))) return true;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+if (invokedDirectly()) {
   process.exitCode = await main(process.argv);
 }

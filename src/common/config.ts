@@ -9,7 +9,9 @@
 import { z } from 'zod';
 import { parseChangeOptions } from './change-options.js';
 import { ConfigError, errorMessage } from './errors.js';
+import { parseOrigins } from './http-guard.js';
 import { sanitizeSaveName } from './save-name.js';
+import { bounded, printable } from './text.js';
 
 export type CommandName = 'serve' | 'run' | 'dedupe' | 'dataset';
 
@@ -35,6 +37,10 @@ const positiveInt = z.coerce.number().int().positive();
 const nonNegative = z.coerce.number().min(0);
 
 const SERVER_AND_CLIENT = ['serve', 'run'] as const;
+/** A switch: `--flag` on the command line, true/false, 1/0 or yes/no in its variable. */
+const booleanFlag = z
+  .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+  .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
 
 /** A string `check` accepts (it throws a one-line error naming the problem otherwise). */
 const checkedString = (check: (value: string) => unknown) =>
@@ -78,7 +84,8 @@ export const OPTIONS = {
     flag: '--source <source>',
     env: 'FRAMESIFT_SOURCE',
     schema: z.string().min(1),
-    expected: 'fashion-mnist-test, fashion-mnist-train, an IDX/dataset file, an image folder, or camera',
+    expected:
+      'fashion-mnist-test, fashion-mnist-train, an IDX/dataset file, an image folder, camera, a video file (.mp4, .avi, .mkv, .webm, …) or an rtsp:// / http(s):// video stream',
     description:
       "serve: the default source streamed when a client names none (default fashion-mnist-test). run: the source to ask the server for (default: the server's default).",
     commands: SERVER_AND_CLIENT,
@@ -116,7 +123,7 @@ export const OPTIONS = {
     schema: z.string().min(1),
     expected: 'a folder holding the Fashion-MNIST IDX files (.gz or plain)',
     description:
-      'Fashion-MNIST location; when unset: /usr/share/datasets/fashion-mnist (Debian dataset-fashion-mnist), else data/fashion-mnist/.',
+      "Fashion-MNIST location, looked at first; then the project's data/fashion-mnist/ (ships the test split), then /usr/share/datasets/fashion-mnist (Debian dataset-fashion-mnist). The train split: here, Debian's, or `npm run data`.",
     commands: ['serve', 'dataset'],
   }),
   count: option({
@@ -158,7 +165,8 @@ export const OPTIONS = {
     flag: '--save-name <name>',
     env: 'FRAMESIFT_SAVE_NAME',
     schema: checkedString(sanitizeSaveName),
-    expected: 'an order number or name (no path separators, no "..")',
+    expected:
+      'an order number or name: at most 100 characters and 200 UTF-8 bytes; no path separators, "..", leading dot, <>:"|?*, control, bidi or other invisible characters',
     description: 'At the end of a dedupe session, save the unique frames to <out>/uniques/<name>/.',
     commands: ['run'],
   }),
@@ -177,7 +185,8 @@ export const OPTIONS = {
     schema: z.string().min(1),
     default: 'models',
     expected: 'a folder holding the ONNX model files named by the manifests',
-    description: "Where ONNX model files are looked up (the project's own models are in models/).",
+    description:
+      "Folder searched for ONNX model files before the project's models/ (which holds the Fashion-MNIST classifier and the default photo embedder); needed only for optional models such as MobileNetV2.",
     commands: ['run', 'dedupe'],
   }),
   classifier: option({
@@ -311,9 +320,7 @@ export const OPTIONS = {
   describe: option({
     flag: '--describe',
     env: 'FRAMESIFT_DESCRIBE',
-    schema: z
-      .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
-      .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes'),
+    schema: booleanFlag,
     expected: 'a flag (env: true/false, 1/0, yes/no)',
     description:
       "Describe each kept image in report.md with MobileNetV2's top ImageNet class (needs mobilenet-v2 in MODELS_DIR).",
@@ -399,6 +406,202 @@ export const OPTIONS = {
     description: 'Replay this folder instead of polling the camera.',
     commands: ['serve'],
   }),
+  allowedOrigins: option({
+    flag: '--allowed-origins <origins>',
+    env: 'FRAMESIFT_ALLOWED_ORIGINS',
+    schema: checkedString(parseOrigins),
+    expected: 'comma-separated origins like http://host:port (no path)',
+    description:
+      'Web origins (besides same-origin) allowed to open the WebSockets (serve) or change state over the HTTP API (run); their host names are also answered as Host. See docs/security.md.',
+    commands: SERVER_AND_CLIENT,
+  }),
+  token: option({
+    flag: '--token <token>',
+    env: 'FRAMESIFT_TOKEN',
+    schema: z.string().min(16).max(4096),
+    expected: 'a secret of 16-4096 characters',
+    description:
+      'serve: every connection to the frame and control ports must carry it (Authorization: Bearer, or ?token=); run: sent to the server. Set it whenever --host exposes the server beyond loopback.',
+    commands: SERVER_AND_CLIENT,
+  }),
+  saveRate: option({
+    flag: '--save-rate <n>',
+    env: 'FRAMESIFT_SAVE_RATE',
+    schema: positiveInt.max(10_000),
+    default: '10',
+    expected: 'a positive integer',
+    description: 'Most saves of uniques a minute (POST /api/save and --save-name); more are answered 429.',
+    commands: ['run'],
+  }),
+  maxSaveBytes: option({
+    flag: '--max-save-bytes <bytes>',
+    env: 'FRAMESIFT_MAX_SAVE_BYTES',
+    schema: positiveInt,
+    default: String(4 * 1024 ** 3),
+    expected: 'a positive integer of bytes',
+    description:
+      'Most bytes all saves may hold under <out>/uniques/ (earlier runs included); a save past it is refused (507) and nothing of it is kept.',
+    commands: ['run'],
+  }),
+  cameraMaxBytes: option({
+    flag: '--camera-max-bytes <bytes>',
+    env: 'CAMERA_MAX_BYTES',
+    schema: positiveInt,
+    default: String(32 * 1024 * 1024),
+    expected: 'a positive integer of bytes',
+    description:
+      'Largest camera answer read; a bigger body is cut off unread, counted as too-large and the poll retried.',
+    commands: ['serve'],
+  }),
+  maxPendingSessions: option({
+    flag: '--max-pending-sessions <n>',
+    env: 'FRAMESIFT_MAX_PENDING_SESSIONS',
+    schema: positiveInt,
+    default: '1000',
+    expected: 'a positive integer',
+    description:
+      'Most sessions waiting for their frame socket, all connections together; a start beyond it is answered too-many-sessions.',
+    commands: ['serve'],
+  }),
+  maxPendingPerConnection: option({
+    flag: '--max-pending-per-connection <n>',
+    env: 'FRAMESIFT_MAX_PENDING_PER_CONNECTION',
+    schema: positiveInt,
+    default: '16',
+    expected: 'a positive integer',
+    description:
+      'Most sessions one control connection may have waiting for their frame socket; a start beyond it is answered too-many-sessions.',
+    commands: ['serve'],
+  }),
+  maxSubmissions: option({
+    flag: '--max-submissions <n>',
+    env: 'FRAMESIFT_MAX_SUBMISSIONS',
+    schema: positiveInt,
+    default: '10',
+    expected: 'a positive integer',
+    description: 'Most result submissions one session may have scored and persisted.',
+    commands: ['serve'],
+  }),
+  maxSubmitBytes: option({
+    flag: '--max-submit-bytes <bytes>',
+    env: 'FRAMESIFT_MAX_SUBMIT_BYTES',
+    schema: positiveInt,
+    default: String(16 * 1024 * 1024),
+    expected: 'a positive integer of bytes',
+    description:
+      'Largest control message handled (a submission is the largest; 100,000 predictions take about 1.6 MB); a bigger one is answered too-large and the connection stays open.',
+    commands: ['serve'],
+  }),
+  json: option({
+    flag: '--json',
+    env: 'FRAMESIFT_JSON',
+    schema: booleanFlag,
+    expected: 'a flag (env: true/false, 1/0, yes/no)',
+    description:
+      'Print the result as one JSON object on stdout instead of text, for scripts (run: the session summary and score; dedupe: the report; dataset: the file written).',
+    commands: ['run', 'dedupe', 'dataset'],
+  }),
+  frameSize: option({
+    flag: '--frame-size <WxH>',
+    env: 'FRAMESIFT_FRAME_SIZE',
+    schema: z
+      .string()
+      .regex(/^\s*\d{1,5}\s*(x\s*\d{1,5}\s*)?$/i)
+      .transform((v) => {
+        const [w, h] = v
+          .toLowerCase()
+          .split('x')
+          .map((n) => Number(n.trim()));
+        return { width: w!, height: h ?? w! };
+      })
+      .refine((b) => b.width >= 2 && b.height >= 2 && b.width <= 65535 && b.height <= 65535),
+    expected: 'WIDTHxHEIGHT (e.g. 640x480) or one number for both, 2-65535',
+    description:
+      'Video sources: frames are scaled down to fit this box (aspect ratio kept, never scaled up) before they are sent.',
+    commands: ['serve'],
+  }),
+  videoStallTimeout: option({
+    flag: '--video-stall-timeout <seconds>',
+    env: 'VIDEO_STALL_TIMEOUT',
+    schema: z.coerce.number().positive().max(3600),
+    default: '10',
+    expected: 'a number of seconds > 0',
+    description:
+      'A network video stream (rtsp://, http(s)://) that yields no frame for this long is dropped and reconnected with backoff.',
+    commands: ['serve'],
+  }),
+  rtspListen: option({
+    flag: '--rtsp-listen',
+    env: 'RTSP_LISTEN',
+    schema: z
+      .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+      .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes'),
+    default: 'false',
+    expected: 'a flag (env: true/false, 1/0, yes/no)',
+    description:
+      'An rtsp:// source is a listening address the camera pushes to (RTSP ANNOUNCE/RECORD) instead of a server to pull from.',
+    commands: ['serve'],
+  }),
+  ffmpegPath: option({
+    flag: '--ffmpeg-path <path>',
+    env: 'FFMPEG_PATH',
+    schema: z.string().min(1),
+    default: 'ffmpeg',
+    expected: 'an ffmpeg executable (a path, or a name found on PATH)',
+    description:
+      'The ffmpeg that decodes video sources and writes video saves (Debian: apt-get install ffmpeg).',
+    commands: ['serve', 'run'],
+  }),
+  ffprobePath: option({
+    flag: '--ffprobe-path <path>',
+    env: 'FFPROBE_PATH',
+    schema: z.string().min(1),
+    default: 'ffprobe',
+    expected: 'an ffprobe executable (a path, or a name found on PATH)',
+    description: 'The ffprobe that checks video files before they are streamed.',
+    commands: ['serve', 'run'],
+  }),
+  saveAs: option({
+    flag: '--save-as <kind>',
+    env: 'FRAMESIFT_SAVE_AS',
+    schema: z.enum(['images', 'video']),
+    default: 'images',
+    expected: 'images or video',
+    description:
+      'How --save-name writes the session: one image per frame, or one video (VIDEO_CODEC); both with manifest.json.',
+    commands: ['run'],
+  }),
+  saveFrames: option({
+    flag: '--save-frames <which>',
+    env: 'FRAMESIFT_SAVE_FRAMES',
+    schema: z.enum(['kept', 'all']),
+    default: 'kept',
+    expected: 'kept or all',
+    description:
+      'Which frames a save holds: the kept (unique) frames, or all frames of the session (all: every frame is kept on disk in a temp folder while the run lasts).',
+    commands: ['run'],
+  }),
+  videoCodec: option({
+    flag: '--video-codec <codec>',
+    env: 'VIDEO_CODEC',
+    schema: z
+      .string()
+      .refine((v) => ['h264', 'avc1', 'x264', 'mp4v', 'hevc', 'vp9', 'mjpeg'].includes(v.toLowerCase())),
+    default: 'h264',
+    expected:
+      'h264, avc1, X264 (libx264 .mp4), mp4v (mpeg4 .mp4), HEVC (libx265 .mp4), vp9 (.webm) or mjpeg (.avi)',
+    description: 'Codec of video saves.',
+    commands: ['run'],
+  }),
+  videoFps: option({
+    flag: '--video-fps <fps>',
+    env: 'VIDEO_FPS',
+    schema: z.coerce.number().positive().max(240),
+    default: '10',
+    expected: 'a number > 0 (at most 240)',
+    description: 'Frame rate of video saves: each saved frame shows for 1/fps seconds.',
+    commands: ['run'],
+  }),
   logLevel: option({
     flag: '--log-level <level>',
     env: 'LOG_LEVEL',
@@ -478,7 +681,7 @@ export function resolveConfig<C extends CommandName>(
       // A custom check names the exact problem; the schema's own messages add nothing to `expected`.
       const custom = parsed.error.issues.find((issue) => issue.code === z.ZodIssueCode.custom);
       throw new ConfigError(
-        `${origin}=${JSON.stringify(raw)}: expected ${spec.expected}${custom ? ` (${custom.message})` : ''}`,
+        `${origin}=${printable(bounded(JSON.stringify(raw)))}: expected ${spec.expected}${custom ? ` (${custom.message})` : ''}`,
       );
     }
     resolved[key] = parsed.data;

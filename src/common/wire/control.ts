@@ -16,11 +16,23 @@ export const startRequestSchema = z.object({
   source: z.string().min(1).max(4096).optional(),
 });
 
-export const stopRequestSchema = z.object({ type: z.literal('stop'), sessionId: z.string().min(1) });
+/** Session ids are UUIDs; anything far longer is refused before it is looked up, echoed or logged. */
+export const MAX_SESSION_ID_LENGTH = 128;
+const sessionIdSchema = z.string().min(1).max(MAX_SESSION_ID_LENGTH);
+
+/** The session's secret (from `session`): lets a reconnecting owner act on its session. */
+const secretSchema = z.string().max(256).optional();
+
+export const stopRequestSchema = z.object({
+  type: z.literal('stop'),
+  sessionId: sessionIdSchema,
+  secret: secretSchema,
+});
 export const statusRequestSchema = z.object({ type: z.literal('status') });
 export const submitRequestSchema = z.object({
   type: z.literal('submit'),
-  sessionId: z.string().min(1),
+  sessionId: sessionIdSchema,
+  secret: secretSchema,
   /** The results document (schemas/results.schema.json); validated by the server. */
   results: z.record(z.unknown()),
 });
@@ -51,6 +63,11 @@ export interface SessionMessage {
   channels?: number;
   framesUrl: string;
   source: string;
+  /**
+   * The session's secret: a reconnecting owner sends it with `stop`/`submit` to act on the session from
+   * another control connection. Absent from older servers.
+   */
+  secret?: string;
 }
 
 export interface EndMessage {
@@ -90,20 +107,29 @@ export interface StatusMessage {
 export type ScoredMessage = { type: 'scored'; sessionId: string } & Score & { [extra: string]: unknown };
 
 /** Stable error codes: clients and tests match on these, never on the message text. */
-export type ControlErrorCode =
-  | 'bad-json'
-  | 'bad-message'
-  | 'unknown-type'
-  | 'unknown-session'
-  | 'unknown-source'
-  | 'binary-on-control'
-  | 'text-on-frames'
-  | 'duplicate-frame-socket'
-  | 'session-expired'
-  | 'invalid-results'
-  | 'too-large'
-  | 'not-ready'
-  | 'internal';
+export const CONTROL_ERROR_CODES = [
+  'bad-json',
+  'bad-message',
+  'unknown-type',
+  'unknown-session',
+  'unknown-source',
+  'binary-on-control',
+  'text-on-frames',
+  'duplicate-frame-socket',
+  'session-expired',
+  'invalid-results',
+  'too-large',
+  'not-ready',
+  'internal',
+  /** The session belongs to another control connection (stop, submit; or a frame socket without its secret). */
+  'not-owner',
+  /** Too many sessions waiting for their frame socket (per connection or in total). */
+  'too-many-sessions',
+  /** The session already has the most submissions a session may have. */
+  'too-many-submissions',
+] as const;
+
+export type ControlErrorCode = (typeof CONTROL_ERROR_CODES)[number];
 
 export interface ErrorMessage {
   type: 'error';
