@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * framesift's command line (DESIGN.md, "Command line"). Parses arguments with commander, resolves the
+ * framesift's command line (docs/design.md, "Command line"). Parses arguments with commander, resolves the
  * typed configuration (flags over environment variables over defaults) and calls one command.
  */
 import { Command, CommanderError, Option } from 'commander';
@@ -178,8 +178,9 @@ export async function main(argv: string[]): Promise<number> {
     // One line on stderr and nothing else: the log copy is at debug level (LOG_LEVEL=debug shows it,
     // with the stack of an internal error), so an error is never printed twice.
     if (err instanceof UserError) {
+      // Printed once, as the one line a person reads; the log only notes the code at debug level.
       process.stderr.write(`framesift: ${err.message}\n`);
-      logger.debug('exit on user error', { error: err.message, exitCode: err.exitCode });
+      logger.debug('command failed', { code: err.code, exitCode: err.exitCode, detail: err.message });
       return err.exitCode;
     }
     process.stderr.write(`framesift: internal error: ${errorMessage(err)}\n`);

@@ -12,7 +12,7 @@ import { loggerFor } from './logger.js';
 import { metric, metricsRegistry, prom } from './metrics.js';
 import { bounded } from './text.js';
 
-const log = loggerFor('http');
+const log = loggerFor('common.http');
 
 const refused = () =>
   metric(

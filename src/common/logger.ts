@@ -29,7 +29,11 @@ export const logger = winston.createLogger({
   transports: [new winston.transports.Console({ stderrLevels: [...LOG_LEVELS] })],
 });
 
-/** A child logger that stamps every line with the stage or component that wrote it. */
+/**
+ * A child logger that stamps every line with the component that wrote it, named `<stage>.<part>`
+ * (`processing.listener`, `stream.server`) or `<command>[.<part>]` (`run`, `run.plan`). Messages are
+ * fixed text; what varies goes in fields (`detail` for a one-line explanation).
+ */
 export function loggerFor(component: string): winston.Logger {
   return logger.child({ component });
 }

@@ -1,6 +1,7 @@
 /**
  * Public face of the dedupe stage: per-frame features and distances (pure, also used by the analysis
- * workers), the keyed unique store, live-stream dedupe with saves and its /api routes, and thresholds.
+ * workers; they import it through ./features.ts), the keyed unique store, live-stream dedupe with saves,
+ * batch dedupe and thresholds.
  */
 export {
   DEFAULT_CHANGE_OPTIONS,

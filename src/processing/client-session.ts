@@ -11,7 +11,7 @@ import type { SessionMessage } from '../common/wire/control.js';
 import { ControlClient } from './control-client.js';
 import type { FrameListener } from './frame-listener.js';
 
-const log = loggerFor('client-session');
+const log = loggerFor('processing.session');
 
 /** After a stop, how long the frame socket may take to close before it is cut. */
 const STOP_CLOSE_MS = 2000;

@@ -18,7 +18,7 @@ import type {
   StoppedMessage,
 } from '../common/wire/control.js';
 
-const log = loggerFor('control-client');
+const log = loggerFor('processing.control');
 
 interface Waiter {
   types: readonly string[];
@@ -107,7 +107,7 @@ export class ControlClient extends EventEmitter<{ end: [EndMessage]; close: [] }
       const waiter = this.waiters.shift();
       const err = message as ErrorMessage;
       if (!waiter) {
-        log.warn('control error from server', { code: err.code, message: err.message });
+        log.warn('control error from server', { code: err.code, detail: err.message });
         return;
       }
       clearTimeout(waiter.timer);

@@ -16,7 +16,7 @@ import { FrameFormatError, decodeFrame } from '../common/wire/header.js';
 import type { DropReason, InvalidReason, SessionLedger } from '../common/session/index.js';
 import { oversizeFrames, ringDepth } from './metrics.js';
 
-const log = loggerFor('frame-listener');
+const log = loggerFor('processing.listener');
 
 export type RingPolicy = 'block' | 'drop-oldest';
 

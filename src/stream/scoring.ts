@@ -5,19 +5,9 @@
  */
 import type { ResultsDocument } from '../common/results-document.js';
 import { judgeSession, reconcileCounts, type SessionEnding } from '../common/session/index.js';
-import type {
-  ClassScore,
-  ScoredMessage,
-  ServerReconciliation,
-  SessionVerdict,
-} from '../common/wire/control.js';
+import type { ClassScore, Score } from '../common/wire/score.js';
 
-/** The score is the `scored` message without its envelope; its shape is defined once, in the wire schemas. */
-export type Score = Omit<ScoredMessage, 'type' | 'sessionId' | 'submission'> & {
-  serverReconciliation: ServerReconciliation & { explanation: string };
-  verdict: SessionVerdict;
-};
-export type { ClassScore, ServerReconciliation };
+export type { ClassScore, Score, ServerReconciliation } from '../common/wire/score.js';
 
 /** Fashion-MNIST has 10 classes; a source with more labels gets a wider matrix. */
 const MIN_CLASSES = 10;

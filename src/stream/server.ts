@@ -1,6 +1,6 @@
 /**
  * The stream server: a frame server (binary frames, one WebSocket per session) and a control server (JSON
- * messages: start, stop, status, submit), as specified in DESIGN.md "Wire protocol" and docs/protocol.md.
+ * messages: start, stop, status, submit), as specified in docs/design.md "Wire protocol" and docs/protocol.md.
  * This file holds the sockets and the server's life; the parts live in ./server/: the session table, the
  * streamer, the control protocol and the submissions.
  *

@@ -35,7 +35,11 @@ function reject(res: ServerResponse, status: number, reason: string, message: st
   send(res, status, { error: message });
 }
 
-class BodyTooLarge extends UserError {}
+class BodyTooLarge extends UserError {
+  constructor(message: string) {
+    super(message, 1, 'too-large');
+  }
+}
 
 /** The request body as text; a body over the limit is drained (not kept) and rejected once read. */
 function readBody(req: IncomingMessage): Promise<string> {

@@ -1,10 +1,11 @@
 /**
- * The frame message header (DESIGN.md, "Wire protocol"): 24 bytes, little-endian, then the payload.
+ * The frame message header (docs/design.md, "Wire protocol"): 24 bytes, little-endian, then the payload.
  * Shared by the frame server (which encodes) and the listener (which decodes), so neither end reaches
  * into the other.
  */
 
 import { z } from 'zod/v4';
+import { FramesiftError } from '../errors.js';
 
 export const FRAME_MAGIC = 'FSF1';
 export const FRAME_HEADER_BYTES = 24;
@@ -92,13 +93,13 @@ export type FrameRejectReason =
   | 'bad-payload-length'
   | 'empty-payload';
 
-export class FrameFormatError extends Error {
+/** A frame message that breaks the wire format; `code` is its reason. */
+export class FrameFormatError extends FramesiftError {
   constructor(
     readonly reason: FrameRejectReason,
     message: string,
   ) {
-    super(message);
-    this.name = 'FrameFormatError';
+    super(message, reason);
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * The control protocol (DESIGN.md "Wire protocol", docs/protocol.md): each message parsed with its zod
+ * The control protocol (docs/design.md "Wire protocol", docs/protocol.md): each message parsed with its zod
  * schema (src/common/wire/control.ts) and dispatched — start, stop, status, submit. Every bad request is a
  * ProtocolError with a stable code; the caller answers it with an `error`.
  */

@@ -10,7 +10,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
-import { UserError, errorMessage } from '../../common/errors.js';
+import { FramesiftError, UserError, errorMessage } from '../../common/errors.js';
 import { loggerFor } from '../../common/logger.js';
 import { metric, metricsRegistry, prom } from '../../common/metrics.js';
 import { FrameEncoding } from '../../common/wire/header.js';
@@ -42,13 +42,13 @@ const cameraFrames = () =>
       }),
   );
 
-/** Why a poll failed; the reason is the metric label. */
-export class CameraPollError extends Error {
+/** Why a poll failed; the reason is the metric label and the error's code. */
+export class CameraPollError extends FramesiftError {
   constructor(
     readonly reason: 'timeout' | 'http' | 'not-image' | 'network' | 'too-large',
     message: string,
   ) {
-    super(message);
+    super(message, `camera-${reason}`);
   }
 }
 
