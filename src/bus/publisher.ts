@@ -25,8 +25,8 @@ export interface FramePublisherOptions {
   window?: number;
 }
 
-/** Tries of one frame's publish before it is counted as refused (publish-failed). */
-const PUBLISH_ATTEMPTS = 9;
+/** How long a publish is retried before it counts as refused (bus-publish-failed): a cluster's elections. */
+const PUBLISH_RETRY_MS = 30_000;
 
 function discardReason(err: unknown): DiscardReason {
   const text = errorMessage(err);
@@ -46,13 +46,14 @@ export async function publishRetrying(
   data: Uint8Array,
   options: { msgID: string; headers?: ReturnType<typeof headers> },
 ): Promise<void> {
+  const deadline = Date.now() + PUBLISH_RETRY_MS;
   for (let attempt = 1; ; attempt++) {
     try {
       await bus.js.publish(subject, data, { ...options, timeout: 5_000 });
       return;
     } catch (err) {
-      if (discardReason(err) !== 'bus-publish-failed' || attempt >= PUBLISH_ATTEMPTS) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+      if (discardReason(err) !== 'bus-publish-failed' || Date.now() >= deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 250 * attempt)));
     }
   }
 }

@@ -37,7 +37,7 @@ const chart = await renderBarChart('Predictions per class', [{ name: 'T-shirt/to
 // A dedupe report over two fixture photos: the contact sheet's file names, the closest call's verdict.
 const out = process.env.REPORT_DIR;
 await writeBatchReport(out, ${JSON.stringify(path.join(IMAGEHASH, 'forest'))}, {
-  method: 'phash', threshold: 16, metric: null, model: null, corrupt: [], corruptReasons: {}, files: 2,
+  method: 'phash', threshold: 16, metric: null, model: null, corrupt: [], corruptReasons: {}, skipped: [], files: 2,
   groups: [{ kept: 'forest-high.jpg', duplicates: [] }, { kept: 'forest-thumb.jpg', duplicates: [] }],
   closeCalls: [{ file: 'forest-thumb.jpg', other: 'forest-high.jpg', distance: 20, duplicate: false }],
 });
