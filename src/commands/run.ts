@@ -38,7 +38,6 @@ import {
 import {
   StreamDeduper,
   defaultThreshold,
-  handleDedupeApi,
   parseChangeOptions,
   type Feature,
   type Method,
@@ -54,6 +53,8 @@ import {
   type SessionOutcome,
   type WrittenResults,
 } from '../results/index.js';
+import { FASHION_MNIST_CLASSES } from '../common/fashion-mnist-classes.js';
+import { LivePage, pageConfigOf, type LiveCounts } from './page/index.js';
 
 const log = loggerFor('run');
 
@@ -76,6 +77,11 @@ export interface PipelineOptions {
   onProgress?: (processed: number) => void;
   /** Skip writing the results folder and submitting (the benchmark's model-free timing). */
   skipResults?: boolean;
+  /**
+   * The live page to report into, with its HTTP server (`app` keeps both across sessions). Default: the
+   * run serves its own page on --metrics-port and closes it when the session is done.
+   */
+  page?: LivePage;
 }
 
 export interface PipelineResult {
@@ -230,14 +236,21 @@ export async function runPipeline(
   }
   collectProcessMetrics();
 
-  const http = await startHttpServer({ host: '127.0.0.1', port: config.metricsPort });
+  const http = options.page?.http ?? (await startHttpServer({ host: '127.0.0.1', port: config.metricsPort }));
   log.info('metrics served', { url: `${http.url}/metrics`, port: http.port });
-  // The dedupe stage's /api routes (status, uniques, save) answer 409 until a dedupe session runs.
+  // The live page and the /api routes (the dedupe stage's answer 409 until a dedupe session runs).
+  const page =
+    options.page ??
+    new LivePage(http, pageConfigOf(runConfig), {
+      boundHost: '127.0.0.1',
+      method: config.method,
+      metric: config.metric,
+      threshold: config.threshold ?? defaultThreshold(config.method, config.metric),
+      fps: config.fps,
+    });
   let deduper: StreamDeduper | undefined;
-  http.prefix('/api/', (req, res) => {
-    handleDedupeApi(req, res, () => deduper);
-  });
   options.onMetricsServer?.(http);
+  page.sessionStarting();
 
   let control: ControlClient | undefined;
   let pool: AnalysisPool | undefined;
@@ -350,6 +363,15 @@ export async function runPipeline(
             plan.images && images ? featureOf(images, i, config.method) : embeddingFeature(classified!, i);
           activeDeduper.accept({ streamId, seq, feature, image });
         }
+        page.frame(
+          seq,
+          image,
+          sentAt,
+          now,
+          plan.labels && classified
+            ? { label: classified.labels[i]!, confidence: classified.confidences[i]! }
+            : undefined,
+        );
         pipelineMetrics.endToEndSeconds.observe((now - sentAt) / 1000);
       }
       accounting.countProcessed(batch.slots.length - (failed?.size ?? 0));
@@ -422,6 +444,25 @@ export async function runPipeline(
     };
     options.signal?.addEventListener('abort', stop, { once: true });
     if (options.signal?.aborted) stop();
+    let finalCounts: LiveCounts | undefined = undefined;
+    page.sessionStarted({
+      session,
+      mode: config.mode,
+      deduper,
+      classNames: session.width === 28 && session.height === 28 ? FASHION_MNIST_CLASSES : undefined,
+      counts: () =>
+        finalCounts ?? {
+          sent: null,
+          received: accounting.received,
+          processed: accounting.processed,
+          dropped: Object.values(accounting.dropped).reduce((a, b) => a + b, 0),
+          invalid: Object.values(accounting.invalid).reduce((a, b) => a + b, 0),
+          // live estimate (seqs below the highest seen that have not arrived); exact once the session ends
+          missing: Math.max(0, accounting.maxSeq + 1 - accounting.received),
+        },
+      setRate: (fps) => activeControl.rate(sessionId, fps).then((ack) => ack.fps),
+      stop,
+    });
 
     const streamStart = performance.now();
     await listener.connect(session.framesUrl);
@@ -464,6 +505,9 @@ export async function runPipeline(
     const endedAt = Date.now();
 
     const reconciliation = accounting.reconcile(sent);
+    const exact = accounting.counts(sent);
+    const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+    finalCounts = { ...exact, dropped: total(exact.dropped), invalid: total(exact.invalid) };
     log.info('session finished', {
       sessionId,
       ...accounting.counts(sent),
@@ -489,7 +533,10 @@ export async function runPipeline(
       intraOpThreads: pool.intraOpThreads,
       batchSize,
     };
-    if (options.skipResults) return result;
+    if (options.skipResults) {
+      page.sessionEnded({ stopped: stoppedByUser });
+      return result;
+    }
 
     const savedFolders: string[] = [];
     if (deduper && config.saveName !== undefined) {
@@ -541,6 +588,7 @@ export async function runPipeline(
       result.scored = scored;
       const score = await writeScore(written.folder, scored);
       result.summary = formatTerminalSummary({ document: written.document, folder: written.folder, score });
+      page.sessionEnded({ stopped: stoppedByUser, accuracy: scored.accuracy });
     } catch (err) {
       result.submissionError = errorMessage(err);
       await writeSubmissionError(written.folder, err);
@@ -552,12 +600,20 @@ export async function runPipeline(
       throw new UserError(`session ${sessionId}: submitting results failed: ${result.submissionError}`);
     }
     return result;
+  } catch (err) {
+    if (page.state === 'starting' || page.state === 'streaming' || page.state === 'stopping') {
+      page.sessionEnded({ stopped: false, error: errorMessage(err) });
+    }
+    throw err;
   } finally {
     batcher?.close();
     listener?.terminate();
     control?.close();
     await pool?.destroy();
-    await http.close();
+    if (!options.page) {
+      page.close();
+      await http.close();
+    }
   }
 }
 

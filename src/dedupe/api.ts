@@ -42,7 +42,7 @@ function reject(res: ServerResponse, status: number, reason: string, message: st
 class BodyTooLarge extends UserError {}
 
 /** The request body as text; a body over the limit is drained (not kept) and rejected once read. */
-function readBody(req: IncomingMessage): Promise<string> {
+export function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -106,9 +106,26 @@ async function route(
     if (err instanceof BodyTooLarge) return reject(res, 413, 'too-large', err.message);
     return reject(res, 400, 'bad-body', 'request body: expected JSON like {"name": "<order number>"}');
   }
-  const name = (body as { name?: unknown } | null)?.name;
+  const { name, resolution, saveAs } = (body ?? {}) as {
+    name?: unknown;
+    resolution?: unknown;
+    saveAs?: unknown;
+  };
+  if (resolution !== undefined && !(Number.isInteger(resolution) && (resolution as number) >= 16)) {
+    return reject(res, 400, 'bad-body', 'resolution: expected a width in pixels (an integer ≥ 16)');
+  }
+  if (saveAs !== undefined && saveAs !== 'images') {
+    return reject(
+      res,
+      400,
+      'bad-body',
+      `saveAs ${JSON.stringify(String(saveAs).slice(0, 20))}: expected "images" (video export is not part of this build)`,
+    );
+  }
   try {
-    const result = await deduper.save(typeof name === 'number' ? String(name) : (name as string));
+    const result = await deduper.save(typeof name === 'number' ? String(name) : (name as string), {
+      ...(resolution !== undefined ? { maxWidth: resolution as number } : {}),
+    });
     send(res, 201, result);
   } catch (err) {
     if (err instanceof UserError) return reject(res, 400, 'bad-name', err.message);

@@ -25,15 +25,21 @@ export {
   DEFAULT_THRESHOLDS,
   FEATURE_KIND,
   MSE_THUMB_SIZE,
+  SEED_THRESHOLD_SCALE,
   THRESHOLD_MEANING,
   defaultThreshold,
+  thresholdScale,
+  thresholdSlider,
+  type ThresholdSlider,
   type Feature,
   type Method,
 } from './methods.js';
 export { MAX_SAVE_NAME_LENGTH, sanitizeSaveName } from './names.js';
 export {
   encodeKeptImage,
+  renderKeptImage,
   writeUniquesFolder,
+  type ThresholdChange,
   type KeptImage,
   type ModelInfo,
   type SaveResult,
@@ -49,12 +55,16 @@ export {
 } from './store.js';
 export {
   StreamDeduper,
+  ABSORBED_BYTES_BUDGET,
+  ABSORBED_IMAGES_PER_UNIQUE,
+  type AbsorbedDuplicate,
+  type UniqueDetail,
   type AcceptedFrame,
   type DedupeStatus,
   type StreamDeduperOptions,
   type UniqueInfo,
 } from './stream-deduper.js';
-export { handleDedupeApi } from './api.js';
+export { handleDedupeApi, readBody as readRequestBody } from './api.js';
 export { ExactVectorIndex, HnswVectorIndex, TieredVectorIndex, type VectorIndex } from './vector-index.js';
 export { scorePartition, type PairwiseScore } from './scoring.js';
 export {

@@ -19,6 +19,7 @@ import { metricsRegistry } from '../common/metrics.js';
 import { validateResultsDocument } from '../common/results-document.js';
 import {
   CLIENT_MESSAGE_TYPES,
+  rateRequestSchema,
   startRequestSchema,
   statusRequestSchema,
   stopRequestSchema,
@@ -26,6 +27,7 @@ import {
   type ControlErrorCode,
   type EndMessage,
   type ErrorMessage,
+  type RateRequest,
   type ServerMessage,
   type SessionMessage,
   type SessionState,
@@ -109,6 +111,9 @@ interface Session {
   frameSocket?: WebSocket;
   everConnected: boolean;
   abort: AbortController;
+  /** Set by a `rate` message (the camera follows it); aborted and replaced on each change to wake the pacer. */
+  rateOverride?: number;
+  rateChanged: AbortController;
   expiry?: NodeJS.Timeout;
   streaming?: Promise<void>;
   durationMs?: number;
@@ -244,18 +249,38 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
   async function stream(session: Session, socket: WebSocket): Promise<void> {
     const signal = session.abort.signal;
     const started = performance.now();
-    const pacer = session.fps > 0 ? new Pacer(session.fps, started) : undefined;
+    let pacer = session.fps > 0 ? new Pacer(session.fps, started) : undefined;
+    let pacedFps = session.fps;
     const finish = () => {
       session.durationMs = performance.now() - started;
       session.reanchors = pacer?.reanchors ?? 0;
     };
     let exhausted = false;
     try {
-      for await (const frame of session.source.frames({ count: session.count, signal })) {
+      const rate = () => session.rateOverride;
+      for await (const frame of session.source.frames({ count: session.count, signal, rate })) {
         if (signal.aborted) break;
-        if (pacer) {
+        // A `rate` message retimes the schedule from this frame on, and wakes a wait for the old rate.
+        for (;;) {
+          if (session.fps !== pacedFps) {
+            pacedFps = session.fps;
+            if (pacedFps === 0) pacer = undefined;
+            else
+              (pacer ??= new Pacer(pacedFps, performance.now())).retime(
+                pacedFps,
+                session.sent,
+                performance.now(),
+              );
+          }
+          if (!pacer) break;
           const delay = pacer.delayBefore(session.sent, performance.now());
-          if (delay > 0) await sleep(delay, undefined, { signal });
+          if (delay <= 0) break;
+          const woken = session.rateChanged.signal;
+          const slept = await sleep(delay, true, { signal: AbortSignal.any([signal, woken]) }).catch(
+            () => false,
+          );
+          if (signal.aborted) throw signal.reason;
+          if (slept) break;
         }
         if (!(await drained(session, socket))) break;
         const message = encodeFrame(
@@ -368,6 +393,7 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
       control,
       everConnected: false,
       abort: new AbortController(),
+      rateChanged: new AbortController(),
       maxBufferedBytes: 0,
       reanchors: 0,
       submissions: 0,
@@ -416,6 +442,21 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
       prune();
     }
     send(control, { type: 'stopped', sessionId: session.id, sent: session.sent });
+  }
+
+  function handleRate(request: RateRequest, control: WebSocket): void {
+    const session = sessions.get(request.sessionId);
+    if (!session) throw new ProtocolError('unknown-session', `rate: no session "${request.sessionId}"`);
+    if (FINISHED.includes(session.state)) {
+      throw new ProtocolError('unknown-session', `rate: session ${session.id} is ${session.state}`);
+    }
+    session.fps = request.fps;
+    session.rateOverride = request.fps > 0 ? request.fps : undefined;
+    const woken = session.rateChanged;
+    session.rateChanged = new AbortController();
+    woken.abort();
+    log.info('session rate changed', { sessionId: session.id, fps: request.fps });
+    send(control, { type: 'rate', sessionId: session.id, fps: session.fps });
   }
 
   async function persist(
@@ -527,6 +568,11 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
         const request = statusRequestSchema.safeParse(parsed);
         if (!request.success) throw new ProtocolError('bad-message', `status: ${firstIssue(request.error)}`);
         return handleStatus(control);
+      }
+      case 'rate': {
+        const request = rateRequestSchema.safeParse(parsed);
+        if (!request.success) throw new ProtocolError('bad-message', `rate: ${firstIssue(request.error)}`);
+        return handleRate(request.data, control);
       }
       default: {
         const request = submitRequestSchema.safeParse(parsed);

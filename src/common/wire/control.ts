@@ -24,19 +24,29 @@ export const submitRequestSchema = z.object({
   results: z.record(z.unknown()),
 });
 
+/** Changes a running session's frame rate live (the app's images-per-second control). */
+export const rateRequestSchema = z.object({
+  type: z.literal('rate'),
+  sessionId: z.string().min(1),
+  /** New frame rate; 0 = as fast as the receiver drains. */
+  fps: z.number().min(0).max(100_000),
+});
+
 export const clientMessageSchema = z.discriminatedUnion('type', [
   startRequestSchema,
   stopRequestSchema,
   statusRequestSchema,
   submitRequestSchema,
+  rateRequestSchema,
 ]);
 
 export type StartRequest = z.infer<typeof startRequestSchema>;
 export type StopRequest = z.infer<typeof stopRequestSchema>;
 export type StatusRequest = z.infer<typeof statusRequestSchema>;
 export type SubmitRequest = z.infer<typeof submitRequestSchema>;
+export type RateRequest = z.infer<typeof rateRequestSchema>;
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
-export const CLIENT_MESSAGE_TYPES = ['start', 'stop', 'status', 'submit'] as const;
+export const CLIENT_MESSAGE_TYPES = ['start', 'stop', 'status', 'submit', 'rate'] as const;
 
 // ---- server → client ----
 
@@ -66,6 +76,13 @@ export interface StoppedMessage {
   type: 'stopped';
   sessionId: string;
   sent: number;
+}
+
+/** Acknowledges `rate`: the session now streams at `fps` (from its next frame). */
+export interface RateMessage {
+  type: 'rate';
+  sessionId: string;
+  fps: number;
 }
 
 export type SessionState = 'waiting' | 'streaming' | 'ended' | 'stopped' | 'expired' | 'failed';
@@ -125,4 +142,5 @@ export type ServerMessage =
   | StoppedMessage
   | StatusMessage
   | ScoredMessage
+  | RateMessage
   | ErrorMessage;

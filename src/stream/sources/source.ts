@@ -47,6 +47,11 @@ export interface FrameIteratorOptions {
   count?: number;
   /** Aborted when the session stops (client `stop`, socket closed, server shutdown). */
   signal: AbortSignal;
+  /**
+   * The session's live rate once a `rate` control message set one (undefined before): a self-paced
+   * source (camera) then polls at this rate instead of its configured one.
+   */
+  rate?: () => number | undefined;
 }
 
 /**
