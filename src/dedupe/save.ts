@@ -36,6 +36,8 @@ export interface SavedUnique {
   height: number;
   method: Method;
   model: string | null;
+  /** Distance to the nearest unique kept before it, when the store reported one. */
+  nearest?: number;
 }
 
 export interface SavedDuplicate {
@@ -74,6 +76,8 @@ export interface UniqueToSave {
   seq?: number;
   file?: string;
   image: KeptImage;
+  /** Distance to the nearest unique kept before it (live streams; absent for a stream's first frame). */
+  nearest?: number;
 }
 
 export interface SaveRequest {
@@ -186,6 +190,7 @@ export async function writeUniquesFolder(request: SaveRequest): Promise<SaveResu
         height,
         method: request.method,
         model: request.model?.name ?? null,
+        ...(unique.nearest !== undefined ? { nearest: unique.nearest } : {}),
       });
     }
     for (const id of request.duplicates.keys()) streamOf(id);

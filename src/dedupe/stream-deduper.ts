@@ -92,7 +92,6 @@ class DuplicateLog {
 /** A unique with when it was kept and how far its nearest earlier unique was. */
 interface KeptUnique extends UniqueToSave {
   keptAt: number;
-  nearest?: number;
 }
 
 /** A duplicate a unique absorbed, with a copy of its pixels while the budget lasts. */
