@@ -88,9 +88,9 @@ describe.skipIf(chromiumMissing)(`the live app in chromium ${skipReason}`, () =>
     );
 
     // Live: the frame appears and the counts move.
-    await page.waitForFunction(() =>
-      (document.getElementById('frame') as HTMLImageElement).src.startsWith('data:image/jpeg'),
-    );
+    await expect
+      .poll(() => page.locator('#frame').getAttribute('src'), { timeout: 60_000 })
+      .toMatch(/^data:image\/jpeg;base64,/);
     await expect.poll(() => count(page, 'count-processed'), { timeout: 60_000 }).toBeGreaterThanOrEqual(6);
     const firstSeq = await page.locator('#frame-seq').textContent();
     await expect.poll(() => page.locator('#frame-seq').textContent()).not.toBe(firstSeq);

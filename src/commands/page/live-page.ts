@@ -303,9 +303,14 @@ export class LivePage {
     void this.tick();
   }
 
+  /** Ends every tab's stream with the final state (written even to a slow tab: it is the last word). */
   close(): void {
     clearInterval(this.timer);
-    for (const client of this.clients) client.res.end();
+    const state = JSON.stringify(this.snapshot());
+    for (const client of this.clients) {
+      if (client.state !== state) client.res.write(`event: state\ndata: ${state}\n\n`);
+      client.res.end();
+    }
     this.clients.clear();
   }
 
