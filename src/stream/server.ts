@@ -258,6 +258,9 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
     let exhausted = false;
     try {
       const rate = () => session.rateOverride;
+      // Aborted by a stop or by a rate change (one combined signal per rate, not per frame).
+      let epoch = session.rateChanged;
+      let wake = AbortSignal.any([signal, epoch.signal]);
       for await (const frame of session.source.frames({ count: session.count, signal, rate })) {
         if (signal.aborted) break;
         // A `rate` message retimes the schedule from this frame on, and wakes a wait for the old rate.
@@ -275,10 +278,11 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
           if (!pacer) break;
           const delay = pacer.delayBefore(session.sent, performance.now());
           if (delay <= 0) break;
-          const woken = session.rateChanged.signal;
-          const slept = await sleep(delay, true, { signal: AbortSignal.any([signal, woken]) }).catch(
-            () => false,
-          );
+          if (session.rateChanged !== epoch) {
+            epoch = session.rateChanged;
+            wake = AbortSignal.any([signal, epoch.signal]);
+          }
+          const slept = await sleep(delay, true, { signal: wake }).catch(() => false);
           if (signal.aborted) throw signal.reason;
           if (slept) break;
         }
