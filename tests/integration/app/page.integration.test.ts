@@ -10,6 +10,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPipeline, type PipelineResult } from '../../../src/commands/run.js';
+import { FASHION_MNIST_CLASSES } from '../../../src/common/fashion-mnist-classes.js';
 import type { HttpServer } from '../../../src/processing/index.js';
 import { startStreamServer, type StreamServer } from '../../../src/stream/index.js';
 
@@ -227,5 +228,33 @@ describe('live page on a run', () => {
     expect(last.counts.processed).toBe(FRAMES);
     expect(last.run.state).toBe('ended');
     fast!.req.destroy();
+  });
+
+  it('classify mode: frames carry the predicted label and confidence; the accuracy once scored', async () => {
+    let events: SseEvent[] = [];
+    const result = await runPipeline(
+      {
+        host: '127.0.0.1',
+        framesPort: server.framesPort,
+        controlPort: server.controlPort,
+        metricsPort: 0,
+        modelsDir: 'models',
+        out: path.join(dir, 'out-classify'),
+        source: 'fashion-mnist-test',
+        count: 400,
+        fps: 200,
+        mode: 'classify',
+        workers: 1,
+      },
+      { onMetricsServer: (s) => (events = subscribe(s.url).events) },
+    );
+    expect(result.scored!.accuracy).toBeGreaterThan(0.8);
+    const frame = JSON.parse(events.filter((e) => e.event === 'frame').at(-1)!.data);
+    expect(FASHION_MNIST_CLASSES).toContain(frame.prediction.label);
+    expect(frame.prediction.confidence).toBeGreaterThan(0);
+    const last = JSON.parse(events.filter((e) => e.event === 'state').at(-1)!.data);
+    expect(last.threshold).toBeNull();
+    expect(last.classify.accuracy).toBe(result.scored!.accuracy);
+    expect(last.counts.processed).toBe(400);
   });
 });
