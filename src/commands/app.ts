@@ -8,7 +8,7 @@ import type { AppConfig } from '../common/config.js';
 import { ConfigError, errorMessage } from '../common/errors.js';
 import { humanLogger, loggerFor } from '../common/logger.js';
 import { collectProcessMetrics } from '../common/metrics.js';
-import { startHttpServer } from '../processing/index.js';
+import { startHttpServer } from '../common/http.js';
 import { cameraHealth, startStreamServer, type StreamServer } from '../stream/index.js';
 import { LivePage, checkPageConfig, pageConfigOf } from './page/index.js';
 import { runPipeline } from './run.js';

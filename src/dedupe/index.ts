@@ -34,7 +34,7 @@ export {
   type Feature,
   type Method,
 } from './methods.js';
-export { MAX_SAVE_NAME_LENGTH, sanitizeSaveName } from './names.js';
+export { MAX_SAVE_NAME_LENGTH, sanitizeSaveName } from '../common/save-name.js';
 export {
   encodeKeptImage,
   renderKeptImage,
@@ -64,7 +64,6 @@ export {
   type StreamDeduperOptions,
   type UniqueInfo,
 } from './stream-deduper.js';
-export { handleDedupeApi, readBody as readRequestBody } from './api.js';
 export { ExactVectorIndex, HnswVectorIndex, TieredVectorIndex, type VectorIndex } from './vector-index.js';
 export { scorePartition, type PairwiseScore } from './scoring.js';
 export {

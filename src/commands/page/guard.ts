@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { metric, metricsRegistry, prom } from '../../common/metrics.js';
 import { loggerFor } from '../../common/logger.js';
-import { sendJson } from '../../processing/index.js';
+import { sendJson } from '../../common/http.js';
 
 const log = loggerFor('page');
 

@@ -18,8 +18,6 @@ import { PROJECT_ROOT } from '../../common/paths.js';
 import type { SessionMessage } from '../../common/wire/control.js';
 import {
   THRESHOLD_MEANING,
-  handleDedupeApi,
-  readRequestBody,
   renderKeptImage,
   thresholdSlider,
   type KeptImage,
@@ -29,7 +27,8 @@ import {
   type StreamDeduper,
   type ThresholdSlider,
 } from '../../dedupe/index.js';
-import { sendJson, type HttpServer } from '../../processing/index.js';
+import { sendJson, type HttpServer } from '../../common/http.js';
+import { handleDedupeApi, readBody as readRequestBody } from '../run/api-routes.js';
 import type { CameraHealth } from '../../stream/index.js';
 import { refuseForeignHost, refuseForeignRequest } from './guard.js';
 
@@ -270,13 +269,19 @@ export class LivePage {
    * One processed frame. Cheap: the pixels are copied only when the page's next update is due (the ring
    * reuses the slot), and encoded later by the timer.
    */
-  frame(
-    seq: number,
-    image: KeptImage,
-    sentAt: number,
-    now: number,
-    prediction?: { label: number; confidence: number },
-  ): void {
+  frame({
+    seq,
+    image,
+    sentAt,
+    now,
+    prediction,
+  }: {
+    seq: number;
+    image: KeptImage;
+    sentAt: number;
+    now: number;
+    prediction?: { label: number; confidence: number };
+  }): void {
     this.latencySum += now - sentAt;
     this.latencyCount++;
     if (now - this.lastCapture < this.config.loopUpdateTime * 1000) return;

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPipeline, type PipelineResult } from '../../../src/commands/run.js';
 import { FASHION_MNIST_CLASSES } from '../../../src/common/fashion-mnist-classes.js';
 import { metricsRegistry } from '../../../src/common/metrics.js';
-import type { HttpServer } from '../../../src/processing/index.js';
+import type { HttpServer } from '../../../src/common/http.js';
 import { startStreamServer, type StreamServer } from '../../../src/stream/index.js';
 
 const IMAGEHASH = path.resolve('tests/fixtures/photos/imagehash');
@@ -210,7 +210,7 @@ describe('live page on a run', () => {
     expect(JSON.parse(badRate.body).error).toBe('rate: expected {"fps": <number 1-23>}');
 
     const result = await run;
-    expect(result.accounting.processed).toBe(FRAMES);
+    expect(result.ledger.processed).toBe(FRAMES);
     expect(result.deduper!.threshold).toBe(20);
 
     // The fast tab saw the state move, the gallery, and frames as display-size JPEGs.
@@ -228,7 +228,7 @@ describe('live page on a run', () => {
 
     // The stalled tab held nothing back (every frame received and processed above): once its socket was
     // full, its updates were dropped (counted), never queued without bound.
-    expect(result.accounting.received).toBe(FRAMES);
+    expect(result.ledger.received).toBe(FRAMES);
     expect((await droppedUpdates()) - droppedBefore).toBeGreaterThan(0);
     (await stalled!.res).destroy();
     fast!.req.destroy();
