@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../../src/commands/app.js';
 import { resolveConfig } from '../../src/common/config.js';
 import type { UniquesManifest } from '../../src/dedupe/index.js';
-import { chromiumMissing, launchBrowser, skipReason } from './helpers.js';
+import { SLOW, chromiumMissing, launchBrowser, skipReason } from './helpers.js';
 
 const CALTECH = path.resolve('tests/fixtures/photos/caltech-resize');
 const IMAGEHASH = path.resolve('tests/fixtures/photos/imagehash');
@@ -81,7 +81,7 @@ describe.skipIf(chromiumMissing)(`the live app in chromium ${skipReason}`, () =>
     const errors: string[] = [];
     page.on('pageerror', (err) => errors.push(err.message));
     await page.goto(app!.url);
-    await expect.poll(() => page.title()).toBe('Extract unique images');
+    await expect.poll(() => page.title(), { timeout: SLOW }).toBe('Extract unique images');
     await expect(page.locator('h1').textContent()).resolves.toBe('Extract unique images');
     await expect(page.locator('#order').getAttribute('placeholder')).resolves.toBe(
       'Please enter an order number here',
@@ -93,7 +93,7 @@ describe.skipIf(chromiumMissing)(`the live app in chromium ${skipReason}`, () =>
       .toMatch(/^data:image\/jpeg;base64,/);
     await expect.poll(() => count(page, 'count-processed'), { timeout: 60_000 }).toBeGreaterThanOrEqual(6);
     const firstSeq = await page.locator('#frame-seq').textContent();
-    await expect.poll(() => page.locator('#frame-seq').textContent()).not.toBe(firstSeq);
+    await expect.poll(() => page.locator('#frame-seq').textContent(), { timeout: SLOW }).not.toBe(firstSeq);
 
     // Threshold: the slider to its maximum (keyboard, as an operator would); later decisions use it.
     const before = Number(await page.locator('#threshold').inputValue());
@@ -101,14 +101,16 @@ describe.skipIf(chromiumMissing)(`the live app in chromium ${skipReason}`, () =>
     expect(max).toBeGreaterThan(before);
     await page.locator('#threshold').focus();
     await page.keyboard.press('End');
-    await expect.poll(() => app!.page.deduper!.threshold).toBe(max);
-    await expect.poll(async () => Number(await page.locator('#threshold-value').textContent())).toBe(max);
+    await expect.poll(() => app!.page.deduper!.threshold, { timeout: SLOW }).toBe(max);
+    await expect
+      .poll(async () => Number(await page.locator('#threshold-value').textContent()), { timeout: SLOW })
+      .toBe(max);
 
     // Images per second: to the maximum; the server's session follows and so does the received rate.
     await page.locator('#rate').focus();
     await page.keyboard.press('End');
-    await expect.poll(() => page.locator('#rate-value').textContent()).toBe('23');
-    await expect.poll(() => app!.server.sessions().at(-1)!.fps).toBe(23);
+    await expect.poll(() => page.locator('#rate-value').textContent(), { timeout: SLOW }).toBe('23');
+    await expect.poll(() => app!.server.sessions().at(-1)!.fps, { timeout: SLOW }).toBe(23);
     await expect
       .poll(async () => Number(await page.locator('#rate-measured').textContent()), { timeout: 30_000 })
       .toBeGreaterThan(8);
@@ -117,21 +119,25 @@ describe.skipIf(chromiumMissing)(`the live app in chromium ${skipReason}`, () =>
     await expect.poll(() => page.locator('#run-state').textContent(), { timeout: 120_000 }).toBe('ended');
     const kept = await count(page, 'count-kept');
     expect(kept).toBe(app!.page.deduper!.status().uniques);
-    await expect.poll(() => page.locator('#gallery .tile').count()).toBe(kept);
+    await expect.poll(() => page.locator('#gallery .tile').count(), { timeout: SLOW }).toBe(kept);
 
     // A bad order number: a clear message on the page, nothing written.
     const uniquesDir = path.join(out, 'uniques');
     const listing = async () => (await readdir(uniquesDir).catch(() => [])).filter((f) => !f.startsWith('.'));
     await page.locator('#order').fill('../4711');
     await page.locator('#save').click();
-    await expect.poll(() => page.locator('#save-message').textContent()).toContain('Not saved');
+    await expect
+      .poll(() => page.locator('#save-message').textContent(), { timeout: SLOW })
+      .toContain('Not saved');
     await expect(page.locator('#save-message').textContent()).resolves.toContain('save name "../4711"');
     expect(await listing()).toEqual([]);
 
     // Save under an order number: a new folder with the kept images and the manifest.
     await page.locator('#order').fill('4711');
     await page.locator('#save').click();
-    await expect.poll(() => page.locator('#save-message').textContent()).toContain('Saved');
+    await expect
+      .poll(() => page.locator('#save-message').textContent(), { timeout: SLOW })
+      .toContain('Saved');
     expect(await listing()).toEqual(['4711']);
     const folder = path.join(uniquesDir, '4711');
     const manifest = JSON.parse(
@@ -174,25 +180,29 @@ describe.skipIf(chromiumMissing)(`the live app in chromium ${skipReason}`, () =>
 
     // A second save with the same order number never overwrites: it gets its own folder.
     await page.locator('#save').click();
-    await expect.poll(() => page.locator('#save-message').textContent()).toContain('4711_1');
+    await expect
+      .poll(() => page.locator('#save-message').textContent(), { timeout: SLOW })
+      .toContain('4711_1');
     expect((await listing()).sort()).toEqual(['4711', '4711_1']);
     expect(JSON.parse(await readFile(path.join(folder, 'manifest.json'), 'utf8'))).toEqual(manifest);
 
     // The large view of a kept image shows the duplicates it absorbed.
     const tile = page.locator('#gallery .tile').last();
     await tile.click();
-    await expect.poll(() => page.locator('#detail-info').textContent()).toContain('duplicates absorbed');
+    await expect
+      .poll(() => page.locator('#detail-info').textContent(), { timeout: SLOW })
+      .toContain('duplicates absorbed');
     const absorbed = await page.locator('#detail-dups figure').count();
     expect(absorbed).toBeGreaterThan(0);
     await page.locator('#detail button').click();
 
     // A reload picks the session back up; a second tab watches the same run.
     await page.reload();
-    await expect.poll(() => count(page, 'count-kept')).toBe(kept);
-    await expect.poll(() => page.locator('#gallery .tile').count()).toBe(kept);
+    await expect.poll(() => count(page, 'count-kept'), { timeout: SLOW }).toBe(kept);
+    await expect.poll(() => page.locator('#gallery .tile').count(), { timeout: SLOW }).toBe(kept);
     const second = await context.newPage();
     await second.goto(app!.url);
-    await expect.poll(() => count(second, 'count-kept')).toBe(kept);
+    await expect.poll(() => count(second, 'count-kept'), { timeout: SLOW }).toBe(kept);
     await second.close();
     expect(errors).toEqual([]);
     await context.close();

@@ -12,7 +12,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../../src/commands/app.js';
 import { resolveConfig } from '../../src/common/config.js';
-import { chromiumMissing, launchBrowser, skipReason } from './helpers.js';
+import { SLOW, chromiumMissing, launchBrowser, skipReason } from './helpers.js';
 
 const FOREST = path.resolve('tests/fixtures/photos/imagehash/forest');
 
@@ -74,8 +74,8 @@ describe.skipIf(chromiumMissing)(`the live app with a failing camera ${skipReaso
     const processed = async () =>
       Number((await page.locator('#count-processed').textContent())!.replace(/,/g, ''));
     await expect.poll(processed, { timeout: 60_000 }).toBeGreaterThanOrEqual(3);
-    await expect.poll(() => page.locator('#camera').isVisible()).toBe(true);
-    await expect.poll(() => page.locator('#camera-state').textContent()).toBe('ok');
+    await expect.poll(() => page.locator('#camera').isVisible(), { timeout: SLOW }).toBe(true);
+    await expect.poll(() => page.locator('#camera-state').textContent(), { timeout: SLOW }).toBe('ok');
     expect(await page.locator('#camera-errors').textContent()).toBe('0');
 
     cameraState.failing = true;

@@ -28,3 +28,6 @@ export const skipReason = chromiumMissing ? `skipped: ${CHROMIUM} is not install
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 }
+
+/** How long a browser test waits for the page to show something (a loaded shared machine is slow). */
+export const SLOW = 20_000;
