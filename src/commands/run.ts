@@ -111,6 +111,7 @@ export async function runPipeline(
         change,
         plan.images ? PHOTO_EMBEDDER : model,
         plan.images ? warm.embedder?.[0] : warm.classifier?.[0],
+        plan.classifierEmbedding,
       );
     const routing = createResultRouting({
       pool,

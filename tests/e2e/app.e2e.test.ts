@@ -2,8 +2,8 @@
  * The operator's whole story in a real browser: `framesift app` over a folder of real photos with known
  * near-duplicates: tests/fixtures/photos/caltech-resize (17 groups of resized/rotated/cropped copies, each
  * group's copies in a row), then tests/fixtures/photos/imagehash, whose near-duplicates lie between the
- * app's starting threshold and the slider's maximum (cnn cosine: a 100-px thumbnail at 0.51, a 270°
- * rotation at 0.47, a similar office photo at 0.44). The test watches the live frame and counts move, raises
+ * app's starting threshold and the slider's maximum (cnn cosine 0.31 and 0.476: e.g. a 270° rotation at
+ * 0.47, a similar office photo at 0.44). The test watches the live frame and counts move, raises
  * the threshold with the slider and checks that every later decision used the new value and that those
  * near-duplicates were merged because of it, raises the images per second and sees the received rate
  * follow, saves under an order number and checks the folder and manifest on disk, and checks that a bad
