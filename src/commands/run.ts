@@ -147,7 +147,9 @@ export async function runPipeline(
       deduper,
       classNames: session.width === 28 && session.height === 28 ? FASHION_MNIST_CLASSES : undefined,
       counts: () => {
-        const counts = ledger.counts(finalSent ?? null);
+        // While streaming, "missing" means gaps below the highest seq seen, not frames still to come.
+        const counts = ledger.counts(finalSent === undefined ? ledger.maxSeq + 1 : finalSent);
+        if (finalSent === undefined) counts.sent = null;
         const total = (by: Record<string, number>) => Object.values(by).reduce((a, b) => a + b, 0);
         return { ...counts, dropped: total(counts.dropped), invalid: total(counts.invalid) };
       },
