@@ -7,10 +7,24 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { UserError, errorMessage } from './errors.js';
+import { accessPolicy, guardRequest, type AccessPolicy } from './http-guard.js';
 import { loggerFor } from './logger.js';
-import { metricsRegistry } from './metrics.js';
+import { metric, metricsRegistry, prom } from './metrics.js';
+import { bounded } from './text.js';
 
-const log = loggerFor('http');
+const log = loggerFor('common.http');
+
+const refused = () =>
+  metric(
+    'framesift_http_refused_total',
+    () =>
+      new prom.Counter({
+        name: 'framesift_http_refused_total',
+        help: "Requests the run's HTTP port refused before routing, by reason (forbidden-host, forbidden-origin, unsupported-media-type, unauthorized).",
+        labelNames: ['reason'],
+        registers: [metricsRegistry],
+      }),
+  );
 
 export type RouteHandler = (
   req: http.IncomingMessage,
@@ -36,6 +50,11 @@ export interface HttpServerOptions {
   host?: string;
   /** 0 = any free port. */
   port: number;
+  /**
+   * Who may talk to this port (src/common/http-guard.ts); default: loopback and the bound host, same
+   * origin only, no token. Every request is checked before it reaches a route.
+   */
+  access?: AccessPolicy;
   /** Names the server in a listen error (default "the metrics server"). */
   what?: string;
   /** What to do about a listen error (default: choose another --metrics-port). */
@@ -100,8 +119,24 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const prefixes = new Map<string, RouteHandler>();
   routes.set('GET /metrics', (_req, res) => serveMetrics(res));
 
+  const access = options.access ?? accessPolicy({ bindHost: host });
+
   const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? host}`);
+    const verdict = guardRequest(req, access);
+    if (!verdict.ok) {
+      refused().inc({ reason: verdict.reason });
+      log.warn('http request refused', {
+        reason: verdict.reason,
+        method: req.method,
+        detail: verdict.message,
+      });
+      sendJson(res, verdict.status, { error: verdict.message, code: verdict.reason });
+      // The body is not read: close the connection rather than drain an unwanted upload.
+      req.resume();
+      return;
+    }
+    // The Host header was checked above; the URL is parsed against our own address.
+    const url = new URL(req.url ?? '/', `http://127.0.0.1`);
     const handler =
       routes.get(`${req.method ?? 'GET'} ${url.pathname}`) ??
       [...prefixes].find(([prefix]) => url.pathname.startsWith(prefix))?.[1];
@@ -109,10 +144,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       const allowed = [...routes.keys()].filter((key) => key.endsWith(` ${url.pathname}`));
       if (allowed.length > 0) {
         sendJson(res, 405, {
-          error: `${req.method} ${url.pathname}: expected ${allowed.map((k) => k.split(' ')[0]).join(' or ')}`,
+          error: `${bounded(req.method ?? '')} ${bounded(url.pathname)}: expected ${allowed.map((k) => k.split(' ')[0]).join(' or ')}`,
         });
       } else {
-        sendJson(res, 404, { error: `${url.pathname}: no such endpoint` });
+        sendJson(res, 404, { error: `${bounded(url.pathname)}: no such endpoint` });
       }
       return;
     }
@@ -121,7 +156,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       .catch((err: unknown) => {
         const status = err instanceof UserError ? 400 : 500;
         log.warn('http handler failed', { path: url.pathname, status, error: errorMessage(err) });
-        if (!res.headersSent) sendJson(res, status, { error: errorMessage(err) });
+        // A user error's message names the input; anything else may hold server paths: not sent.
+        const message = status === 400 ? errorMessage(err) : 'internal error (details in the run log)';
+        if (!res.headersSent) sendJson(res, status, { error: message });
         else res.end();
       });
   });

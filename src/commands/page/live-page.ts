@@ -23,7 +23,7 @@ import {
   type KeptImage,
   type Method,
   type Metric,
-  type SaveResult,
+  type DedupeSaveResult as SaveResult,
   type StreamDeduper,
   type ThresholdSlider,
 } from '../../dedupe/index.js';

@@ -27,6 +27,17 @@ export interface PipelineConfig {
   imageSaveQuality: number;
   saveName?: string;
   changeOptions?: string;
+  saveRate?: number;
+  maxSaveBytes?: number;
+  allowedOrigins?: string;
+  token?: string;
+  /** Saves as video and video sources (docs/video.md). */
+  saveAs?: 'images' | 'video';
+  saveFrames?: 'kept' | 'all';
+  videoCodec?: string;
+  videoFps?: number;
+  ffmpegPath?: string;
+  ffprobePath?: string;
 }
 
 const REQUIRED = [

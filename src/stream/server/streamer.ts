@@ -61,7 +61,12 @@ export async function streamSession(
   let exhausted = false;
   try {
     const rate = (): number | undefined => session.rateOverride;
-    for await (const frame of session.source.frames({ count: session.count, signal, rate })) {
+    for await (const frame of session.source.frames({
+      count: session.count,
+      signal,
+      rate,
+      fps: session.fps,
+    })) {
       if (signal.aborted) break;
       // A `rate` message retimes the schedule from this frame on and cuts a wait for the old rate short.
       for (;;) {
