@@ -45,6 +45,8 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  // The live page runs in the browser (web/app/, served by run and app).
+  { files: ['web/**/*.js'], languageOptions: { globals: { ...globals.browser } } },
   // Logging goes through winston only: no console in the product.
   { files: ['src/**/*.ts'], rules: { 'no-console': 'error' } },
   ...stageRules,

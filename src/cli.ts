@@ -11,6 +11,7 @@ import {
   OPTIONS,
   type CommandName,
   type OptionKey,
+  commandsOf,
   configurationTable,
   resolveConfig,
 } from './common/config.js';
@@ -29,7 +30,7 @@ function addOptions(
 ): Command {
   for (const key of Object.keys(OPTIONS) as OptionKey[]) {
     const spec = OPTIONS[key];
-    if (!(spec.commands as readonly CommandName[]).includes(name)) continue;
+    if (!commandsOf(key).includes(name)) continue;
     if (name !== 'dataset' && key === 'datasetOut') continue;
     if (name === 'dataset' && key === 'out') continue;
     const help = overrides[key] ?? spec.description;
@@ -69,6 +70,18 @@ export function buildProgram(): Command {
   ).action(async (flags: Record<string, unknown>) => {
     const { runCommand } = await import('./commands/run.js');
     await runCommand(configured('run', flags));
+  });
+
+  addOptions(
+    program
+      .command('app')
+      .description(
+        'The live web app: serve a source, dedupe it endlessly and serve the page (watch, tune, save) on --metrics-port.',
+      ),
+    'app',
+  ).action(async (flags: Record<string, unknown>) => {
+    const { appCommand } = await import('./commands/app.js');
+    await appCommand(configured('app', flags));
   });
 
   addOptions(

@@ -5,7 +5,7 @@
  * finishing (results folder, submission, score, summary) from the document in memory.
  */
 import { availableParallelism } from 'node:os';
-import { UserError } from '../common/errors.js';
+import { UserError, errorMessage } from '../common/errors.js';
 import type { RunConfig } from '../common/config.js';
 import { startHttpServer } from '../common/http.js';
 import { accessPolicy } from '../common/http-guard.js';
@@ -23,7 +23,6 @@ import {
   type SessionFinish,
 } from '../processing/index.js';
 import { SessionRecorder } from '../results/index.js';
-import { mountRunApi } from './run/api-routes.js';
 import { finishSession } from './run/finish.js';
 import {
   DEFAULT_CLASSIFIER,
@@ -35,6 +34,9 @@ import {
   warmModels,
 } from './run/plan.js';
 import { createResultRouting } from './run/routing.js';
+import { LivePage, pageConfigOf } from './page/index.js';
+import { FASHION_MNIST_CLASSES } from '../common/fashion-mnist-classes.js';
+import { defaultThreshold } from '../dedupe/index.js';
 import type { PipelineOptions, PipelineResult } from './run/types.js';
 
 export type { PipelineOptions, PipelineResult } from './run/types.js';
@@ -62,14 +64,30 @@ export async function runPipeline(
   collectProcessMetrics();
   useFfmpegBinaries({ ffmpeg: config.ffmpegPath, ffprobe: config.ffprobePath });
 
-  const http = await startHttpServer({
-    host: '127.0.0.1',
-    port: config.metricsPort,
-    access: accessPolicy({ bindHost: '127.0.0.1', allowedOrigins: config.allowedOrigins }),
-  });
+  // The live page and the /api routes: the run's own on --metrics-port, or the app's (kept across sessions).
+  const http =
+    options.page?.http ??
+    (await startHttpServer({
+      host: '127.0.0.1',
+      port: config.metricsPort,
+      access: accessPolicy({ bindHost: '127.0.0.1', allowedOrigins: config.allowedOrigins }),
+    }));
+  const page =
+    options.page ??
+    new LivePage(http, pageConfigOf(runConfig), {
+      boundHost: '127.0.0.1',
+      method: config.method,
+      metric: config.metric,
+      threshold: config.threshold ?? defaultThreshold(config.method, config.metric),
+      fps: config.fps,
+    });
   let deduper: StreamDeduper | undefined;
-  mountRunApi(http, () => deduper);
   options.onMetricsServer?.(http);
+  page.sessionStarting();
+  // The page's Stop ends the session as Ctrl-C does.
+  const stopper = new AbortController();
+  options.signal?.addEventListener('abort', () => stopper.abort(), { once: true });
+  if (options.signal?.aborted) stopper.abort();
 
   const threads = config.workers ?? defaultThreads(availableParallelism());
   let pool: AnalysisPool | undefined;
@@ -119,6 +137,7 @@ export async function runPipeline(
       deduper,
       streamId: session.source,
       onProgress: options.onProgress,
+      onFrame: (frame) => page.frame(frame),
     });
     const maxInFlight = pool.threads * 2;
     ingest = createIngest({
@@ -133,8 +152,27 @@ export async function runPipeline(
     });
     pool.attachRing(ingest.ring);
 
+    const control = client.control;
+    let finalSent: number | null | undefined = undefined;
+    page.sessionStarted({
+      session,
+      mode: config.mode,
+      deduper,
+      classNames: session.width === 28 && session.height === 28 ? FASHION_MNIST_CLASSES : undefined,
+      counts: () => {
+        // While streaming, "missing" means gaps below the highest seq seen, not frames still to come.
+        const counts = ledger.counts(finalSent === undefined ? ledger.maxSeq + 1 : finalSent);
+        if (finalSent === undefined) counts.sent = null;
+        const total = (by: Record<string, number>) => Object.values(by).reduce((a, b) => a + b, 0);
+        return { ...counts, dropped: total(counts.dropped), invalid: total(counts.invalid) };
+      },
+      setRate: (fps) => control.rate(session.sessionId, fps).then((ack) => ack.fps),
+      stop: () => stopper.abort(),
+    });
+
     const streamStart = performance.now();
-    const finish: SessionFinish = await client.stream(ingest.listener, options.signal);
+    const finish: SessionFinish = await client.stream(ingest.listener, stopper.signal);
+    finalSent = finish.sent;
     await ingest.drain();
     const streamMs = performance.now() - streamStart;
     const endedAt = Date.now();
@@ -186,14 +224,27 @@ export async function runPipeline(
       ...(finished.submissionError ? { submissionError: finished.submissionError } : {}),
       ...(finished.summary ? { summary: finished.summary } : {}),
     });
+    page.sessionEnded({
+      stopped: finish.stoppedByUser,
+      ...(finished.scored ? { accuracy: finished.scored.accuracy } : {}),
+      ...(result.failure ? { error: result.failure } : {}),
+    });
     return result;
+  } catch (err) {
+    if (page.state === 'starting' || page.state === 'streaming' || page.state === 'stopping') {
+      page.sessionEnded({ stopped: false, error: errorMessage(err) });
+    }
+    throw err;
   } finally {
     ingest?.close();
     client?.close();
     await pool?.destroy();
     // Saves in progress (an API save may be encoding a video) finish before the API goes away.
     await deduper?.close();
-    await http.close();
+    if (!options.page) {
+      page.close();
+      await http.close();
+    }
   }
 }
 

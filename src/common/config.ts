@@ -13,7 +13,7 @@ import { parseOrigins } from './http-guard.js';
 import { sanitizeSaveName } from './save-name.js';
 import { bounded, printable } from './text.js';
 
-export type CommandName = 'serve' | 'run' | 'dedupe' | 'dataset' | 'bus' | 'worker' | 'conformance';
+export type CommandName = 'serve' | 'run' | 'dedupe' | 'dataset' | 'app' | 'bus' | 'worker' | 'conformance';
 
 interface OptionSpec<S extends z.ZodTypeAny> {
   /** Commander flag syntax, e.g. `--frames-port <port>`. */
@@ -37,6 +37,10 @@ const positiveInt = z.coerce.number().int().positive();
 const nonNegative = z.coerce.number().min(0);
 
 const SERVER_AND_CLIENT = ['serve', 'run'] as const;
+/** Options of the live page, served by `run` and `app` on the run's HTTP port (docs/app.md). */
+const PAGE = ['run', 'app'] as const;
+const pixels = z.coerce.number().int().min(16).max(8192);
+const seedThreshold = z.coerce.number().min(0).max(100);
 /** A switch: `--flag` on the command line, true/false, 1/0 or yes/no in its variable. */
 const booleanFlag = z
   .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
@@ -397,8 +401,9 @@ export const OPTIONS = {
     schema: z.coerce.number().positive().max(1000),
     default: '5',
     expected: 'a number > 0 (1-23 advised)',
-    description: 'How often the camera is polled.',
-    commands: ['serve'],
+    description:
+      'How often the camera is polled (serve, app); app: also the starting frame rate of the session and of its images-per-second slider.',
+    commands: ['serve', 'app'],
   }),
   testDataFolder: option({
     flag: '--test-data-folder <dir>',
@@ -407,6 +412,157 @@ export const OPTIONS = {
     expected: 'a folder of .jpg/.jpeg/.png images',
     description: 'Replay this folder instead of polling the camera.',
     commands: ['serve'],
+  }),
+  title: option({
+    flag: '--title <text>',
+    env: 'TITLE',
+    schema: z.string().min(1).max(200),
+    default: 'Extract unique images',
+    expected: 'a text of 1-200 characters',
+    description: 'Heading of the live page.',
+    commands: PAGE,
+  }),
+  loopUpdateTime: option({
+    flag: '--loop-update-time <seconds>',
+    env: 'LOOP_UPDATE_TIME',
+    schema: z.coerce.number().min(0.02).max(10),
+    default: '0.1',
+    expected: 'a number of seconds 0.02-10',
+    description:
+      'Shortest interval between two live-state pushes to the page (per tab; stale updates are dropped).',
+    commands: PAGE,
+  }),
+  imageDisplayWidth: option({
+    flag: '--image-display-width <px>',
+    env: 'IMAGE_DISPLAY_WIDTH',
+    schema: pixels,
+    default: '320',
+    expected: 'an integer of pixels 16-8192',
+    description: 'Width of the live frame JPEG pushed to the page.',
+    commands: PAGE,
+  }),
+  optionsThMin: option({
+    flag: '--options-th-min <t>',
+    env: 'OPTIONS_TH_MIN',
+    schema: seedThreshold,
+    default: '0.15',
+    expected: 'a number ≥ 0 (seed scale: cnn rmse)',
+    description:
+      "Threshold slider minimum in the seed's scale (cnn + rmse); mapped to the method's own distance by the ratio of the measured defaults (docs/app.md).",
+    commands: PAGE,
+  }),
+  optionsThMax: option({
+    flag: '--options-th-max <t>',
+    env: 'OPTIONS_TH_MAX',
+    schema: seedThreshold,
+    default: '0.5',
+    expected: 'a number ≥ 0 (seed scale: cnn rmse)',
+    description: "Threshold slider maximum in the seed's scale.",
+    commands: PAGE,
+  }),
+  optionsThInc: option({
+    flag: '--options-th-inc <t>',
+    env: 'OPTIONS_TH_INC',
+    schema: z.coerce.number().positive().max(100),
+    default: '0.025',
+    expected: 'a number > 0 (seed scale: cnn rmse)',
+    description: "Threshold slider step in the seed's scale (phash steps are whole bits).",
+    commands: PAGE,
+  }),
+  optionsThInit: option({
+    flag: '--options-th-init <t>',
+    env: 'OPTIONS_TH_INIT',
+    schema: seedThreshold,
+    default: '0.325',
+    expected: 'a number ≥ 0 (seed scale: cnn rmse)',
+    description:
+      "app: the starting threshold in the seed's scale when --threshold is not given (run starts at --threshold or the method's default).",
+    commands: PAGE,
+  }),
+  imagesPerSecondMin: option({
+    flag: '--images-per-second-min <n>',
+    env: 'IMAGES_PER_SECOND_MIN',
+    schema: z.coerce.number().positive().max(1000),
+    default: '1',
+    expected: 'a number > 0',
+    description: 'Images-per-second slider minimum.',
+    commands: PAGE,
+  }),
+  imagesPerSecondMax: option({
+    flag: '--images-per-second-max <n>',
+    env: 'IMAGES_PER_SECOND_MAX',
+    schema: z.coerce.number().positive().max(1000),
+    default: '23',
+    expected: 'a number > 0',
+    description: 'Images-per-second slider maximum.',
+    commands: PAGE,
+  }),
+  optionsImageResolution: option({
+    flag: '--options-image-resolution <list>',
+    env: 'OPTIONS_IMAGE_RESOLUTION',
+    schema: z
+      .string()
+      .regex(/^\s*\d+\s*(,\s*\d+\s*)*$/)
+      .transform((v) => v.split(',').map((x) => Number(x.trim())))
+      .refine((list) => list.every((w) => w >= 16 && w <= 8192)),
+    default: '240,320,480,512,640,960,1024,1280',
+    expected: 'comma-separated widths in pixels (16-8192)',
+    description:
+      "Choices of the page's image resolution: saved images and the large view are scaled down to this width.",
+    commands: PAGE,
+  }),
+  optionsImageResolutionInitIdx: option({
+    flag: '--options-image-resolution-init-idx <i>',
+    env: 'OPTIONS_IMAGE_RESOLUTION_INIT_IDX',
+    schema: z.coerce.number().int().min(0).max(63),
+    default: '2',
+    expected: 'an index into OPTIONS_IMAGE_RESOLUTION (0-based)',
+    description: 'The resolution chosen when the page first opens.',
+    commands: PAGE,
+  }),
+  galleryNColumns: option({
+    flag: '--gallery-n-columns <n>',
+    env: 'GALLERY_N_COLUMNS',
+    schema: z.coerce.number().int().min(1).max(24),
+    default: '6',
+    expected: 'an integer 1-24',
+    description: 'Columns of the gallery of kept images (fewer on narrow screens).',
+    commands: PAGE,
+  }),
+  galleryOverallHeight: option({
+    flag: '--gallery-overall-height <px>',
+    env: 'GALLERY_OVERALL_HEIGHT',
+    schema: pixels,
+    expected: 'an integer of pixels 16-8192',
+    description: 'Height of the gallery as a scroll box (default: the gallery grows with the page).',
+    commands: PAGE,
+  }),
+  inputTextTitle: option({
+    flag: '--input-text-title <text>',
+    env: 'INPUT_TEXT_TITLE',
+    schema: z.string().min(1).max(200),
+    default: 'Order number',
+    expected: 'a text of 1-200 characters',
+    description: 'Label of the order-number field.',
+    commands: PAGE,
+  }),
+  inputTextPlaceholder: option({
+    flag: '--input-text-placeholder <text>',
+    env: 'INPUT_TEXT_PLACEHOLDER',
+    schema: z.string().max(200),
+    default: 'Please enter an order number here',
+    expected: 'a text of at most 200 characters',
+    description: 'Placeholder of the order-number field.',
+    commands: PAGE,
+  }),
+  optionsSaveAsChoiceInitIdx: option({
+    flag: '--options-save-as-choice-init-idx <i>',
+    env: 'OPTIONS_SAVE_AS_CHOICE_INIT_IDX',
+    schema: z.coerce.number().int().min(0).max(1),
+    default: '0',
+    expected: '0 (images) or 1 (video)',
+    description: 'The save-as choice selected when the page opens.',
+    commands: PAGE,
   }),
   allowedOrigins: option({
     flag: '--allowed-origins <origins>',
@@ -763,6 +919,35 @@ export const OPTIONS = {
   }),
 } as const;
 
+/** `app` is serve + run (dedupe, endless) + the page: it takes both commands' options except these. */
+const NOT_FOR_APP = [
+  'count',
+  'fps',
+  'mode',
+  'classifier',
+  'saveName',
+  'saveAs',
+  'saveFrames',
+  'json',
+] as const;
+
+function appliesTo(key: OptionKey, command: CommandName): boolean {
+  const commands = OPTIONS[key].commands as readonly CommandName[];
+  if (commands.includes(command)) return true;
+  return (
+    command === 'app' &&
+    (commands.includes('serve') || commands.includes('run')) &&
+    !(NOT_FOR_APP as readonly string[]).includes(key)
+  );
+}
+
+/** The commands an option applies to (app included where it inherits serve's or run's options). */
+export function commandsOf(key: OptionKey): CommandName[] {
+  return (['serve', 'run', 'app', 'dedupe', 'dataset', 'bus', 'worker', 'conformance'] as const).filter((c) =>
+    appliesTo(key, c),
+  );
+}
+
 export type OptionKey = keyof typeof OPTIONS;
 type ValueOf<K extends OptionKey> = z.output<(typeof OPTIONS)[K]['schema']>;
 type HasDefault<K extends OptionKey> = (typeof OPTIONS)[K] extends { default: string } ? K : never;
@@ -776,26 +961,31 @@ export const SERVE_OPTIONS = keysFor('serve');
 export const RUN_OPTIONS = keysFor('run');
 export const DEDUPE_OPTIONS = keysFor('dedupe');
 export const DATASET_OPTIONS = keysFor('dataset');
+export const APP_OPTIONS = keysFor('app');
 export const BUS_OPTIONS = keysFor('bus');
 export const WORKER_OPTIONS = keysFor('worker');
 export const CONFORMANCE_OPTIONS = keysFor('conformance');
 
-type KeysOf<C extends CommandName> = {
+type DeclaredKeysOf<C extends CommandName> = {
   [K in OptionKey]: C extends (typeof OPTIONS)[K]['commands'][number] ? K : never;
 }[OptionKey];
+type KeysOf<C extends CommandName> = C extends 'app'
+  ?
+      | DeclaredKeysOf<'app'>
+      | Exclude<DeclaredKeysOf<'serve'> | DeclaredKeysOf<'run'>, (typeof NOT_FOR_APP)[number]>
+  : DeclaredKeysOf<C>;
 
 export type ServeConfig = Config<KeysOf<'serve'>>;
 export type RunConfig = Config<KeysOf<'run'>>;
 export type DedupeConfig = Config<KeysOf<'dedupe'>>;
 export type DatasetConfig = Config<KeysOf<'dataset'>>;
+export type AppConfig = Config<KeysOf<'app'>>;
 export type BusConfig = Config<KeysOf<'bus'>>;
 export type WorkerConfig = Config<KeysOf<'worker'>>;
 export type ConformanceConfig = Config<KeysOf<'conformance'>>;
 
 function keysFor<C extends CommandName>(command: C): KeysOf<C>[] {
-  return (Object.keys(OPTIONS) as OptionKey[]).filter((key) =>
-    (OPTIONS[key].commands as readonly CommandName[]).includes(command),
-  ) as KeysOf<C>[];
+  return (Object.keys(OPTIONS) as OptionKey[]).filter((key) => appliesTo(key, command)) as KeysOf<C>[];
 }
 
 /** Commander's camelCase attribute name for an option's flag (`--frames-port <p>` → framesPort). */
@@ -855,7 +1045,7 @@ export function configurationTable(): string {
   const rows = (Object.keys(OPTIONS) as OptionKey[]).map((key) => {
     const spec: OptionSpec<z.ZodTypeAny> = OPTIONS[key];
     const flag = spec.flag.split(' ')[0]!;
-    return `| \`${spec.env}\` | \`${flag}\` | ${spec.expected} | ${spec.default === undefined ? '—' : `\`${spec.default}\``} | ${spec.commands.join(', ')} | ${spec.description} |`;
+    return `| \`${spec.env}\` | \`${flag}\` | ${spec.expected} | ${spec.default === undefined ? '—' : `\`${spec.default}\``} | ${commandsOf(key).join(', ')} | ${spec.description} |`;
   });
   return [
     '| variable | flag | type | default | commands | meaning |',

@@ -27,8 +27,12 @@ export {
   DEFAULT_THRESHOLDS,
   FEATURE_KIND,
   MSE_THUMB_SIZE,
+  SEED_THRESHOLD_SCALE,
   THRESHOLD_MEANING,
   defaultThreshold,
+  thresholdScale,
+  thresholdSlider,
+  type ThresholdSlider,
   type Feature,
   type Method,
 } from './methods.js';
@@ -36,7 +40,9 @@ export { MAX_SAVE_NAME_BYTES, MAX_SAVE_NAME_LENGTH, sanitizeSaveName } from '../
 export { SaveRefused } from './save-limits.js';
 export {
   encodeKeptImage,
+  renderKeptImage,
   writeUniquesFolder,
+  type ThresholdChange,
   type KeptImage,
   type ModelInfo,
   type SaveResult,
@@ -52,6 +58,10 @@ export {
 } from './store.js';
 export {
   StreamDeduper,
+  ABSORBED_BYTES_BUDGET,
+  ABSORBED_IMAGES_PER_UNIQUE,
+  type AbsorbedDuplicate,
+  type UniqueDetail,
   type AcceptedFrame,
   type DedupeStatus,
   type StreamDeduperOptions,

@@ -70,3 +70,50 @@ export const THRESHOLD_MEANING: Record<Method, string> = {
   mse: `mean squared difference of ${MSE_THUMB_SIZE}×${MSE_THUMB_SIZE} gray thumbnails scaled to [0,1]`,
   change: 'changed area / image area versus the last kept frame (0–1)',
 };
+
+/** The threshold scale of the application framesift replaces: cnn embeddings compared by rmse. */
+export const SEED_THRESHOLD_SCALE = { method: 'cnn', metric: 'rmse' } as const;
+
+/**
+ * Factor from the seed's threshold scale (cnn + rmse) to `method`'s own distance: the ratio of the two
+ * measured default thresholds, so a slider position means "this much stricter or looser than the
+ * measured default" whatever the method (docs/app.md). 1 for cnn + rmse.
+ */
+export function thresholdScale(method: Method, metric: Metric): number {
+  return defaultThreshold(method, metric) / DEFAULT_THRESHOLDS.cnn.rmse;
+}
+
+/** A threshold slider in a method's own distance. */
+export interface ThresholdSlider {
+  min: number;
+  max: number;
+  step: number;
+  /** Where the slider starts: the given threshold, else the seed's initial value mapped. */
+  initial: number;
+}
+
+/**
+ * Maps the seed-scale slider (OPTIONS_TH_MIN/MAX/INC/INIT) onto `method`'s distance: the minimum and the step
+ * scaled (three significant digits; phash in whole bits, step at least 1), the maximum and the start the
+ * same number of steps from the minimum as in the seed's scale. A `given` threshold outside the range
+ * widens it, so the slider can always show the value in force.
+ */
+export function thresholdSlider(
+  method: Method,
+  metric: Metric,
+  seed: { min: number; max: number; inc: number; init: number },
+  given?: number,
+): ThresholdSlider {
+  const k = thresholdScale(method, metric);
+  const tidy = (x: number) => Number(x.toFixed(6));
+  const significant = (x: number) => Number(x.toPrecision(3));
+  // Bounds and start stay on the step grid (min + n·step), so the browser's slider never snaps them.
+  const step = method === 'phash' ? Math.max(1, Math.round(seed.inc * k)) : significant(seed.inc * k);
+  let min = method === 'phash' ? Math.round(seed.min * k) : significant(seed.min * k);
+  const steps = (x: number) => Math.max(0, Math.round((x - seed.min) / seed.inc));
+  let max = tidy(min + steps(seed.max) * step);
+  const initial = given ?? tidy(min + steps(seed.init) * step);
+  min = Math.min(min, initial);
+  max = Math.max(max, initial);
+  return { min, max, step, initial };
+}

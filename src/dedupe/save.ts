@@ -39,6 +39,8 @@ export interface SavedUnique {
   height: number;
   method: Method;
   model: string | null;
+  /** Distance to the nearest unique kept before it, when the store reported one. */
+  nearest?: number;
 }
 
 export interface SavedDuplicate {
@@ -57,9 +59,20 @@ export interface UniquesManifest {
   method: Method;
   metric: Metric | null;
   threshold: number;
+  /** Live threshold changes during the session (`frames` = frames decided before the change). */
+  thresholdChanges?: ThresholdChange[];
+  /** Width the saved images were scaled down to, when the save asked for one. */
+  maxWidth?: number;
   model: ModelInfo | null;
   counts: { frames: number; uniques: number; duplicates: number };
   streams: { streamId: string; uniques: SavedUnique[]; duplicates: SavedDuplicate[] }[];
+}
+
+export interface ThresholdChange {
+  /** Frames decided (all streams) before the change took effect. */
+  frames: number;
+  threshold: number;
+  at: string;
 }
 
 export interface UniqueToSave {
@@ -68,6 +81,8 @@ export interface UniqueToSave {
   sourceTimeMs?: number;
   file?: string;
   image: KeptImage;
+  /** Distance to the nearest unique kept before it (live streams; absent for a stream's first frame). */
+  nearest?: number;
 }
 
 export interface SaveRequest {
@@ -78,6 +93,9 @@ export interface SaveRequest {
   threshold: number;
   model: ModelInfo | null;
   imageSaveQuality: number;
+  /** Scale wider images down to this width (JPEG at imageSaveQuality); default: keep them as sent. */
+  maxWidth?: number;
+  thresholdChanges?: ThresholdChange[];
   uniques: UniqueToSave[];
   /** Duplicates per stream id. */
   duplicates: Map<string, SavedDuplicate[]>;
@@ -94,18 +112,42 @@ export interface SaveResult {
   bytes: number;
 }
 
-/** Encoded bytes and extension of a kept image: encoded frames keep their bytes (no second lossy pass). */
+function keptImagePipeline(image: KeptImage): sharp.Sharp {
+  if (image.encoding !== 0) return sharp(image.data);
+  return sharp(image.data, {
+    raw: { width: image.width, height: image.height, channels: image.channels as 1 | 3 | 4 },
+  });
+}
+
+/**
+ * Encoded bytes and extension of a kept image: encoded frames keep their bytes (no second lossy pass)
+ * unless `maxWidth` asks for a smaller image, which is then a JPEG at `quality` (PNG for raw gray frames).
+ */
 export async function encodeKeptImage(
   image: KeptImage,
   quality: number,
-): Promise<{ bytes: Buffer; ext: string }> {
-  if (image.encoding === 1) return { bytes: Buffer.from(image.data), ext: 'jpg' };
-  if (image.encoding === 2) return { bytes: Buffer.from(image.data), ext: 'png' };
-  const raw = sharp(image.data, {
-    raw: { width: image.width, height: image.height, channels: image.channels as 1 | 3 | 4 },
+  maxWidth?: number,
+): Promise<{ bytes: Buffer; ext: string; width: number; height: number }> {
+  const size = { width: image.width, height: image.height };
+  const shrink = maxWidth !== undefined && image.width > maxWidth;
+  if (!shrink && image.encoding === 1) return { bytes: Buffer.from(image.data), ext: 'jpg', ...size };
+  if (!shrink && image.encoding === 2) return { bytes: Buffer.from(image.data), ext: 'png', ...size };
+  let pipeline = keptImagePipeline(image);
+  if (shrink) pipeline = pipeline.resize({ width: maxWidth });
+  const png = image.channels === 1 && image.encoding === 0;
+  const { data, info } = await (png ? pipeline.png() : pipeline.jpeg({ quality })).toBuffer({
+    resolveWithObject: true,
   });
-  if (image.channels === 1) return { bytes: await raw.png().toBuffer(), ext: 'png' };
-  return { bytes: await raw.jpeg({ quality }).toBuffer(), ext: 'jpg' };
+  return { bytes: data, ext: png ? 'png' : 'jpg', width: info.width, height: info.height };
+}
+
+/** A kept image as a JPEG at most `width` wide (never upscaled), for display on the live page. */
+export async function renderKeptImage(image: KeptImage, width: number, quality = 80): Promise<Buffer> {
+  return keptImagePipeline(image)
+    .resize({ width, withoutEnlargement: true })
+    .flatten({ background: '#ffffff' })
+    .jpeg({ quality })
+    .toBuffer();
 }
 
 async function exists(p: string): Promise<boolean> {
@@ -181,7 +223,11 @@ export async function writeUniquesFolder(request: SaveRequest): Promise<SaveResu
       }
     };
     for (const [index, unique] of request.uniques.entries()) {
-      const { bytes, ext } = await encodeKeptImage(unique.image, request.imageSaveQuality);
+      const { bytes, ext, width, height } = await encodeKeptImage(
+        unique.image,
+        request.imageSaveQuality,
+        request.maxWidth,
+      );
       count(bytes.length);
       const file = `${imageBaseName(index, unique)}.${ext}`;
       await writeFile(path.join(temp, file), bytes);
@@ -191,10 +237,11 @@ export async function writeUniquesFolder(request: SaveRequest): Promise<SaveResu
         ...(unique.file !== undefined ? { file: unique.file } : {}),
         image: file,
         sha256: createHash('sha256').update(bytes).digest('hex'),
-        width: unique.image.width,
-        height: unique.image.height,
+        width,
+        height,
         method: request.method,
         model: request.model?.name ?? null,
+        ...(unique.nearest !== undefined ? { nearest: unique.nearest } : {}),
       });
     }
     for (const id of request.duplicates.keys()) streamOf(id);
@@ -207,6 +254,8 @@ export async function writeUniquesFolder(request: SaveRequest): Promise<SaveResu
       method: request.method,
       metric: request.metric,
       threshold: request.threshold,
+      ...(request.thresholdChanges?.length ? { thresholdChanges: request.thresholdChanges } : {}),
+      ...(request.maxWidth !== undefined ? { maxWidth: request.maxWidth } : {}),
       model: request.model,
       counts: { frames: request.uniques.length + duplicates, uniques: request.uniques.length, duplicates },
       streams: [...streams.entries()].map(([streamId, s]) => ({ streamId, ...s })),

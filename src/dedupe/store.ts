@@ -36,6 +36,8 @@ export interface UniqueStoreOptions {
 /** The uniques of one stream. */
 export interface UniqueStore {
   decide(feature: Feature): Decision;
+  /** The threshold of later decisions; settable live (earlier decisions stand). */
+  threshold: number;
   readonly size: number;
   /** Uniques the store has room for without growing (memory is proportional to this). */
   readonly capacity: number;
@@ -48,6 +50,8 @@ export interface KeyedUniqueStore {
   streams(): string[];
   /** Sum of the capacities of every stream's store. */
   readonly capacity: number;
+  /** The threshold of later decisions in every stream, including streams not seen yet. */
+  threshold: number;
 }
 
 function checkKind(method: Method, feature: Feature): void {
@@ -58,12 +62,15 @@ function checkKind(method: Method, feature: Feature): void {
 
 class VectorStore implements UniqueStore {
   private index: TieredVectorIndex | undefined;
+  threshold: number;
   /** cnn on photos: the layout thumbnails of the uniques, numbered like `index`. */
   private layouts: TieredVectorIndex | undefined;
   constructor(
     private readonly options: UniqueStoreOptions,
     private readonly distance: VectorDistance,
-  ) {}
+  ) {
+    this.threshold = options.threshold;
+  }
 
   get size(): number {
     return this.index?.size ?? 0;
@@ -78,7 +85,7 @@ class VectorStore implements UniqueStore {
       feature.kind === 'embedding' ? feature.vector : (feature as { pixels: Float32Array }).pixels;
     this.index ??= new TieredVectorIndex(vector.length, this.distance, this.options.approximateAbove);
     const nearest = this.index.nearest(vector);
-    if (nearest && nearest.distance <= this.options.threshold) {
+    if (nearest && nearest.distance <= this.threshold) {
       return { duplicate: true, unique: nearest.index, distance: nearest.distance };
     }
     const layout = feature.kind === 'embedding' ? feature.layout : undefined;
@@ -89,7 +96,7 @@ class VectorStore implements UniqueStore {
       const close = this.layouts.nearest(layout);
       if (close && close.distance <= CNN_LAYOUT_THRESHOLD) {
         // Reported on the threshold's scale, so "distance ≤ threshold" still means duplicate.
-        const distance = (close.distance / CNN_LAYOUT_THRESHOLD) * this.options.threshold;
+        const distance = (close.distance / CNN_LAYOUT_THRESHOLD) * this.threshold;
         return { duplicate: true, unique: close.index, distance };
       }
       this.layouts.add(layout);
@@ -103,7 +110,7 @@ class HashStore implements UniqueStore {
   private high = new Uint32Array(16);
   private low = new Uint32Array(16);
   private count = 0;
-  constructor(private readonly threshold: number) {}
+  constructor(public threshold: number) {}
 
   get size(): number {
     return this.count;
@@ -150,7 +157,7 @@ class ChangeStore implements UniqueStore {
   private last: GrayImage | undefined;
   private count = 0;
   constructor(
-    private readonly threshold: number,
+    public threshold: number,
     private readonly options: ChangeOptions,
   ) {}
 
@@ -194,12 +201,24 @@ export function createUniqueStore(options: UniqueStoreOptions): UniqueStore {
 /** In-process keyed store: one UniqueStore per stream id, created on a stream's first frame. */
 export class InMemoryKeyedStore implements KeyedUniqueStore {
   private readonly stores = new Map<string, UniqueStore>();
-  constructor(private readonly options: UniqueStoreOptions) {}
+  private current: number;
+  constructor(private readonly options: UniqueStoreOptions) {
+    this.current = options.threshold;
+  }
+
+  get threshold(): number {
+    return this.current;
+  }
+  set threshold(value: number) {
+    if (!(value >= 0)) throw new RangeError(`threshold: expected a number ≥ 0, got ${value}`);
+    this.current = value;
+    for (const store of this.stores.values()) store.threshold = value;
+  }
 
   decide(streamId: string, feature: Feature): Decision {
     let store = this.stores.get(streamId);
     if (!store) {
-      store = createUniqueStore(this.options);
+      store = createUniqueStore({ ...this.options, threshold: this.current });
       this.stores.set(streamId, store);
     }
     return store.decide(feature);

@@ -20,6 +20,7 @@ import {
 import type { Feature, Method } from './methods.js';
 import {
   writeUniquesFolder,
+  type ThresholdChange,
   type KeptImage,
   type ModelInfo,
   type SaveResult,
@@ -85,6 +86,8 @@ export interface StreamDeduperOptions extends UniqueStoreOptions {
 export interface SaveOptions {
   saveAs?: SaveAs;
   frames?: SaveFrames;
+  /** Images wider than this are scaled down (image saves of kept frames; the app's save option). */
+  maxWidth?: number;
 }
 
 /** What a save wrote; image saves of kept frames have no saveAs/frames fields (as before). */
@@ -129,11 +132,32 @@ class DuplicateLog {
   }
 }
 
+/** A unique with when it was kept and how far its nearest earlier unique was. */
+interface KeptUnique extends UniqueToSave {
+  keptAt: number;
+}
+
+/** A duplicate a unique absorbed, with a copy of its pixels while the budget lasts. */
+export interface AbsorbedDuplicate {
+  seq: number;
+  distance: number;
+  image?: KeptImage;
+}
+
 interface StreamState {
   lastSeq: number;
-  kept: UniqueToSave[];
+  kept: KeptUnique[];
   duplicates: DuplicateLog;
+  /** Per unique (keep order): the first ABSORBED_IMAGES_PER_UNIQUE duplicates' pixels. */
+  absorbed: Map<number, AbsorbedDuplicate[]>;
 }
+
+/**
+ * Duplicate images kept per unique for the live page, and the byte budget for all of them: memory stays
+ * bounded however long the session runs (the duplicate log keeps every duplicate's seq and distance).
+ */
+export const ABSORBED_IMAGES_PER_UNIQUE = 6;
+export const ABSORBED_BYTES_BUDGET = 32 * 1024 * 1024;
 
 export interface UniqueInfo {
   streamId: string;
@@ -143,8 +167,17 @@ export interface UniqueInfo {
   height: number;
   /** Frames recorded as duplicates of this unique so far. */
   duplicates: number;
+  /** When it was kept, ms since the epoch. */
+  keptAt: number;
+  /** Distance to the nearest unique kept before it (absent for a stream's first frame). */
+  nearest?: number;
   /** Its time in the source video, ms (video sources). */
   sourceTimeMs?: number;
+}
+
+/** One unique and the duplicates it absorbed (the first `limit`, in seq order). */
+export interface UniqueDetail extends UniqueInfo {
+  absorbed: Array<{ seq: number; distance: number; image: boolean }>;
 }
 
 export interface DedupeStatus {
@@ -152,6 +185,8 @@ export interface DedupeStatus {
   metric: Metric | null;
   threshold: number;
   model: string | null;
+  /** Live threshold changes, oldest first. */
+  thresholdChanges: ThresholdChange[];
   frames: number;
   uniques: number;
   duplicates: number;
@@ -164,6 +199,9 @@ export class StreamDeduper {
   private readonly streams = new Map<string, StreamState>();
   private readonly savesDone: DedupeSaveResult[] = [];
   private saveChain: Promise<unknown> = Promise.resolve();
+  private readonly thresholdChanges: ThresholdChange[] = [];
+  private frames = 0;
+  private absorbedBytes = 0;
   private readonly saveRate?: SaveRate;
   /** Bytes under `<outDir>/uniques/`, measured at the first save and kept up to date after. */
   private savedBytes?: number;
@@ -189,7 +227,7 @@ export class StreamDeduper {
   accept(frame: AcceptedFrame): Decision {
     let state = this.streams.get(frame.streamId);
     if (!state) {
-      state = { lastSeq: -1, kept: [], duplicates: new DuplicateLog() };
+      state = { lastSeq: -1, kept: [], duplicates: new DuplicateLog(), absorbed: new Map() };
       this.streams.set(frame.streamId, state);
     }
     if (frame.seq <= state.lastSeq) {
@@ -205,8 +243,10 @@ export class StreamDeduper {
       this.spool.add(frame.seq, frame.image, sourceTimeMs, stream);
     }
     const decision = this.store.decide(frame.streamId, frame.feature);
+    this.frames++;
     if (decision.duplicate) {
       state.duplicates.push(frame.seq, decision.unique, decision.distance, sourceTimeMs);
+      this.absorb(state, decision.unique, frame, decision.distance);
       framesTotal().inc({ decision: 'duplicate' });
     } else {
       const image = { ...frame.image, data: frame.image.data.slice() };
@@ -215,12 +255,44 @@ export class StreamDeduper {
         seq: frame.seq,
         file: frame.file,
         image,
+        keptAt: Date.now(),
+        ...(decision.nearest ? { nearest: decision.nearest.distance } : {}),
         ...(sourceTimeMs !== undefined ? { sourceTimeMs } : {}),
       });
       framesTotal().inc({ decision: 'unique' });
       log.debug('new unique', { streamId: frame.streamId, seq: frame.seq, nearest: decision.nearest });
     }
     return decision;
+  }
+
+  private absorb(state: StreamState, unique: number, frame: AcceptedFrame, distance: number): void {
+    let list = state.absorbed.get(unique);
+    if (!list) state.absorbed.set(unique, (list = []));
+    if (list.length >= ABSORBED_IMAGES_PER_UNIQUE) return;
+    const bytes = frame.image.data.byteLength;
+    const fits = this.absorbedBytes + bytes <= ABSORBED_BYTES_BUDGET;
+    if (fits) this.absorbedBytes += bytes;
+    list.push({
+      seq: frame.seq,
+      distance,
+      ...(fits ? { image: { ...frame.image, data: frame.image.data.slice() } } : {}),
+    });
+  }
+
+  /** The threshold of later decisions. */
+  get threshold(): number {
+    return this.store.threshold;
+  }
+
+  /** Changes the threshold of every later decision (earlier ones stand); recorded for the manifests. */
+  setThreshold(threshold: number): void {
+    if (!Number.isFinite(threshold) || threshold < 0) {
+      throw new RangeError(`threshold: expected a number ≥ 0, got ${threshold}`);
+    }
+    if (threshold === this.store.threshold) return;
+    this.store.threshold = threshold;
+    this.thresholdChanges.push({ frames: this.frames, threshold, at: new Date().toISOString() });
+    log.info('threshold changed', { threshold, afterFrames: this.frames });
   }
 
   status(): DedupeStatus {
@@ -235,8 +307,9 @@ export class StreamDeduper {
     return {
       method: this.options.method,
       metric: this.options.method === 'cnn' ? this.options.metric : null,
-      threshold: this.options.threshold,
+      threshold: this.store.threshold,
       model: this.options.model?.name ?? null,
+      thresholdChanges: [...this.thresholdChanges],
       frames: sum('frames'),
       uniques: sum('uniques'),
       duplicates: sum('duplicates'),
@@ -258,11 +331,56 @@ export class StreamDeduper {
           width: k.image.width,
           height: k.image.height,
           duplicates: counts[i]!,
+          keptAt: k.keptAt,
+          ...(k.nearest !== undefined ? { nearest: k.nearest } : {}),
           ...(k.sourceTimeMs !== undefined ? { sourceTimeMs: k.sourceTimeMs } : {}),
         }),
       );
     }
     return out;
+  }
+
+  /** The pixels of a unique, or of an absorbed duplicate still held, by stream and seq. */
+  imageOf(streamId: string, seq: number): KeptImage | undefined {
+    const s = this.streams.get(streamId);
+    if (!s) return undefined;
+    const index = s.kept.findIndex((k) => k.seq === seq);
+    if (index >= 0) return s.kept[index]!.image;
+    for (const list of s.absorbed.values()) {
+      const hit = list.find((d) => d.seq === seq);
+      if (hit) return hit.image;
+    }
+    return undefined;
+  }
+
+  /** A unique and the first `limit` duplicates it absorbed (seq order), or undefined if no such unique. */
+  unique(streamId: string, seq: number, limit = 200): UniqueDetail | undefined {
+    const s = this.streams.get(streamId);
+    const index = s ? s.kept.findIndex((k) => k.seq === seq) : -1;
+    if (!s || index < 0) return undefined;
+    const k = s.kept[index]!;
+    const withImage = new Set((s.absorbed.get(index) ?? []).filter((d) => d.image).map((d) => d.seq));
+    const absorbed: UniqueDetail['absorbed'] = [];
+    let total = 0;
+    for (let i = 0; i < s.duplicates.length; i++) {
+      if (s.duplicates.uniques[i] !== index) continue;
+      total++;
+      if (absorbed.length < limit) {
+        const dseq = s.duplicates.seqs[i]!;
+        absorbed.push({ seq: dseq, distance: s.duplicates.distances[i]!, image: withImage.has(dseq) });
+      }
+    }
+    return {
+      streamId,
+      seq,
+      ...(k.file !== undefined ? { file: k.file } : {}),
+      width: k.image.width,
+      height: k.image.height,
+      duplicates: total,
+      keptAt: k.keptAt,
+      ...(k.nearest !== undefined ? { nearest: k.nearest } : {}),
+      absorbed,
+    };
   }
 
   /**
@@ -302,7 +420,9 @@ export class StreamDeduper {
         name,
         method: this.options.method,
         metric: this.options.method === 'cnn' ? this.options.metric : null,
-        threshold: this.options.threshold,
+        threshold: this.store.threshold,
+        thresholdChanges: [...this.thresholdChanges],
+        ...(options.maxWidth !== undefined ? { maxWidth: options.maxWidth } : {}),
         model: this.options.model,
         imageSaveQuality: this.options.imageSaveQuality,
         uniques,

@@ -11,6 +11,7 @@ import type {
   ClientMessage,
   EndMessage,
   ErrorMessage,
+  RateMessage,
   ScoredMessage,
   ServerMessage,
   SessionMessage,
@@ -169,6 +170,11 @@ export class ControlClient extends EventEmitter<{ end: [EndMessage]; close: [] }
 
   stop(sessionId: string, timeoutMs = 10_000): Promise<StoppedMessage> {
     return this.request<StoppedMessage>({ type: 'stop', sessionId }, ['stopped'], timeoutMs);
+  }
+
+  /** Changes the session's frame rate live; resolves with the server's acknowledgement. */
+  rate(sessionId: string, fps: number, timeoutMs = 10_000): Promise<RateMessage> {
+    return this.request<RateMessage>({ type: 'rate', sessionId, fps }, ['rate'], timeoutMs);
   }
 
   status(): Promise<StatusMessage> {

@@ -34,6 +34,7 @@ export {
 } from './dataset-file.js';
 export { scoreSubmission, type Score, type ClassScore, type ServerReconciliation } from './scoring.js';
 export { Pacer } from './pacer.js';
+export { cameraHealth, type CameraHealth } from './sources/camera-health.js';
 export {
   decodeVideo,
   VideoDecodeError,

@@ -11,9 +11,9 @@
 export const TIMER_SLACK_MS = 2;
 
 export class Pacer {
-  readonly periodMs: number;
+  periodMs: number;
   /** Lateness beyond which the schedule re-anchors: one period, but at least the timer slack. */
-  readonly toleranceMs: number;
+  toleranceMs: number;
   private anchor: number;
   /** Index of the frame the schedule counts from since the last re-anchor. */
   private anchorIndex = 0;
@@ -25,6 +25,15 @@ export class Pacer {
     this.periodMs = 1000 / fps;
     this.toleranceMs = Math.max(this.periodMs, TIMER_SLACK_MS);
     this.anchor = startMs;
+  }
+
+  /** A live rate change: frame `index` and the ones after it follow `fps`, counted from `now`. */
+  retime(fps: number, index: number, now: number): void {
+    if (!(fps > 0)) throw new RangeError(`Pacer needs fps > 0, got ${fps}`);
+    this.periodMs = 1000 / fps;
+    this.toleranceMs = Math.max(this.periodMs, TIMER_SLACK_MS);
+    this.anchor = now;
+    this.anchorIndex = index;
   }
 
   /** When frame `index` is due under the current schedule. */

@@ -42,7 +42,7 @@ class BodyTooLarge extends UserError {
 }
 
 /** The request body as text; a body over the limit is drained (not kept) and rejected once read. */
-function readBody(req: IncomingMessage): Promise<string> {
+export function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -107,8 +107,16 @@ async function route(
     if (err instanceof BodyTooLarge) return reject(res, 413, 'too-large', err.message);
     return reject(res, 400, 'bad-body', 'request body: expected JSON like {"name": "<order number>"}');
   }
-  const fields = (body ?? {}) as { name?: unknown; saveAs?: unknown; frames?: unknown };
-  const name = fields.name;
+  const fields = (body ?? {}) as {
+    name?: unknown;
+    resolution?: unknown;
+    saveAs?: unknown;
+    frames?: unknown;
+  };
+  const { name, resolution } = fields;
+  if (resolution !== undefined && !(Number.isInteger(resolution) && (resolution as number) >= 16)) {
+    return reject(res, 400, 'bad-body', 'resolution: expected a width in pixels (an integer ≥ 16)');
+  }
   if (fields.saveAs !== undefined && fields.saveAs !== 'images' && fields.saveAs !== 'video') {
     return reject(
       res,
@@ -127,6 +135,7 @@ async function route(
   }
   try {
     const result = await deduper.save(typeof name === 'number' ? String(name) : (name as string), {
+      ...(resolution !== undefined ? { maxWidth: resolution as number } : {}),
       ...(fields.saveAs !== undefined ? { saveAs: fields.saveAs } : {}),
       ...(fields.frames !== undefined ? { frames: fields.frames } : {}),
     });

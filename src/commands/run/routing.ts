@@ -3,6 +3,7 @@
  * the ledger (processed, or invalid with the worker's reason), the recorder (predictions, samples), the
  * unique store (in seq order) and the latency metrics.
  */
+import type { FrameImage } from '../../common/frame-image.js';
 import type { FrameRing } from '../../common/frame-ring.js';
 import { loggerFor } from '../../common/logger.js';
 import type { InvalidReason, SessionLedger } from '../../common/session/index.js';
@@ -32,6 +33,14 @@ export interface RoutingOptions {
   /** The stream the unique store keeps frames of (the session's source). */
   streamId: string;
   onProgress?: (processed: number) => void;
+  /** Each processed frame, for the live page (which copies the pixels only when it needs them). */
+  onFrame?: (frame: {
+    seq: number;
+    image: FrameImage;
+    sentAt: number;
+    now: number;
+    prediction?: { label: number; confidence: number };
+  }) => void;
 }
 
 export interface ResultRouting {
@@ -89,6 +98,15 @@ export function createResultRouting(options: RoutingOptions): ResultRouting {
         deduper.accept({ streamId: options.streamId, seq, feature, image });
       }
       ledger.process(seq);
+      options.onFrame?.({
+        seq,
+        image,
+        sentAt,
+        now,
+        ...(plan.labels && classified
+          ? { prediction: { label: classified.labels[i]!, confidence: classified.confidences[i]! } }
+          : {}),
+      });
       pipelineMetrics.endToEndSeconds.observe((now - sentAt) / 1000);
     }
     options.onProgress?.(ledger.processed);

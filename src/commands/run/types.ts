@@ -1,6 +1,7 @@
 /** What `runPipeline` (src/commands/run.ts) takes beyond the configuration, and what it returns. */
 import type { ModelRef, WorkerTestHooks } from '../../analysis/index.js';
 import type { HttpServer } from '../../common/http.js';
+import type { LivePage } from '../page/index.js';
 import type { Reconciliation, SessionLedger, SessionVerdict } from '../../common/session/index.js';
 import type { ScoredMessage, SessionMessage } from '../../common/wire/control.js';
 import type { StreamDeduper } from '../../dedupe/index.js';
@@ -22,6 +23,11 @@ export interface PipelineOptions {
   onProgress?: (processed: number) => void;
   /** Skip writing the results folder and submitting (the benchmark's model-free timing). */
   skipResults?: boolean;
+  /**
+   * The live page to report into, with its HTTP server (`app` keeps both across sessions). Default: the
+   * run serves its own page on --metrics-port and closes it when the session is done.
+   */
+  page?: LivePage;
 }
 
 export interface PipelineResult {

@@ -87,12 +87,30 @@ export const submitRequestSchema = z
     description: 'Submits a results document for a finished session; answered by `scored` (or `error`).',
   });
 
+export const rateRequestSchema = z
+  .object({
+    type: z.literal('rate'),
+    sessionId,
+    secret,
+    fps: z
+      .number()
+      .min(0)
+      .max(100_000)
+      .describe('New frame rate, from the next frame on; 0 = as fast as the receiver drains.'),
+  })
+  .meta({
+    id: 'rate',
+    description:
+      "Changes a running session's frame rate live (the app's images-per-second control); answered by `rate` (or `error`).",
+  });
+
 export const clientMessageSchema = z
   .discriminatedUnion('type', [
     startRequestSchema,
     stopRequestSchema,
     statusRequestSchema,
     submitRequestSchema,
+    rateRequestSchema,
   ])
   .meta({ description: 'Any message a client sends on the control socket.' });
 
@@ -100,8 +118,9 @@ export type StartRequest = z.infer<typeof startRequestSchema>;
 export type StopRequest = z.infer<typeof stopRequestSchema>;
 export type StatusRequest = z.infer<typeof statusRequestSchema>;
 export type SubmitRequest = z.infer<typeof submitRequestSchema>;
+export type RateRequest = z.infer<typeof rateRequestSchema>;
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
-export const CLIENT_MESSAGE_TYPES = ['start', 'stop', 'status', 'submit'] as const;
+export const CLIENT_MESSAGE_TYPES = ['start', 'stop', 'status', 'submit', 'rate'] as const;
 
 // ---- server → client ----
 
@@ -179,6 +198,14 @@ export const endMessageSchema = z
     description:
       'The session sent its last frame (or its receiver went away). Arrives on the control socket, possibly before the last frame is read from the frame socket: all frames are in when the frame socket closes with 1000.',
   });
+
+export const rateMessageSchema = z
+  .object({
+    type: z.literal('rate'),
+    sessionId: z.string().min(1),
+    fps: z.number().min(0).describe('The frame rate now in force (from the next frame on).'),
+  })
+  .meta({ id: 'rate-ack', description: 'Answer to `rate`: the session now streams at `fps`.' });
 
 export const stoppedMessageSchema = z
   .object({
@@ -372,6 +399,7 @@ export const serverMessageSchema = z
     stoppedMessageSchema,
     statusMessageSchema,
     scoredMessageSchema,
+    rateMessageSchema,
     errorMessageSchema,
   ])
   .meta({ description: 'Any message the server sends (control socket; `error` also on a frame socket).' });
@@ -387,6 +415,7 @@ export type ServerReconciliation = z.infer<typeof serverReconciliationSchema>;
 export type IncompleteReason = (typeof INCOMPLETE_REASONS)[number];
 export type SessionVerdict = z.infer<typeof sessionVerdictSchema>;
 export type ScoredMessage = z.infer<typeof scoredMessageSchema>;
+export type RateMessage = z.infer<typeof rateMessageSchema>;
 export type ControlErrorCode = z.infer<typeof controlErrorCodeSchema>;
 export type ErrorMessage = z.infer<typeof errorMessageSchema>;
 export type ServerMessage = z.infer<typeof serverMessageSchema>;

@@ -1,6 +1,6 @@
 /**
  * The control protocol (docs/design.md "Wire protocol", docs/protocol.md): each message parsed with its zod
- * schema (src/common/wire/control.ts) and dispatched — start, stop, status, submit. Every bad request is a
+ * schema (src/common/wire/control.ts) and dispatched — start, stop, status, submit, rate. Every bad request is a
  * ProtocolError with a stable code; the caller answers it with an `error`.
  */
 import { randomUUID } from 'node:crypto';
@@ -11,6 +11,7 @@ import {
   CLIENT_MESSAGE_TYPES,
   clientMessageSchema,
   PROTOCOL_VERSION,
+  type RateRequest,
   type ServerMessage,
   type SessionMessage,
   type StartRequest,
@@ -24,6 +25,7 @@ import { SubmissionQueueFull, type SubmissionChecker } from '../submission-check
 import { ProtocolError } from './protocol-error.js';
 import {
   claim,
+  isFinished,
   isLive,
   statusOf,
   type AbortReason,
@@ -132,7 +134,31 @@ export async function handleControlMessage(
       return;
     case 'submit':
       return context.submissions.submit(message, control);
+    case 'rate':
+      return rate(context, message, control);
   }
+}
+
+/** A live rate change: the streamer retimes from the next frame; a camera source polls at the new rate. */
+function rate(context: ControlContext, request: RateRequest, control: WebSocket): void {
+  const session = context.table.get(request.sessionId);
+  if (!session) throw new ProtocolError('unknown-session', `rate: no session ${quoted(request.sessionId)}`);
+  if (!claim(session, control, request.secret)) {
+    throw new ProtocolError(
+      'not-owner',
+      `rate: session ${session.id} belongs to another control connection (send its secret to take it over)`,
+    );
+  }
+  if (isFinished(session)) {
+    throw new ProtocolError('unknown-session', `rate: session ${session.id} is ${session.state}`);
+  }
+  session.fps = request.fps;
+  session.rateOverride = request.fps > 0 ? request.fps : undefined;
+  const woken = session.rateChanged;
+  session.rateChanged = new AbortController();
+  woken?.abort();
+  log.info('session rate changed', { sessionId: session.id, fps: request.fps });
+  context.send(control, { type: 'rate', sessionId: session.id, fps: session.fps });
 }
 
 async function start(context: ControlContext, request: StartRequest, control: WebSocket, host: string) {

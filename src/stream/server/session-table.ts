@@ -26,6 +26,10 @@ export interface Session {
   frameSocket?: WebSocket;
   everConnected: boolean;
   abort: AbortController;
+  /** Set by a `rate` message (a camera source then polls at it). */
+  rateOverride?: number;
+  /** Aborted (and replaced) by each `rate` message, to wake a wait for the old rate. */
+  rateChanged?: AbortController;
   expiry?: NodeJS.Timeout;
   streaming?: Promise<void>;
   durationMs?: number;

@@ -49,18 +49,43 @@ export async function streamSession(
   const { table } = context;
   const signal = session.abort.signal;
   const started = performance.now();
-  const pacer = session.fps > 0 ? new Pacer(session.fps, started) : undefined;
+  let pacer = session.fps > 0 ? new Pacer(session.fps, started) : undefined;
+  let pacedFps = session.fps;
+  // Aborted by a stop or by a `rate` message: one combined signal per rate change, not per frame.
+  let epoch = session.rateChanged;
+  let wake = signal;
   const finish = (): void => {
     session.durationMs = performance.now() - started;
     session.reanchors = pacer?.reanchors ?? 0;
   };
   let exhausted = false;
   try {
-    for await (const frame of session.source.frames({ count: session.count, signal, fps: session.fps })) {
+    const rate = (): number | undefined => session.rateOverride;
+    for await (const frame of session.source.frames({
+      count: session.count,
+      signal,
+      rate,
+      fps: session.fps,
+    })) {
       if (signal.aborted) break;
-      if (pacer) {
+      // A `rate` message retimes the schedule from this frame on and cuts a wait for the old rate short.
+      for (;;) {
+        if (session.fps !== pacedFps) {
+          pacedFps = session.fps;
+          const now = performance.now();
+          if (pacedFps === 0) pacer = undefined;
+          else (pacer ??= new Pacer(pacedFps, now)).retime(pacedFps, session.sent, now);
+        }
+        if (!pacer) break;
         const delay = pacer.delayBefore(session.sent, performance.now());
-        if (delay > 0) await sleep(delay, undefined, { signal });
+        if (delay <= 0) break;
+        if (session.rateChanged !== epoch) {
+          epoch = session.rateChanged;
+          wake = epoch ? AbortSignal.any([signal, epoch.signal]) : signal;
+        }
+        const slept = await sleep(delay, true, { signal: wake }).catch(() => false);
+        if (signal.aborted) throw signal.reason;
+        if (slept) break;
       }
       if (!(await drained(session, socket, context.highWaterBytes))) break;
       const header = {

@@ -14,6 +14,7 @@ import { FramesiftError, UserError, errorMessage } from '../../common/errors.js'
 import { loggerFor } from '../../common/logger.js';
 import { metric, metricsRegistry, prom } from '../../common/metrics.js';
 import { FrameEncoding } from '../../common/wire/header.js';
+import { cameraPollFailed, cameraPollSucceeded } from './camera-health.js';
 import type { CameraSourceOptions, FrameIteratorOptions, FrameSource, SourceFrame } from './source.js';
 
 const log = loggerFor('stream.camera');
@@ -185,7 +186,7 @@ export async function openCameraSource(options: CameraSourceOptions): Promise<Fr
       labelled: false,
       selfPaced: true,
     },
-    async *frames({ count, signal }: FrameIteratorOptions): AsyncIterableIterator<SourceFrame> {
+    async *frames({ count, signal, rate }: FrameIteratorOptions): AsyncIterableIterator<SourceFrame> {
       const wanted = count ?? (replay ? replay.length : Infinity);
       let sent = 0;
       let failures = 0;
@@ -195,7 +196,9 @@ export async function openCameraSource(options: CameraSourceOptions): Promise<Fr
         const wait = next - performance.now();
         if (wait > 0) await sleep(wait, undefined, { signal }).catch(() => undefined);
         if (signal.aborted) break;
-        next = Math.max(next + intervalMs, performance.now());
+        const live = rate?.();
+        const interval = live !== undefined && live > 0 ? 1000 / live : intervalMs;
+        next = Math.max(next + interval, performance.now());
         let frame: SourceFrame;
         try {
           if (replay) {
@@ -218,8 +221,9 @@ export async function openCameraSource(options: CameraSourceOptions): Promise<Fr
           const reason = err instanceof CameraPollError ? err.reason : 'network';
           failures++;
           cameraErrors().inc({ reason });
+          cameraPollFailed(`${reason}: ${errorMessage(err)}`);
           // Backoff: the polling interval doubled per consecutive failure, capped.
-          const backoff = Math.min(MAX_BACKOFF_MS, intervalMs * 2 ** Math.min(failures, 16));
+          const backoff = Math.min(MAX_BACKOFF_MS, interval * 2 ** Math.min(failures, 16));
           log.warn('camera poll failed; retrying', {
             camera: replay ? options.testDataFolder : options.address,
             reason,
@@ -233,6 +237,7 @@ export async function openCameraSource(options: CameraSourceOptions): Promise<Fr
         if (failures > 0) log.info('camera recovered', { afterFailures: failures });
         failures = 0;
         cameraFrames().inc();
+        cameraPollSucceeded();
         sent++;
         yield frame;
       }

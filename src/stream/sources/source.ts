@@ -54,6 +54,11 @@ export interface FrameIteratorOptions {
   /** Aborted when the session stops (client `stop`, socket closed, server shutdown). */
   signal: AbortSignal;
   /**
+   * The session's live rate once a `rate` control message set one (undefined before): a self-paced
+   * source (camera) then polls at this rate instead of its configured one.
+   */
+  rate?: () => number | undefined;
+  /**
    * The session's frame rate (0 = as fast as the receiver drains). A video source keeps at most this many
    * frames per second of video time and never yields them faster than the video plays.
    */

@@ -59,8 +59,8 @@ describe('/api routes', () => {
     expect(status).toMatchObject({ method: 'phash', threshold: 2, frames: 3, uniques: 2, duplicates: 1 });
     const uniques = (await (await fetch(`${url}/api/uniques`)).json()) as { uniques: unknown[] };
     expect(uniques.uniques).toEqual([
-      { streamId: 'cam-1', seq: 0, width: 2, height: 1, duplicates: 1 },
-      { streamId: 'cam-2', seq: 0, width: 2, height: 1, duplicates: 0 },
+      { streamId: 'cam-1', seq: 0, width: 2, height: 1, duplicates: 1, keptAt: expect.any(Number) },
+      { streamId: 'cam-2', seq: 0, width: 2, height: 1, duplicates: 0, keptAt: expect.any(Number) },
     ]);
 
     const saved = await post(JSON.stringify({ name: 815 }));
