@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 
-export type CommandName = 'serve' | 'run' | 'dedupe' | 'dataset';
+export type CommandName = 'serve' | 'run' | 'dedupe' | 'dataset' | 'index' | 'search' | 'neighbours';
 
 interface OptionSpec<S extends z.ZodTypeAny> {
   /** Commander flag syntax, e.g. `--frames-port <port>`. */
@@ -166,7 +166,7 @@ export const OPTIONS = {
     default: 'models',
     expected: 'a folder holding the ONNX model files named by the manifests',
     description: "Where ONNX model files are looked up (the project's own models are in models/).",
-    commands: ['run', 'dedupe'],
+    commands: ['run', 'dedupe', 'index', 'search'],
   }),
   classifier: option({
     flag: '--classifier <name>',
@@ -183,7 +183,7 @@ export const OPTIONS = {
     schema: positiveInt.max(256),
     expected: 'a positive integer',
     description: 'Worker threads for decoding and inference (default: available cores - 1, at least 1).',
-    commands: ['run', 'dedupe'],
+    commands: ['run', 'dedupe', 'index', 'search'],
   }),
   batchSize: option({
     flag: '--batch-size <n>',
@@ -387,6 +387,100 @@ export const OPTIONS = {
     description: 'Replay this folder instead of polling the camera.',
     commands: ['serve'],
   }),
+  db: option({
+    flag: '--db <path|url>',
+    env: 'FRAMESIFT_DB',
+    schema: z.string().min(1),
+    default: 'framesift-index.db',
+    expected: 'a SQLite file path or mysql://user:password@host:port/database',
+    description:
+      'The similar-image index: a SQLite file (created when missing) or a MariaDB/MySQL database URL.',
+    commands: ['index', 'search', 'neighbours'],
+  }),
+  annFile: option({
+    flag: '--ann-file <file>',
+    env: 'FRAMESIFT_ANN_FILE',
+    schema: z.string().min(1),
+    expected: 'a file path',
+    description:
+      'Where the HNSW graph of the index is kept (default: <db>.hnsw beside a SQLite file; out/search/<host>-<port>-<db>.hnsw for MariaDB). Rebuilt when missing or stale.',
+    commands: ['index', 'search', 'neighbours', 'run', 'dedupe'],
+  }),
+  searchK: option({
+    flag: '-k, --k <n>',
+    env: 'FRAMESIFT_SEARCH_K',
+    schema: positiveInt.max(10_000),
+    default: '20',
+    expected: 'a positive integer',
+    description: 'search: how many similar images to return.',
+    commands: ['search'],
+  }),
+  neighboursK: option({
+    flag: '--k <n>',
+    env: 'FRAMESIFT_NEIGHBOURS_K',
+    schema: positiveInt.max(1000),
+    default: '100',
+    expected: 'a positive integer ≤ 1000',
+    description: 'neighbours: how many nearest neighbours to store per image.',
+    commands: ['neighbours'],
+  }),
+  exact: option({
+    flag: '--exact',
+    env: 'FRAMESIFT_EXACT',
+    schema: z
+      .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+      .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes'),
+    expected: 'a flag (env: true/false, 1/0, yes/no)',
+    description: 'search: scan every vector (exact, the reference for recall) instead of the HNSW index.',
+    commands: ['search'],
+  }),
+  json: option({
+    flag: '--json',
+    env: 'FRAMESIFT_JSON',
+    schema: z
+      .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+      .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes'),
+    expected: 'a flag (env: true/false, 1/0, yes/no)',
+    description: 'Print the result as JSON on stdout instead of a table.',
+    commands: ['index', 'search', 'neighbours'],
+  }),
+  serveSearch: option({
+    flag: '--serve',
+    env: 'FRAMESIFT_SEARCH_SERVE',
+    schema: z
+      .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+      .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes'),
+    expected: 'a flag (env: true/false, 1/0, yes/no)',
+    description: 'search: serve the search API and demo page over HTTP instead of answering one query.',
+    commands: ['search'],
+  }),
+  searchPort: option({
+    flag: '--port <port>',
+    env: 'FRAMESIFT_SEARCH_PORT',
+    schema: port,
+    default: '8080',
+    expected: 'an integer port 0-65535 (0 = any free port)',
+    description: 'search --serve: HTTP port of the search API and demo page (loopback only).',
+    commands: ['search'],
+  }),
+  maxUploadBytes: option({
+    flag: '--max-upload-bytes <bytes>',
+    env: 'FRAMESIFT_MAX_UPLOAD_BYTES',
+    schema: positiveInt,
+    default: String(20 * 1024 * 1024),
+    expected: 'a positive integer of bytes',
+    description: 'Largest image POST /api/search accepts (413 above).',
+    commands: ['search', 'run'],
+  }),
+  index: option({
+    flag: '--index <path|url>',
+    env: 'FRAMESIFT_INDEX',
+    schema: z.string().min(1),
+    expected: 'a SQLite file path or mysql://user:password@host:port/database',
+    description:
+      "Also add the kept (unique) images to this similar-image index (dedupe: the kept files; run: each saved uniques folder), and serve /api/images and /search on the run's HTTP port.",
+    commands: ['run', 'dedupe'],
+  }),
   logLevel: option({
     flag: '--log-level <level>',
     env: 'LOG_LEVEL',
@@ -394,7 +488,7 @@ export const OPTIONS = {
     default: 'info',
     expected: 'error, warn, info or debug',
     description: 'Log verbosity (JSON lines on stderr).',
-    commands: ['serve', 'run', 'dedupe', 'dataset'],
+    commands: ['serve', 'run', 'dedupe', 'dataset', 'index', 'search', 'neighbours'],
   }),
 } as const;
 
@@ -411,6 +505,9 @@ export const SERVE_OPTIONS = keysFor('serve');
 export const RUN_OPTIONS = keysFor('run');
 export const DEDUPE_OPTIONS = keysFor('dedupe');
 export const DATASET_OPTIONS = keysFor('dataset');
+export const INDEX_OPTIONS = keysFor('index');
+export const SEARCH_OPTIONS = keysFor('search');
+export const NEIGHBOURS_OPTIONS = keysFor('neighbours');
 
 type KeysOf<C extends CommandName> = {
   [K in OptionKey]: C extends (typeof OPTIONS)[K]['commands'][number] ? K : never;
@@ -420,6 +517,9 @@ export type ServeConfig = Config<KeysOf<'serve'>>;
 export type RunConfig = Config<KeysOf<'run'>>;
 export type DedupeConfig = Config<KeysOf<'dedupe'>>;
 export type DatasetConfig = Config<KeysOf<'dataset'>>;
+export type IndexConfig = Config<KeysOf<'index'>>;
+export type SearchConfig = Config<KeysOf<'search'>>;
+export type NeighboursConfig = Config<KeysOf<'neighbours'>>;
 
 function keysFor<C extends CommandName>(command: C): KeysOf<C>[] {
   return (Object.keys(OPTIONS) as OptionKey[]).filter((key) =>
@@ -427,9 +527,14 @@ function keysFor<C extends CommandName>(command: C): KeysOf<C>[] {
   ) as KeysOf<C>[];
 }
 
+/** The long form of a commander flag spec (`-k, --k <n>` → `--k`). */
+function longFlag(flag: string): string {
+  return flag.split(/[\s,]+/).find((part) => part.startsWith('--'))!;
+}
+
 /** Commander's camelCase attribute name for an option's flag (`--frames-port <p>` → framesPort). */
 export function flagAttribute(key: OptionKey): string {
-  const long = OPTIONS[key].flag.split(' ')[0]!.replace(/^--/, '');
+  const long = longFlag(OPTIONS[key].flag).replace(/^--/, '');
   return long.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
@@ -451,7 +556,7 @@ export function resolveConfig<C extends CommandName>(
     let origin: string;
     if (flagValue !== undefined) {
       raw = flagValue;
-      origin = spec.flag.split(' ')[0]!;
+      origin = longFlag(spec.flag);
     } else if (envValue !== undefined && envValue !== '') {
       raw = envValue;
       origin = spec.env;
@@ -474,7 +579,7 @@ export function resolveConfig<C extends CommandName>(
 export function configurationTable(): string {
   const rows = (Object.keys(OPTIONS) as OptionKey[]).map((key) => {
     const spec: OptionSpec<z.ZodTypeAny> = OPTIONS[key];
-    const flag = spec.flag.split(' ')[0]!;
+    const flag = longFlag(spec.flag);
     return `| \`${spec.env}\` | \`${flag}\` | ${spec.expected} | ${spec.default === undefined ? '—' : `\`${spec.default}\``} | ${spec.commands.join(', ')} | ${spec.description} |`;
   });
   return [

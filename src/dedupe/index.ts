@@ -12,6 +12,7 @@ export {
 } from './change.js';
 export {
   cosineDistance,
+  dot,
   embeddingDistance,
   hammingDistance,
   l2Distance,

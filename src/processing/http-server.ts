@@ -35,6 +35,8 @@ export interface HttpServerOptions {
   host?: string;
   /** 0 = any free port. */
   port: number;
+  /** The flag that sets the port, named when it is taken (default --metrics-port). */
+  portFlag?: string;
 }
 
 /** Sends `body` as JSON with `status`. */
@@ -61,7 +63,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? host}`);
     const handler =
       routes.get(`${req.method ?? 'GET'} ${url.pathname}`) ??
-      [...prefixes].find(([prefix]) => url.pathname.startsWith(prefix))?.[1];
+      // The longest matching prefix wins (a stage's /api/images/ before another's /api/).
+      [...prefixes]
+        .filter(([prefix]) => url.pathname.startsWith(prefix))
+        .sort((a, b) => b[0].length - a[0].length)[0]?.[1];
     if (!handler) {
       const allowed = [...routes.keys()].filter((key) => key.endsWith(` ${url.pathname}`));
       if (allowed.length > 0) {
@@ -87,7 +92,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(
         new UserError(
-          `cannot serve metrics on ${host}:${options.port} (${err.code ?? err.message}): choose another --metrics-port (0 = any free port)`,
+          `cannot serve HTTP on ${host}:${options.port} (${err.code ?? err.message}): choose another ${options.portFlag ?? '--metrics-port'} (0 = any free port)`,
         ),
       ),
     );
