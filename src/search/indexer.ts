@@ -135,7 +135,9 @@ export async function indexFolder(
     const s = await stat(abs).catch(() => undefined);
     if (!s) continue; // vanished since the listing: the next run removes it
     const before = stored.get(abs);
-    if (before && before.size === s.size && before.mtimeMs === s.mtimeMs) {
+    // Microseconds: what every store keeps exactly (MariaDB prints doubles with 15 digits).
+    const mtimeMs = Math.round(s.mtimeMs * 1000) / 1000;
+    if (before && before.size === s.size && before.mtimeMs === mtimeMs) {
       report.unchanged++;
       continue;
     }
@@ -143,7 +145,7 @@ export async function indexFolder(
       rel,
       abs,
       size: s.size,
-      mtimeMs: s.mtimeMs,
+      mtimeMs,
       storedId: before?.id,
       storedSha: before?.sha256,
     });

@@ -31,7 +31,7 @@ const MIGRATIONS: string[][] = [
        path TEXT NOT NULL,
        size BIGINT NOT NULL,
        sha256 CHAR(64) NOT NULL,
-       mtime_ms DOUBLE NOT NULL,
+       mtime_us BIGINT NOT NULL,
        width INT NOT NULL,
        height INT NOT NULL,
        rev BIGINT NOT NULL,
@@ -60,7 +60,7 @@ interface ImageRow {
   path: string;
   size: number;
   sha256: string;
-  mtime_ms: number;
+  mtime_us: number;
   width: number;
   height: number;
   rev: number;
@@ -210,7 +210,7 @@ export class MariaDbStore implements SearchStore {
   }
 
   async files(root?: string): Promise<StoredFile[]> {
-    const columns = 'id, path, size, sha256, mtime_ms AS mtimeMs';
+    const columns = 'id, path, size, sha256, mtime_us';
     const [rows] =
       root === undefined
         ? await this.pool.query<mysql.RowDataPacket[]>(`SELECT ${columns} FROM images ORDER BY id`)
@@ -223,7 +223,7 @@ export class MariaDbStore implements SearchStore {
       path: r.path as string,
       size: Number(r.size),
       sha256: r.sha256 as string,
-      mtimeMs: Number(r.mtimeMs),
+      mtimeMs: Number(r.mtime_us) / 1000,
     }));
   }
 
@@ -236,11 +236,20 @@ export class MariaDbStore implements SearchStore {
       for (const image of images) {
         // LAST_INSERT_ID(id) makes insertId the existing row's id on update, so ids stay stable.
         const [result] = await conn.query<mysql.ResultSetHeader>(
-          `INSERT INTO images (path, size, sha256, mtime_ms, width, height, rev, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+          `INSERT INTO images (path, size, sha256, mtime_us, width, height, rev, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
            ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id), size = VALUES(size), sha256 = VALUES(sha256),
-             mtime_ms = VALUES(mtime_ms), width = VALUES(width), height = VALUES(height), rev = VALUES(rev),
+             mtime_us = VALUES(mtime_us), width = VALUES(width), height = VALUES(height), rev = VALUES(rev),
              indexed_at = VALUES(indexed_at)`,
-          [image.path, image.size, image.sha256, image.mtimeMs, image.width, image.height, rev, indexedAt],
+          [
+            image.path,
+            image.size,
+            image.sha256,
+            Math.round(image.mtimeMs * 1000),
+            image.width,
+            image.height,
+            rev,
+            indexedAt,
+          ],
         );
         const id = Number(result.insertId);
         await conn.query(
@@ -257,7 +266,7 @@ export class MariaDbStore implements SearchStore {
     if (files.length === 0) return;
     await this.transaction(async (conn) => {
       for (const f of files)
-        await conn.query('UPDATE images SET mtime_ms = ? WHERE id = ?', [f.mtimeMs, f.id]);
+        await conn.query('UPDATE images SET mtime_us = ? WHERE id = ?', [Math.round(f.mtimeMs * 1000), f.id]);
     });
   }
 
@@ -285,7 +294,7 @@ export class MariaDbStore implements SearchStore {
         path: row.path,
         size: Number(row.size),
         sha256: row.sha256,
-        mtimeMs: Number(row.mtime_ms),
+        mtimeMs: Number(row.mtime_us) / 1000,
         width: row.width,
         height: row.height,
         rev: Number(row.rev),

@@ -98,7 +98,8 @@ export class Searcher {
     const hits = await this.searchVector(vector, options);
     // The image itself comes first (distance ~0); among exact ties the graph may order it second.
     const self = hits.findIndex((h) => h.id === id);
-    if (self > 0 && hits[self]!.distance <= hits[0]!.distance) hits.unshift(...hits.splice(self, 1));
+    // (Byte-identical copies tie at distance ~0, apart only by float rounding.)
+    if (self > 0 && hits[self]!.distance <= hits[0]!.distance + 1e-6) hits.unshift(...hits.splice(self, 1));
     return hits;
   }
 
