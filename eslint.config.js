@@ -12,6 +12,8 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  // The web pages' scripts run in the browser.
+  { files: ['web/**/*.js'], languageOptions: { globals: { ...globals.browser }, sourceType: 'script' } },
   // Logging goes through winston only: no console in the product.
   { files: ['src/**/*.ts'], rules: { 'no-console': 'error' } },
 );
