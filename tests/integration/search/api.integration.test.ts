@@ -235,17 +235,16 @@ describe.skipIf(noChromium)('search demo page in Chromium', () => {
     expect(await items.first().locator('.distance').textContent()).toBe('0.0000');
     expect(await items.first().getAttribute('class')).toContain('self');
     // The query image and every result image loaded (naturalWidth > 0).
-    await page.waitForFunction(() =>
-      [...document.images].every((img) => img.complete && img.naturalWidth > 0),
-    );
+    // (Browser code as strings: the tests compile without the DOM types.)
+    await page.waitForFunction('[...document.images].every((img) => img.complete && img.naturalWidth > 0)');
     // The vector heat map: a 32×32 square with many different colours.
-    const colours = await page.evaluate(() => {
-      const canvas = document.getElementById('vector') as HTMLCanvasElement;
-      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-      const set = new Set<number>();
-      for (let i = 0; i < data.length; i += 4) set.add((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!);
+    const colours = (await page.evaluate(`(() => {
+      const canvas = document.getElementById('vector');
+      const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+      const set = new Set();
+      for (let i = 0; i < data.length; i += 4) set.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
       return { size: canvas.width, distinct: set.size };
-    });
+    })()`)) as { size: number; distinct: number };
     expect(colours.size).toBe(32);
     expect(colours.distinct).toBeGreaterThan(100);
     // Distances ascend.
