@@ -23,6 +23,8 @@ export interface IndexRunOptions {
   signal?: AbortSignal;
   /** Folders below dir not to index. */
   skip?: string[];
+  /** Only these files (relative to dir); nothing removed. */
+  files?: string[];
   /** An embedder already started (run/dedupe reuse theirs). */
   embedder?: PhotoEmbedder;
   quiet?: boolean;
@@ -59,6 +61,7 @@ export async function indexInto(
     const report = await indexFolder(store, embedder, dir, {
       signal: options.signal,
       skip: options.skip,
+      files: options.files,
       onProgress: ({ done, total, embedded }) => {
         if (!bar) return;
         if (!barStarted) bar.start(total, 0, { speed: '0' });

@@ -55,6 +55,8 @@ import {
   type WrittenResults,
 } from '../results/index.js';
 
+import { attachSearchIndex } from './run-index.js';
+
 const log = loggerFor('run');
 
 /** The classifier of Fashion-MNIST streams (models/manifests/fashion-mnist-cnn.json). */
@@ -128,6 +130,10 @@ export interface PipelineConfig {
   imageSaveQuality: number;
   saveName?: string;
   changeOptions?: string;
+  /** Similar-image index the saved uniques go into (and the HTTP port serves search over). */
+  index?: string;
+  annFile?: string;
+  maxUploadBytes?: number;
 }
 
 /** `config` over the option defaults of src/common/config.ts. */
@@ -237,6 +243,12 @@ export async function runPipeline(
   http.prefix('/api/', (req, res) => {
     handleDedupeApi(req, res, () => deduper);
   });
+  const searchIndex = config.index
+    ? await attachSearchIndex(http, { ...config, index: config.index }).catch(async (err: unknown) => {
+        await http.close();
+        throw err;
+      })
+    : undefined;
   options.onMetricsServer?.(http);
 
   let control: ControlClient | undefined;
@@ -496,6 +508,8 @@ export async function runPipeline(
       const saved = await deduper.save(config.saveName);
       savedFolders.push(saved.folder);
     }
+    if (deduper && searchIndex)
+      await searchIndex.indexSaved(deduper.status().saves.map((save) => save.folder));
     const receivedSeqs = new SeqBitmap();
     for (let seq = 0; seq <= accounting.maxSeq; seq++) if (accounting.hasSeen(seq)) receivedSeqs.mark(seq);
     const outcome: SessionOutcome = {
@@ -557,6 +571,7 @@ export async function runPipeline(
     listener?.terminate();
     control?.close();
     await pool?.destroy();
+    await searchIndex?.close();
     await http.close();
   }
 }

@@ -72,8 +72,7 @@ async function serve(store: SearchStore, config: ResolvedSearchConfig): Promise<
   const http = await startHttpServer({ host: '127.0.0.1', port: config.searchPort, portFlag: '--port' });
   mountSearchApi(http, {
     searcher,
-    embedBytes: (bytes) => embedder.embedBytes(bytes),
-    embedderModel: embedder.model,
+    embedder: async () => embedder,
     maxUploadBytes: config.maxUploadBytes,
   });
   humanLogger.info(

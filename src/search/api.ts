@@ -48,12 +48,18 @@ const apiRequests = () =>
       }),
   );
 
+export interface UploadEmbedder {
+  readonly model: ModelStamp;
+  embedBytes(bytes: Uint8Array): Promise<Embedding>;
+}
+
 export interface SearchApiOptions {
   searcher: Searcher;
-  /** Embeds an uploaded image; without it POST /api/search answers 503. */
-  embedBytes?: (bytes: Uint8Array) => Promise<Embedding>;
-  /** The model embedBytes uses (checked against the index's). */
-  embedderModel?: ModelStamp;
+  /**
+   * The embedder of uploaded images (started on first use if the caller likes); without it POST
+   * /api/search answers 503. Its model is checked against the index's before any comparison.
+   */
+  embedder?: () => Promise<UploadEmbedder>;
   /** Largest upload (bytes). */
   maxUploadBytes: number;
 }
@@ -246,7 +252,7 @@ export function searchRoutes(options: SearchApiOptions) {
           `Content-Type ${JSON.stringify(type)}: expected the image itself as the body (image/* or application/octet-stream)`,
         );
       }
-      if (!options.embedBytes || !options.embedderModel) {
+      if (!options.embedder) {
         req.resume();
         throw new ApiError(
           503,
@@ -257,15 +263,16 @@ export function searchRoutes(options: SearchApiOptions) {
       const body = await readUpload(req, options.maxUploadBytes);
       if (body.length === 0)
         throw new ApiError(400, 'empty-upload', 'upload: expected an image in the request body, got 0 bytes');
-      await searcher.checkModel(options.embedderModel);
-      const embedding = await options.embedBytes(body);
+      const embedder = await options.embedder();
+      await searcher.checkModel(embedder.model);
+      const embedding = await embedder.embedBytes(body);
       if (embedding instanceof Error)
         throw new ApiError(422, 'undecodable', `upload: not a readable image (${embedding.message})`);
       const hits = await searcher.searchVector(embedding.vector, { k, exact });
       sendJson(res, 200, {
         k,
         exact,
-        model: options.embedderModel.name,
+        model: embedder.model.name,
         query: {
           width: embedding.width,
           height: embedding.height,

@@ -36,5 +36,6 @@ export {
   imageJson,
   PAGE_DIR,
   type SearchApiOptions,
+  type UploadEmbedder,
   type SearchRouteHandler,
 } from './api.js';

@@ -53,6 +53,11 @@ export interface IndexFolderOptions {
   signal?: AbortSignal;
   /** Folders below root not to index (e.g. an output folder). */
   skip?: string[];
+  /**
+   * Index only these files (paths relative to root), e.g. the images a dedupe kept; nothing is removed.
+   * Default: every image below root, and files gone from it are removed.
+   */
+  files?: string[];
 }
 
 export interface IndexReport {
@@ -104,7 +109,7 @@ export async function indexFolder(
   );
   if (!isDir) throw new UserError(`index: ${dir}: expected a folder of images`);
   await store.ensureModel(embedder.model);
-  const files = await listImageFiles(root, options.skip);
+  const files = options.files ?? (await listImageFiles(root, options.skip));
   const stored = new Map((await store.files(root)).map((f) => [f.path, f]));
   const report: IndexReport = {
     root,
@@ -124,7 +129,7 @@ export async function indexFolder(
 
   // Files gone from the folder first: one transaction.
   const present = new Set(files.map((rel) => path.join(root, rel)));
-  const gone = [...stored.values()].filter((f) => !present.has(f.path)).map((f) => f.id);
+  const gone = options.files ? [] : [...stored.values()].filter((f) => !present.has(f.path)).map((f) => f.id);
   await store.remove(gone);
   report.removed = gone.length;
   indexedFiles().inc({ outcome: 'removed' }, gone.length);

@@ -1,14 +1,21 @@
 /**
  * Precomputed k-nearest-neighbour lists (the archive service's grouping step), kept up to date
  * incrementally. A run recomputes the lists of images written since the last run and of lists that named a
- * removed or changed image; each new image is also offered to the lists of its own neighbours, so an older
- * image whose list it belongs in gets it without a full recompute. A different k recomputes everything.
+ * removed or changed image; each new image is also offered to the lists of its 4k nearest images, so an
+ * older image whose list it belongs in gets it without a full recompute. A different k recomputes everything.
  */
 import { loggerFor } from '../common/logger.js';
 import type { NeighbourList, SearchStore } from './store.js';
 import type { AnnIndex } from './vectors.js';
 
 const log = loggerFor('search-neighbours');
+
+/**
+ * How far a new image looks for lists it may belong in: its REVERSE_FACTOR × k nearest. A list whose
+ * image is farther than that from the new image is not updated (such reverse neighbours are rare; a run
+ * with another --k recomputes every list).
+ */
+export const REVERSE_FACTOR = 4;
 
 export interface NeighboursReport {
   k: number;
@@ -43,11 +50,12 @@ export async function computeNeighbours(
   const full = state.k !== k;
 
   const dirty = new Set<number>();
+  /** Images written since the last run: only they can belong in lists that were not recomputed. */
+  const written = new Set<number>();
   if (full) {
     for (const id of allIds) dirty.add(id);
   } else {
-    const written: number[] = [];
-    await store.scanVectors((id) => written.push(id), state.rev);
+    await store.scanVectors((id) => written.add(id), state.rev);
     for (const id of written) dirty.add(id);
     const gone = new Set(await store.removedSince(state.rev));
     for (const id of written) gone.add(id); // a changed image may have moved away from the lists naming it
@@ -67,10 +75,10 @@ export async function computeNeighbours(
   let pending: NeighbourList[] = [];
   let computed = 0;
   for (const id of ids) {
-    const hits = ann
-      .searchById(id, k + 1)
-      .filter((h) => h.id !== id)
-      .slice(0, k);
+    // A new image is offered to the lists of its REVERSE_FACTOR × k nearest (kNN is not symmetric).
+    const wide = written.has(id) && !full;
+    const found = ann.searchById(id, (wide ? REVERSE_FACTOR * k : k) + 1).filter((h) => h.id !== id);
+    const hits = found.slice(0, k);
     const list: NeighbourList = {
       id,
       rev,
@@ -78,7 +86,13 @@ export async function computeNeighbours(
       distances: Float32Array.from(hits, (h) => h.distance),
     };
     pending.push(list);
-    if (!full) fresh.push(list);
+    if (wide) {
+      fresh.push({
+        ...list,
+        ids: Int32Array.from(found, (h) => h.id),
+        distances: Float32Array.from(found, (h) => h.distance),
+      });
+    }
     computed++;
     if (pending.length >= batchSize) {
       await store.putNeighbours(pending);
@@ -98,6 +112,7 @@ export async function computeNeighbours(
       if (!target) continue;
       const n = target.ids.length;
       if (n >= k && distance >= target.distances[n - 1]!) continue;
+      if (target.ids.includes(list.id)) continue;
       let at = 0;
       while (at < n && target.distances[at]! <= distance) at++;
       const ids = [...target.ids];

@@ -41,8 +41,7 @@ beforeAll(async () => {
   server = await startHttpServer({ port: 0 });
   mountSearchApi(server, {
     searcher: new Searcher(store, path.join(tmp, 'index.db.hnsw')),
-    embedBytes: (bytes) => embedder.embedBytes(bytes),
-    embedderModel: embedder.model,
+    embedder: async () => embedder,
     maxUploadBytes: MAX_UPLOAD,
   });
 }, 120_000);

@@ -14,7 +14,9 @@ import {
   DEFAULT_HNSW,
   ModelMismatchError,
   SCHEMA_VERSION,
+  ExactIndex,
   Searcher,
+  computeNeighbours,
   openStore,
   type ImageWrite,
   type ModelStamp,
@@ -301,6 +303,59 @@ describe.each(backends)('$name store', (backend) => {
         const rebuilt = await AnnIndex.open(store, annFile, DEFAULT_HNSW);
         expect(rebuilt.size).toBe(await store.count());
         expect(rebuilt.search(vectorOf(5000), 1)[0]!.id).toBe(newest);
+      } finally {
+        await store.close();
+      }
+    },
+  );
+  run(
+    'neighbour lists match an exact search, and stay so (recall ≥ 0.99) incrementally after adds and removals',
+    async () => {
+      const { store } = await fresh();
+      const annFile = path.join(tmp, `${backend.name}-nb-${n}.hnsw`);
+      const k = 5;
+      /** Every stored list against an exact search of the store. */
+      const check = async () => {
+        const exact = await ExactIndex.load(store, MODEL.dimension);
+        let lists = 0;
+        await store.scanNeighbours(() => lists++);
+        expect(lists).toBe(await store.count());
+        for (const f of await store.files()) {
+          const list = await store.neighbours(f.id);
+          const truth = exact
+            .search((await store.vector(f.id))!, k + 1)
+            .filter((h) => h.id !== f.id)
+            .slice(0, k);
+          expect(Array.from(list!.ids)).toEqual(truth.map((h) => h.id));
+        }
+      };
+      try {
+        await store.ensureModel(MODEL);
+        const ids = await store.write(Array.from({ length: 120 }, (_, i) => image(`/nb/${i}.jpg`, i + 1)));
+        const first = await computeNeighbours(store, await AnnIndex.open(store, annFile), { k });
+        expect(first).toMatchObject({ k, computed: 120, full: true, total: 120 });
+        await check();
+        const again = await computeNeighbours(store, await AnnIndex.open(store, annFile), { k });
+        expect(again).toMatchObject({ computed: 0, updated: 0, full: false });
+
+        // Two new images (one a near copy of image 0) and one removal.
+        await store.write([
+          { ...image('/nb/copy-of-0.jpg', 1), vector: vectorOf(1).map((v, i) => v + (i === 0 ? 0.01 : 0)) },
+          image('/nb/new.jpg', 777),
+        ]);
+        await store.remove([ids[5]!]);
+        const incremental = await computeNeighbours(store, await AnnIndex.open(store, annFile), { k });
+        expect(incremental.full).toBe(false);
+        expect(incremental.computed).toBeLessThan(60);
+        expect(incremental.updated).toBeGreaterThan(0);
+        await check();
+        const list = await store.neighbours(ids[0]!);
+        const [copy] = (await store.files('/nb/copy-of-0.jpg')).map((f) => f.id);
+        expect(list!.ids[0]).toBe(copy);
+
+        // Another k: everything again.
+        const other = await computeNeighbours(store, await AnnIndex.open(store, annFile), { k: 3 });
+        expect(other).toMatchObject({ full: true, computed: 121 });
       } finally {
         await store.close();
       }
