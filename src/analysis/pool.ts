@@ -9,7 +9,7 @@ import type { FrameRing } from '../common/frame-ring.js';
 import { UserError, errorMessage } from '../common/errors.js';
 import { loggerFor } from '../common/logger.js';
 import { compiledSibling } from '../common/paths.js';
-import type { AnalysisTask, ModelRef, ResultOf, WarmupResult, WorkerTestHooks } from './tasks.js';
+import type { AnalysisTask, ModelRef, ResultOf, RingHandle, WarmupResult, WorkerTestHooks } from './tasks.js';
 import type { AnalysisWorkerData } from './worker.js';
 
 const log = loggerFor('analysis');
@@ -34,6 +34,11 @@ export interface AnalysisPool {
   run<T extends AnalysisTask>(task: T): Promise<ResultOf<T>>;
   /** Loads `model` in every worker and runs a dummy frame; a bad model is a UserError naming it. */
   warmup(model: ModelRef): Promise<WarmupResult[]>;
+  /**
+   * Frames of later tasks come from `ring` (a pool created before the session's frame size was known:
+   * its models are warmed first, then the ring sized from what the server announced is attached).
+   */
+  attachRing(ring: FrameRing): void;
   destroy(): Promise<void>;
 }
 
@@ -80,11 +85,15 @@ export function createAnalysisPool(options: AnalysisPoolOptions): AnalysisPool {
   });
   log.info('worker pool started', { threads, intraOpThreads, cores });
 
+  let ring: RingHandle | undefined;
   const pool: AnalysisPool = {
     threads,
     intraOpThreads,
     run<T extends AnalysisTask>(task: T): Promise<ResultOf<T>> {
-      return piscina.run(task) as Promise<ResultOf<T>>;
+      return piscina.run(ring && task.kind !== 'warmup' ? { ...task, ring } : task) as Promise<ResultOf<T>>;
+    },
+    attachRing(frameRing: FrameRing): void {
+      ring = { id: (ring?.id ?? 0) + 1, buffer: frameRing.buffer };
     },
     async warmup(model: ModelRef): Promise<WarmupResult[]> {
       try {

@@ -3,8 +3,9 @@
  * kind up in its dispatch table (worker.ts) and hands the task to that handler module (tasks/<kind>.ts).
  * To add a task: add its task and result types to `TaskMap` and a line to the table in worker.ts.
  *
- * Frames travel by reference: a task names slots of the frame ring the worker attached at start-up
- * (workerData), so pixel data is never structured-cloned.
+ * Frames travel by reference: a task names slots of the frame ring, whose SharedArrayBuffer the worker
+ * got at start-up (workerData) or gets with the task (`ring`, a pool whose ring was attached after its
+ * models were warmed); sharing a buffer in a message does not copy it.
  */
 import type { FrameRing } from '../common/frame-ring.js';
 import type { InferenceSession } from 'onnxruntime-node';
@@ -72,6 +73,12 @@ export interface WarmupResult {
   outputs: { logits?: string; embedding?: string };
 }
 
+/** A frame ring as tasks carry it: the worker attaches it once per `id` and reuses the views. */
+export interface RingHandle {
+  id: number;
+  buffer: SharedArrayBuffer;
+}
+
 /** Every task kind with its task and result type. */
 export interface TaskMap {
   classify: { task: ClassifyTask; result: ClassifyResult };
@@ -81,7 +88,7 @@ export interface TaskMap {
 }
 
 export type TaskKind = keyof TaskMap;
-export type AnalysisTask = TaskMap[TaskKind]['task'];
+export type AnalysisTask = TaskMap[TaskKind]['task'] & { ring?: RingHandle };
 export type ResultOf<T extends AnalysisTask> = TaskMap[T['kind']]['result'];
 
 /** A model as a worker holds it: one ONNX Runtime session per worker per model. */
@@ -107,7 +114,7 @@ export interface WorkerTestHooks {
 /** What a handler gets besides its task. */
 export interface WorkerContext {
   threadId: number;
-  /** The frame ring, when the pool was created with one. */
+  /** The frame ring: the pool's from start-up, or the one the current task carries. */
   ring: FrameRing | undefined;
   modelsDir: string;
   intraOpThreads: number;

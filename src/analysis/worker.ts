@@ -40,6 +40,7 @@ const data = workerData as AnalysisWorkerData;
 sharp.concurrency(1);
 
 const models = new Map<string, Promise<WorkerModel>>();
+let attachedRingId = -1;
 let scratchBuffer = new Float32Array(0);
 
 const context: WorkerContext = {
@@ -85,6 +86,10 @@ async function dispatch(task: AnalysisTask): Promise<unknown> {
     | undefined;
   if (!load) {
     throw new Error(`analysis worker: unknown task kind ${JSON.stringify((task as { kind: unknown }).kind)}`);
+  }
+  if (task.ring && task.ring.id !== attachedRingId) {
+    context.ring = FrameRing.attach(task.ring.buffer);
+    attachedRingId = task.ring.id;
   }
   const { handle } = await load();
   return handle(task, context);

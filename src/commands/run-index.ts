@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { loggerFor } from '../common/logger.js';
-import type { HttpServer } from '../processing/index.js';
+import type { HttpServer } from '../common/http.js';
 import { Searcher, defaultAnnFile, openStore, type SearchStore } from '../search/index.js';
 import { indexInto } from './index-images.js';
 import { startPhotoEmbedder, type PhotoEmbedder } from './photo-embedder.js';

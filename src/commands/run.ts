@@ -1,248 +1,68 @@
 /**
- * `framesift run`: connect to a stream server, receive every frame of a session into the shared frame ring,
- * classify it on the worker pool in micro-batches, hand each result to the results stage, then write the
- * results folder, submit results.json over the control socket, wait for `scored` and print the summary.
- *
- * Accounting is exact: received = processed + dropped(by reason) + invalid(by reason); seqs never seen are
- * missing; the server's `sent` is compared with `received`.
+ * `framesift run`: one session from start to results. This file only wires the parts together:
+ * the models (warmed before `start`), the client session (connect, start, stop, end), ingest (listener →
+ * frame ring → micro-batches), the routing of every result (ledger, recorder, unique store, metrics) and
+ * finishing (results folder, submission, score, summary) from the document in memory.
  */
 import { availableParallelism } from 'node:os';
-import { resolveConfig, type RunConfig } from '../common/config.js';
-import { FrameRing, slotBytesFor } from '../common/frame-ring.js';
-import { UserError, errorMessage } from '../common/errors.js';
+import { UserError } from '../common/errors.js';
+import type { RunConfig } from '../common/config.js';
+import { startHttpServer } from '../common/http.js';
 import { humanLogger, loggerFor } from '../common/logger.js';
 import { collectProcessMetrics } from '../common/metrics.js';
-import type { EndMessage, ScoredMessage, SessionMessage } from '../common/wire/control.js';
+import { SessionLedger } from '../common/session/index.js';
+import { createAnalysisPool, defaultThreads, type AnalysisPool } from '../analysis/index.js';
+import { parseChangeOptions, type StreamDeduper } from '../dedupe/index.js';
 import {
-  createAnalysisPool,
-  defaultThreads,
-  featureOf,
-  type AnalysisPool,
-  type ClassifyResult,
-  type ImagesResult,
-  type ModelRef,
-  type WarmupResult,
-  type WorkerTestHooks,
-} from '../analysis/index.js';
-import { loadManifest, locateModelFile, verifyModelFile } from '../analysis/index.js';
-import {
-  ControlClient,
-  FrameListener,
-  MicroBatcher,
-  SessionAccounting,
+  ClientSession,
+  createIngest,
   pipelineMetrics,
-  startHttpServer,
-  type Batch,
-  type HttpServer,
+  type Ingest,
+  type SessionFinish,
 } from '../processing/index.js';
-import {
-  StreamDeduper,
-  defaultThreshold,
-  handleDedupeApi,
-  parseChangeOptions,
-  type Feature,
-  type Method,
-  type Metric,
-} from '../dedupe/index.js';
-import {
-  SeqBitmap,
-  SessionRecorder,
-  formatTerminalSummary,
-  writeResultsFolder,
-  writeScore,
-  writeSubmissionError,
-  type SessionOutcome,
-  type WrittenResults,
-} from '../results/index.js';
-
+import { SessionRecorder } from '../results/index.js';
+import { mountRunApi } from './run/api-routes.js';
 import { attachSearchIndex } from './run-index.js';
+import { finishSession } from './run/finish.js';
+import {
+  DEFAULT_CLASSIFIER,
+  PHOTO_EMBEDDER,
+  analysisPlan,
+  createDeduper,
+  modelFileInfo,
+  precheckModel,
+  warmModels,
+} from './run/plan.js';
+import { createResultRouting } from './run/routing.js';
+import type { PipelineOptions, PipelineResult } from './run/types.js';
+
+export type { PipelineOptions, PipelineResult } from './run/types.js';
+import { pipelineConfig, type PipelineConfig } from './run/config.js';
+
+export { pipelineConfig, type PipelineConfig } from './run/config.js';
+export { DEFAULT_CLASSIFIER, PHOTO_EMBEDDER, analysisPlan, type AnalysisPlan } from './run/plan.js';
 
 const log = loggerFor('run');
 
-/** The classifier of Fashion-MNIST streams (models/manifests/fashion-mnist-cnn.json). */
-export const DEFAULT_CLASSIFIER = 'fashion-mnist-cnn';
-
-/** What `runPipeline` needs beyond the command's configuration (tests, benchmarks, the demo). */
-export interface PipelineOptions {
-  /** The classifier; default fashion-mnist-cnn. */
-  model?: ModelRef;
-  /** Test-only worker behaviour (a slow worker, a failing batch). */
-  testHooks?: WorkerTestHooks;
-  /** Stop the session early (Ctrl-C does this for the command). */
-  signal?: AbortSignal;
-  /** Called once the metrics server listens (tests scrape it mid-session). */
-  onMetricsServer?: (server: HttpServer) => void;
-  /** Called when the session is announced. */
-  onSession?: (session: SessionMessage) => void;
-  /** Called after each consumed batch with the frames processed so far. */
-  onProgress?: (processed: number) => void;
-  /** Skip writing the results folder and submitting (the benchmark's model-free timing). */
-  skipResults?: boolean;
-}
-
-export interface PipelineResult {
-  sessionId: string;
-  session: SessionMessage;
-  sent: number | null;
-  accounting: SessionAccounting;
-  recorder: SessionRecorder;
-  /** Session wall time: frame socket open → last result consumed. */
-  streamMs: number;
-  batches: number;
-  /** Times the frame socket was paused because the ring was full (block policy). */
-  pauses: number;
-  stoppedByUser: boolean;
-  /** The live unique store of a dedupe session. */
-  deduper?: StreamDeduper;
-  /** Time the workers spent in inference and in preparing tensors, summed over consumed batches. */
-  workerMs: { infer: number; prep: number };
-  threads: number;
-  intraOpThreads: number;
-  batchSize: number;
-  written?: WrittenResults;
-  scored?: ScoredMessage;
-  submissionError?: string;
-  summary?: string;
-}
-
-/** The run options the pipeline reads, defaults filled in (RunConfig types every option as optional). */
-export interface PipelineConfig {
-  host: string;
-  framesPort: number;
-  controlPort: number;
-  source?: string;
-  count?: number;
-  fps: number;
-  mode: 'classify' | 'dedupe' | 'both';
-  out: string;
-  metricsPort: number;
-  modelsDir: string;
-  workers?: number;
-  batchSize: number;
-  batchWaitMs: number;
-  ringSlots: number;
-  ringPolicy: 'block' | 'drop-oldest';
-  classifier: string;
-  method: Method;
-  metric: Metric;
-  threshold?: number;
-  approximateAbove: number;
-  imageSaveQuality: number;
-  saveName?: string;
-  changeOptions?: string;
-  /** Similar-image index the saved uniques go into (and the HTTP port serves search over). */
-  index?: string;
-  annFile?: string;
-  maxUploadBytes?: number;
-}
-
-/** `config` over the option defaults of src/common/config.ts. */
-export function pipelineConfig(config: Partial<RunConfig> | Partial<PipelineConfig>): PipelineConfig {
-  const defaults = resolveConfig('run', {}, {}) as Partial<PipelineConfig>;
-  const given = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));
-  const merged = { ...defaults, ...given } as Partial<PipelineConfig>;
-  for (const key of [
-    'host',
-    'framesPort',
-    'controlPort',
-    'fps',
-    'mode',
-    'out',
-    'metricsPort',
-    'modelsDir',
-    'batchSize',
-    'batchWaitMs',
-    'ringSlots',
-    'ringPolicy',
-  ] as const) {
-    if (merged[key] === undefined) throw new Error(`run: option ${key} has no value`);
-  }
-  return merged as PipelineConfig;
-}
-
-/** The photo embedder of dedupe streams that are not Fashion-MNIST-like. */
-export const PHOTO_EMBEDDER = 'mobilenet-v3-small-075';
-
-/** Which tasks a session needs, from --mode, --method and the frames the session announced. */
-export interface AnalysisPlan {
-  /** Run the classify task. */
-  classify: boolean;
-  /** Record labels (mode classify or both). */
-  labels: boolean;
-  /** The classifier's embedding output is the dedupe feature (cnn on 28×28 gray frames). */
-  classifierEmbedding: boolean;
-  /** Run the images task for dedupe features (photos, or a method other than cnn). */
-  images: boolean;
-  dedupe: boolean;
-}
-
-export function analysisPlan(
-  config: Pick<PipelineConfig, 'mode' | 'method'>,
-  dims: { width?: number; height?: number; channels?: number },
-): AnalysisPlan {
-  const dedupe = config.mode !== 'classify';
-  // Fashion-MNIST-like frames: the project's classifier's own embedding fits them better than a photo model.
-  const smallGray = dims.width === 28 && dims.height === 28 && dims.channels === 1;
-  const classifierEmbedding = dedupe && config.method === 'cnn' && smallGray;
-  return {
-    classify: config.mode !== 'dedupe' || classifierEmbedding,
-    labels: config.mode !== 'dedupe',
-    classifierEmbedding,
-    images: dedupe && !classifierEmbedding,
-    dedupe,
-  };
-}
-
-function embeddingFeature(result: ClassifyResult, i: number): Feature {
-  const d = result.embeddingDim;
-  if (!result.embeddings || d === 0) throw new Error('classifier returned no embedding for dedupe');
-  return { kind: 'embedding', vector: result.embeddings.slice(i * d, (i + 1) * d) };
-}
-
-function modelFileInfo(
-  model: ModelRef,
-  warm: WarmupResult | undefined,
-): { file: string; sha256: string } | null {
-  if (!warm) return null;
-  const file = warm.modelPath.split(/[\\/]/).pop()!;
-  return { file, sha256: warm.sha256 ?? (typeof model === 'string' ? '' : 'unverified') };
-}
-
-/** Fails fast, before contacting the server, when the classifier's file is missing or not the expected one. */
-async function precheckModel(model: ModelRef, modelsDir: string): Promise<void> {
-  if (typeof model !== 'string') return;
-  const manifest = loadManifest(model);
-  if (!manifest.outputs.logits) {
-    throw new UserError(`model "${model}" has no logits output: expected a classifier for --classifier`);
-  }
-  await verifyModelFile(manifest, locateModelFile(manifest, modelsDir));
-}
-
 /**
- * Runs one session end to end. The returned result holds the accounting and, unless `skipResults`, the
- * results folder, the server's score and the terminal summary.
+ * Runs one session end to end. The returned result holds the ledger and, unless `skipResults`, the
+ * results folder, the server's score and the terminal summary. A session that fails after it started is
+ * still finished (results written, marked incomplete) and reported in `failure`.
  */
 export async function runPipeline(
   runConfig: Partial<RunConfig> | Partial<PipelineConfig>,
   options: PipelineOptions = {},
 ): Promise<PipelineResult> {
   const config = pipelineConfig(runConfig);
-  const changeOptions = parseChangeOptions(config.changeOptions);
+  const change = parseChangeOptions(config.changeOptions);
   const startedAt = Date.now();
   const model = options.model ?? config.classifier ?? DEFAULT_CLASSIFIER;
   if (config.mode !== 'dedupe') await precheckModel(model, config.modelsDir);
-  if (config.saveName !== undefined && config.mode === 'classify') {
-    throw new UserError(`--save-name ${config.saveName}: saving uniques needs --mode dedupe or both`);
-  }
   collectProcessMetrics();
 
   const http = await startHttpServer({ host: '127.0.0.1', port: config.metricsPort });
-  log.info('metrics served', { url: `${http.url}/metrics`, port: http.port });
-  // The dedupe stage's /api routes (status, uniques, save) answer 409 until a dedupe session runs.
   let deduper: StreamDeduper | undefined;
-  http.prefix('/api/', (req, res) => {
-    handleDedupeApi(req, res, () => deduper);
-  });
+  mountRunApi(http, () => deduper);
   const searchIndex = config.index
     ? await attachSearchIndex(http, { ...config, index: config.index }).catch(async (err: unknown) => {
         await http.close();
@@ -251,334 +71,130 @@ export async function runPipeline(
     : undefined;
   options.onMetricsServer?.(http);
 
-  let control: ControlClient | undefined;
+  const threads = config.workers ?? defaultThreads(availableParallelism());
   let pool: AnalysisPool | undefined;
-  let listener: FrameListener | undefined;
-  let batcher: MicroBatcher | undefined;
+  let client: ClientSession | undefined;
+  let ingest: Ingest | undefined;
   try {
-    control = await ControlClient.connect(`ws://${config.host}:${config.controlPort}/`);
-    const session = await control.start({
+    pool = createAnalysisPool({ threads, modelsDir: config.modelsDir, testHooks: options.testHooks });
+    let warm = await warmModels(pool, model, config, { loadMs: 0 });
+    client = await ClientSession.start(`ws://${config.host}:${config.controlPort}/`, {
       ...(config.count !== undefined ? { count: config.count } : {}),
       fps: config.fps,
       ...(config.source !== undefined ? { source: config.source } : {}),
     });
-    const sessionId = session.sessionId;
+    const { session } = client;
     options.onSession?.(session);
-    log.info('session started', {
-      sessionId,
-      count: session.count,
-      fps: session.fps,
-      source: session.source,
-    });
-
-    // The pool and the ring: slots sized from the announced frames; batches bounded so frames can still
-    // queue behind the ones in flight.
-    const threads = config.workers ?? defaultThreads(availableParallelism());
-    const maxInFlight = threads * 2;
-    const slots = config.ringSlots;
-    const batchSize = Math.max(1, Math.min(config.batchSize, Math.floor(slots / (maxInFlight + 1))));
-    if (batchSize < config.batchSize) {
-      log.warn('batch size lowered to fit the ring', {
-        asked: config.batchSize,
-        batchSize,
-        ringSlots: slots,
-      });
-    }
-    const ring = FrameRing.create({ slots, slotBytes: slotBytesFor(session, slots) });
-    pool = createAnalysisPool({ threads, modelsDir: config.modelsDir, ring, testHooks: options.testHooks });
     const plan = analysisPlan(config, session);
     log.info('analysis plan', { ...plan, model: typeof model === 'string' ? model : model.path });
-    const modelLoadStart = performance.now();
-    let warm: WarmupResult[] = [];
-    let embedderWarm: WarmupResult[] = [];
     try {
-      if (plan.classify) warm = await pool.warmup(model);
-      if (plan.images && config.method === 'cnn') embedderWarm = await pool.warmup(PHOTO_EMBEDDER);
+      warm = await warmModels(pool, model, config, warm, plan);
     } catch (err) {
-      await control.stop(sessionId).catch(() => undefined);
+      await client.control.stop(session.sessionId).catch(() => undefined);
       throw err;
     }
-    const modelLoadMs = performance.now() - modelLoadStart;
 
-    const accounting = new SessionAccounting();
+    const ledger = new SessionLedger({ count: session.count, observer: pipelineMetrics.ledgerMetrics });
     const recorder = new SessionRecorder();
-    if (plan.dedupe) {
-      const threshold = config.threshold ?? defaultThreshold(config.method, config.metric);
-      const embedder = plan.images ? embedderWarm[0] : warm[0];
-      deduper = new StreamDeduper({
-        method: config.method,
-        change: changeOptions,
-        metric: config.metric,
-        threshold,
-        approximateAbove: config.approximateAbove,
-        outDir: config.out,
-        imageSaveQuality: config.imageSaveQuality,
-        model:
-          config.method === 'cnn' && embedder
-            ? {
-                name: plan.images ? PHOTO_EMBEDDER : typeof model === 'string' ? model : 'classifier',
-                file: embedder.modelPath.split(/[\\/]/).pop()!,
-                sha256: embedder.sha256 ?? '',
-              }
-            : null,
-      });
-    }
-    const activeDeduper = deduper;
-    const workerMs = { infer: 0, prep: 0 };
-    const streamId = session.source;
-    const activePool = pool;
-    const consume = (
-      batch: Batch,
-      classified: ClassifyResult | undefined,
-      images: ImagesResult | undefined,
-    ): void => {
-      if (classified) pipelineMetrics.inferenceSeconds.observe(classified.inferMs / 1000);
-      else if (images) pipelineMetrics.inferenceSeconds.observe(images.inferMs / 1000);
-      workerMs.infer += (classified?.inferMs ?? 0) + (images?.inferMs ?? 0);
-      workerMs.prep += (classified?.prepMs ?? 0) + (images?.prepMs ?? 0);
-      const now = Date.now();
-      // A frame that failed in either task is counted once, as invalid with the first reason.
-      let failed: Set<number> | undefined;
-      for (const f of [...(classified?.failed ?? []), ...(images?.failed ?? [])]) {
-        failed ??= new Set();
-        if (failed.has(f.index)) continue;
-        failed.add(f.index);
-        accounting.countInvalid(f.reason);
-        log.warn('frame could not be analysed', { reason: f.reason, message: f.message });
-      }
-      for (let i = 0; i < batch.slots.length; i++) {
-        if (failed?.has(i)) continue;
-        const slot = batch.slots[i]!;
-        const sentAt = ring.sentAtOf(slot);
-        const seq = ring.seqOf(slot);
-        const image = ring.frame(slot);
-        if (plan.labels && classified) {
-          recorder.predicted(seq, classified.labels[i]!, classified.confidences[i]!, image, sentAt, now);
-        } else {
-          recorder.processed(sentAt, now);
-        }
-        if (activeDeduper) {
-          const feature =
-            plan.images && images ? featureOf(images, i, config.method) : embeddingFeature(classified!, i);
-          activeDeduper.accept({ streamId, seq, feature, image });
-        }
-        pipelineMetrics.endToEndSeconds.observe((now - sentAt) / 1000);
-      }
-      accounting.countProcessed(batch.slots.length - (failed?.size ?? 0));
-      options.onProgress?.(accounting.processed);
-    };
-    // The unique store decides in seq order: batches are consumed in dispatch order (= arrival order).
-    let turn: Promise<unknown> = Promise.resolve();
-    batcher = new MicroBatcher({
-      ring,
-      batchSize,
+    if (plan.dedupe)
+      deduper = createDeduper(
+        config,
+        change,
+        plan.images ? PHOTO_EMBEDDER : model,
+        plan.images ? warm.embedder?.[0] : warm.classifier?.[0],
+      );
+    const routing = createResultRouting({
+      pool,
+      plan,
+      model,
+      method: config.method,
+      change,
+      ledger,
+      recorder,
+      deduper,
+      streamId: session.source,
+      onProgress: options.onProgress,
+    });
+    const maxInFlight = pool.threads * 2;
+    ingest = createIngest({
+      dims: session,
+      ringSlots: config.ringSlots,
+      ringPolicy: config.ringPolicy,
+      batchSize: config.batchSize,
       batchWaitMs: config.batchWaitMs,
       maxInFlight,
-      run: (batch) => {
-        const sidecars = ring.sidecarsOf(batch.slots);
-        const work = Promise.all([
-          plan.classify
-            ? activePool.run({
-                kind: 'classify',
-                model,
-                slots: batch.slots,
-                sidecars,
-                embedding: plan.classifierEmbedding,
-              })
-            : undefined,
-          plan.images
-            ? activePool.run({
-                kind: 'images',
-                method: config.method,
-                ...(config.method === 'cnn' ? { model: PHOTO_EMBEDDER } : {}),
-                ...(config.method === 'change' ? { change: changeOptions } : {}),
-                slots: batch.slots,
-                sidecars,
-              })
-            : undefined,
-        ]);
-        if (!activeDeduper) return work.then(([c, im]) => consume(batch, c, im));
-        const done = turn.then(() => work).then(([c, im]) => consume(batch, c, im));
-        turn = done.catch(() => undefined);
-        return done;
-      },
-      onBatchError: (batch) => accounting.countDropped('worker-error', batch.slots.length),
-      onReleased: () => listener?.onSlotsReleased(),
+      ledger,
+      run: routing.run,
     });
-    listener = new FrameListener({
-      ring,
-      policy: config.ringPolicy,
-      accounting,
-      batcher,
-      ...(session.count !== undefined ? { count: session.count } : {}),
-    });
-
-    // Ctrl-C / abort: ask the server to stop, finish what was received, then write results.
-    let stoppedByUser = false;
-    let stopped: Promise<number | null> | undefined;
-    let onStopRequested!: (value: 'stop') => void;
-    const stopRequested = new Promise<'stop'>((resolve) => (onStopRequested = resolve));
-    const activeControl = control;
-    const stop = (): void => {
-      if (stoppedByUser) return;
-      stoppedByUser = true;
-      onStopRequested('stop');
-      log.warn('stopping the session', { sessionId });
-      stopped = activeControl.stop(sessionId).then(
-        (m) => m.sent,
-        (err: unknown) => {
-          log.warn('stop not confirmed', { error: errorMessage(err) });
-          return null;
-        },
-      );
-    };
-    options.signal?.addEventListener('abort', stop, { once: true });
-    if (options.signal?.aborted) stop();
+    pool.attachRing(ingest.ring);
 
     const streamStart = performance.now();
-    await listener.connect(session.framesUrl);
-    const controlClosed = new Promise<'control-closed'>((resolve) =>
-      activeControl.once('close', () => resolve('control-closed')),
-    );
-    const first = await Promise.race([listener.closed, controlClosed, stopRequested]);
-    if (first === 'control-closed' && !stoppedByUser) {
-      throw new UserError(`session ${sessionId} failed: the control connection closed mid-session`);
-    }
-    let close = { code: 1006, reason: '' };
-    if (stoppedByUser) {
-      // The server closes the frame socket after "stop"; what the socket still holds back is not waited for.
-      const frameClose = await Promise.race([listener.closed, sleepMs(2000).then(() => null)]);
-      if (frameClose === null) listener.terminate();
-      listener.discardBacklog('stopped');
-    } else if (typeof first === 'object') {
-      close = first;
-    }
-    let sent: number | null = null;
-    if (stoppedByUser) {
-      sent = (await stopped) ?? null;
-    } else {
-      // A normal close (1000) comes with "end" on the control socket, possibly a moment later; any other
-      // close code means the server gave up on the session.
-      const end = await Promise.race([
-        control.waitForEnd(),
-        sleepMs(close.code === 1000 ? 5000 : 500).then(() => null as EndMessage | null),
-      ]);
-      if (!end) {
-        throw new UserError(
-          `session ${sessionId} failed: the frame socket closed (code ${close.code}${close.reason ? `, ${close.reason}` : ''}) without an "end" message`,
-        );
-      }
-      sent = end.sent;
-    }
-    await batcher.drain();
-    batcher.close();
+    const finish: SessionFinish = await client.stream(ingest.listener, options.signal);
+    await ingest.drain();
     const streamMs = performance.now() - streamStart;
     const endedAt = Date.now();
 
-    const reconciliation = accounting.reconcile(sent);
-    log.info('session finished', {
-      sessionId,
-      ...accounting.counts(sent),
-      reconciled: reconciliation.reconciled,
-      streamMs: Math.round(streamMs),
-      batches: batcher.batchesDispatched,
-      pauses: listener.pauses,
-    });
-
     const result: PipelineResult = {
-      sessionId,
+      sessionId: session.sessionId,
       session,
-      sent,
-      accounting,
+      sent: finish.sent,
+      ledger,
+      reconciliation: ledger.reconcile(finish.sent),
+      verdict: { complete: false, reasons: [], explanation: '' },
       recorder,
       streamMs,
-      batches: batcher.batchesDispatched,
-      pauses: listener.pauses,
-      stoppedByUser,
+      batches: ingest.batches,
+      pauses: ingest.listener.pauses,
+      stoppedByUser: finish.stoppedByUser,
+      ...(finish.failure ? { failure: finish.failure } : {}),
       deduper,
-      workerMs,
+      workerMs: routing.workerMs,
       threads: pool.threads,
       intraOpThreads: pool.intraOpThreads,
-      batchSize,
+      batchSize: ingest.batchSize,
     };
-    if (options.skipResults) return result;
-
-    const savedFolders: string[] = [];
-    if (deduper && config.saveName !== undefined) {
-      const saved = await deduper.save(config.saveName);
-      savedFolders.push(saved.folder);
-    }
+    const finished = await finishSession({
+      session,
+      finish,
+      ledger,
+      recorder,
+      deduper,
+      mode: config.mode,
+      metric: config.metric,
+      requested: { source: config.source, count: config.count },
+      model: plan.classify ? modelFileInfo(model, warm.classifier?.[0]) : null,
+      timings: { startedAt, endedAt, modelLoadMs: warm.loadMs, streamMs },
+      out: config.out,
+      saveName: config.saveName,
+      control:
+        finish.ending.kind === 'lost' && finish.ending.reason === 'control-closed'
+          ? undefined
+          : client.control,
+      skipResults: options.skipResults,
+    });
+    // Saved uniques (--save-name and POST /api/save) go into the similar-image index (--index).
     if (deduper && searchIndex)
       await searchIndex.indexSaved(deduper.status().saves.map((save) => save.folder));
-    const receivedSeqs = new SeqBitmap();
-    for (let seq = 0; seq <= accounting.maxSeq; seq++) if (accounting.hasSeen(seq)) receivedSeqs.mark(seq);
-    const outcome: SessionOutcome = {
-      sessionId,
-      mode: config.mode,
-      source: {
-        name: session.source,
-        ...(session.width !== undefined ? { width: session.width } : {}),
-        ...(session.height !== undefined ? { height: session.height } : {}),
-        ...(session.channels === 1 || session.channels === 3 ? { channels: session.channels } : {}),
-        requestedCount: config.count ?? null,
-        fps: session.fps,
-      },
-      model: plan.classify ? modelFileInfo(model, warm[0]) : null,
-      sent,
-      counts: {
-        received: accounting.received,
-        processed: accounting.processed,
-        dropped: { ...accounting.dropped },
-        invalid: { ...accounting.invalid },
-      },
-      receivedSeqs,
-      predictions: recorder.predictions,
-      samples: recorder.samples,
-      timings: { startedAt, endedAt, modelLoadMs, streamMs },
-      ...(deduper
-        ? {
-            dedupe: {
-              method: config.method,
-              metric: config.metric,
-              threshold: deduper.status().threshold,
-              uniques: deduper.status().uniques,
-              duplicates: deduper.status().duplicates,
-              savedFolders: [...deduper.status().saves.map((save) => save.folder)],
-            },
-          }
-        : {}),
-    };
-    const written = await writeResultsFolder(config.out, outcome);
-    result.written = written;
-    try {
-      const scored = await control.submit(sessionId, written.document as unknown as Record<string, unknown>);
-      result.scored = scored;
-      const score = await writeScore(written.folder, scored);
-      result.summary = formatTerminalSummary({ document: written.document, folder: written.folder, score });
-    } catch (err) {
-      result.submissionError = errorMessage(err);
-      await writeSubmissionError(written.folder, err);
-      result.summary = formatTerminalSummary({
-        document: written.document,
-        folder: written.folder,
-        submissionError: result.submissionError,
-      });
-      throw new UserError(`session ${sessionId}: submitting results failed: ${result.submissionError}`);
-    }
+    result.verdict = finished.outcome.verdict;
+    result.reconciliation = finished.outcome.reconciliation;
+    Object.assign(result, {
+      ...(finished.written ? { written: finished.written } : {}),
+      ...(finished.scored ? { scored: finished.scored } : {}),
+      ...(finished.submissionError ? { submissionError: finished.submissionError } : {}),
+      ...(finished.summary ? { summary: finished.summary } : {}),
+    });
     return result;
   } finally {
-    batcher?.close();
-    listener?.terminate();
-    control?.close();
+    ingest?.close();
+    client?.close();
     await pool?.destroy();
     await searchIndex?.close();
     await http.close();
   }
 }
 
-function sleepMs(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
+/** Exit code of a session that ran but is not complete (missing frames, not reconciled, lost, ended early). */
+export const INCOMPLETE_EXIT_CODE = 1;
 
 export async function runCommand(config: RunConfig): Promise<void> {
   const abort = new AbortController();
@@ -590,8 +206,17 @@ export async function runCommand(config: RunConfig): Promise<void> {
   try {
     const result = await runPipeline(config, { signal: abort.signal });
     if (result.summary) humanLogger.info(result.summary);
-    if (!result.accounting.reconcile(result.sent).reconciled && !result.stoppedByUser) {
-      log.warn('session did not reconcile', { sessionId: result.sessionId });
+    if (result.failure) throw new UserError(result.failure);
+    if (result.submissionError) {
+      throw new UserError(
+        `session ${result.sessionId}: submitting results failed: ${result.submissionError}`,
+      );
+    }
+    if (!result.verdict.complete) {
+      log.warn('session incomplete', { sessionId: result.sessionId, reasons: result.verdict.reasons });
+      // A stop the user asked for is not a failure; anything else that left the session incomplete is.
+      if (result.verdict.reasons.some((reason) => reason !== 'stopped'))
+        process.exitCode = INCOMPLETE_EXIT_CODE;
     }
   } finally {
     process.off('SIGINT', onSigint);

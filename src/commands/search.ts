@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { SearchConfig } from '../common/config.js';
 import { UserError } from '../common/errors.js';
 import { humanLogger, loggerFor } from '../common/logger.js';
-import { startHttpServer, type HttpServer } from '../processing/index.js';
+import { startHttpServer, type HttpServer } from '../common/http.js';
 import {
   DEFAULT_DB,
   Searcher,
@@ -69,7 +69,12 @@ async function serve(store: SearchStore, config: ResolvedSearchConfig): Promise<
   const searcher = new Searcher(store, config.annFile ?? defaultAnnFile(config.db));
   await searcher.syncAnn();
   const embedder = await startPhotoEmbedder({ modelsDir: config.modelsDir, workers: config.workers ?? 1 });
-  const http = await startHttpServer({ host: '127.0.0.1', port: config.searchPort, portFlag: '--port' });
+  const http = await startHttpServer({
+    host: '127.0.0.1',
+    port: config.searchPort,
+    what: 'the search server',
+    hint: 'choose another --port (0 = any free port)',
+  });
   mountSearchApi(http, {
     searcher,
     embedder: async () => embedder,

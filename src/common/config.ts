@@ -7,7 +7,9 @@
  * never drift apart.
  */
 import { z } from 'zod';
-import { ConfigError } from './errors.js';
+import { parseChangeOptions } from './change-options.js';
+import { ConfigError, errorMessage } from './errors.js';
+import { sanitizeSaveName } from './save-name.js';
 
 export type CommandName = 'serve' | 'run' | 'dedupe' | 'dataset' | 'index' | 'search' | 'neighbours';
 
@@ -33,6 +35,16 @@ const positiveInt = z.coerce.number().int().positive();
 const nonNegative = z.coerce.number().min(0);
 
 const SERVER_AND_CLIENT = ['serve', 'run'] as const;
+
+/** A string `check` accepts (it throws a one-line error naming the problem otherwise). */
+const checkedString = (check: (value: string) => unknown) =>
+  z.string().superRefine((value, ctx) => {
+    try {
+      check(value);
+    } catch (err) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: errorMessage(err) });
+    }
+  });
 
 export const OPTIONS = {
   host: option({
@@ -145,7 +157,7 @@ export const OPTIONS = {
   saveName: option({
     flag: '--save-name <name>',
     env: 'FRAMESIFT_SAVE_NAME',
-    schema: z.string().min(1),
+    schema: checkedString(sanitizeSaveName),
     expected: 'an order number or name (no path separators, no "..")',
     description: 'At the end of a dedupe session, save the unique frames to <out>/uniques/<name>/.',
     commands: ['run'],
@@ -290,7 +302,7 @@ export const OPTIONS = {
   changeOptions: option({
     flag: '--change-options <spec>',
     env: 'FRAMESIFT_CHANGE_OPTIONS',
-    schema: z.string().regex(/^\s*([a-zA-Z]+\s*=\s*[0-9.]+\s*)(,\s*[a-zA-Z]+\s*=\s*[0-9.]+\s*)*$/),
+    schema: checkedString(parseChangeOptions),
     expected: 'comma-separated key=number pairs of resize, border, blur, pixel, dilate, minArea',
     description:
       'Parameters of the change method (defaults resize=320,border=2,blur=1.5,pixel=25,dilate=2,minArea=0.002: width in px, border crop in %, blur sigma, pixel difference threshold 0-255, 3x3 dilations, smallest counted region as a fraction of the image).',
@@ -568,9 +580,18 @@ export function resolveConfig<C extends CommandName>(
     }
     const parsed = spec.schema.safeParse(raw);
     if (!parsed.success) {
-      throw new ConfigError(`${origin}=${JSON.stringify(raw)}: expected ${spec.expected}`);
+      // A custom check names the exact problem; the schema's own messages add nothing to `expected`.
+      const custom = parsed.error.issues.find((issue) => issue.code === z.ZodIssueCode.custom);
+      throw new ConfigError(
+        `${origin}=${JSON.stringify(raw)}: expected ${spec.expected}${custom ? ` (${custom.message})` : ''}`,
+      );
     }
     resolved[key] = parsed.data;
+  }
+  if (command === 'run' && resolved.saveName !== undefined && resolved.mode === 'classify') {
+    throw new ConfigError(
+      `--save-name ${JSON.stringify(resolved.saveName)}: saving uniques needs --mode dedupe or both (FRAMESIFT_MODE), got classify`,
+    );
   }
   return resolved as Config<KeysOf<C>>;
 }

@@ -3,7 +3,7 @@
  * the listener on the main thread and read in place by the worker threads. A worker receives the buffer
  * once (workerData) and each task only names slot indices, so pixel data is never structured-cloned.
  *
- * Ownership (contracts.md): the main thread acquires a free slot, copies the frame in, queues it as
+ * Ownership (docs/pipeline.md, "The frame ring"): the main thread acquires a free slot, copies the frame in, queues it as
  * pending; the batcher takes pending slots for a batch (state DISPATCHED); the main thread releases them
  * after it has consumed the batch result, so the results stage and the unique store may still read the
  * pixels of a frame they keep. Workers only read slots in state DISPATCHED.
@@ -21,6 +21,7 @@
  * passed along with the task that names the slot; the slot is flagged OVERSIZE and such frames are
  * counted. Growing the ring in place would need every worker to re-attach, so it is not done.
  */
+import type { FrameImage } from './frame-image.js';
 
 export const SlotState = { free: 0, writing: 1, ready: 2, dispatched: 3 } as const;
 export type SlotStateCode = (typeof SlotState)[keyof typeof SlotState];
@@ -55,13 +56,8 @@ export interface RingFrameInfo {
 }
 
 /** A view of one frame's bytes in the ring (no copy): valid until the slot is released. */
-export interface RingFrameView {
-  width: number;
-  height: number;
-  channels: number;
-  encoding: 0 | 1 | 2;
-  data: Uint8Array;
-}
+/** A frame read in place from its slot (a view, valid until the slot is released). */
+export type RingFrameView = FrameImage;
 
 export interface FrameRingOptions {
   slots: number;

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { PROJECT_ROOT } from './paths.js';
+import type { IncompleteReason, SessionCounts } from './session/index.js';
 
 export const RESULTS_FORMAT = 'framesift-results/1';
 export const RESULTS_SCHEMA_PATH = path.join(PROJECT_ROOT, 'schemas', 'results.schema.json');
@@ -33,26 +34,32 @@ export interface ResultsModel {
   [extra: string]: unknown;
 }
 
-export interface ResultsCounts {
-  /** Frames the server says it sent (`end`/`stopped`); null when it never said. */
-  sent: number | null;
-  received: number;
-  processed: number;
-  dropped: Record<string, number>;
-  invalid: Record<string, number>;
-  missing: number;
+/** The session's frame counts (src/common/session: SessionCounts), as the document carries them. */
+export interface ResultsCounts extends SessionCounts {
   [extra: string]: unknown;
 }
 
+/** The one reconcile rule applied to the counts (src/common/session/rule.ts). */
 export interface ResultsReconciliation {
   reconciled: boolean;
   /** Inclusive seq ranges [from, to] never received, ascending. */
   missingRanges: Array<[number, number]>;
+  /** sent = (received − unattributed) + missing; null when the server never said how many it sent. */
   sentEqualsReceivedPlusMissing?: boolean | null;
   receivedEqualsProcessedPlusDroppedPlusInvalid?: boolean;
   droppedTotal?: number;
   invalidTotal?: number;
+  /** Invalid messages that name no frame of the session (no readable seq, repeated, out of range). */
+  unattributed?: number;
   explanation?: string;
+  [extra: string]: unknown;
+}
+
+/** Whether the session is complete, and if not why (src/common/session/rule.ts: judgeSession). */
+export interface ResultsVerdict {
+  complete: boolean;
+  reasons: IncompleteReason[];
+  explanation: string;
   [extra: string]: unknown;
 }
 
@@ -132,6 +139,8 @@ export interface ResultsDocument {
   model: ResultsModel | null;
   counts: ResultsCounts;
   reconciliation: ResultsReconciliation;
+  /** Absent in documents of framesift before 0.2 (read as: not judged). */
+  verdict?: ResultsVerdict;
   predictions: ResultsPredictions;
   samples: ResultsSample[];
   summary: ResultsSummary;

@@ -31,7 +31,7 @@ export {
   type Feature,
   type Method,
 } from './methods.js';
-export { MAX_SAVE_NAME_LENGTH, sanitizeSaveName } from './names.js';
+export { MAX_SAVE_NAME_LENGTH, sanitizeSaveName } from '../common/save-name.js';
 export {
   encodeKeptImage,
   writeUniquesFolder,
@@ -55,7 +55,6 @@ export {
   type StreamDeduperOptions,
   type UniqueInfo,
 } from './stream-deduper.js';
-export { handleDedupeApi } from './api.js';
 export { ExactVectorIndex, HnswVectorIndex, TieredVectorIndex, type VectorIndex } from './vector-index.js';
 export { scorePartition, type PairwiseScore } from './scoring.js';
 export {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type { Metric } from './distance.js';
 import type { Method } from './methods.js';
-import { sanitizeSaveName } from './names.js';
+import { sanitizeSaveName } from '../common/save-name.js';
 
 /** A kept frame's pixels, copied out of the frame ring (raw HWC) or its encoded file. */
 export interface KeptImage {

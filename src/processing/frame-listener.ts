@@ -13,8 +13,7 @@ import type { FrameRing } from '../common/frame-ring.js';
 import { UserError, errorMessage } from '../common/errors.js';
 import { loggerFor } from '../common/logger.js';
 import { FrameFormatError, decodeFrame } from '../common/wire/header.js';
-import type { SessionAccounting } from './accounting.js';
-import type { MicroBatcher } from './batcher.js';
+import type { DropReason, InvalidReason, SessionLedger } from '../common/session/index.js';
 import { oversizeFrames, ringDepth } from './metrics.js';
 
 const log = loggerFor('frame-listener');
@@ -24,11 +23,16 @@ export type RingPolicy = 'block' | 'drop-oldest';
 export interface FrameListenerOptions {
   ring: FrameRing;
   policy: RingPolicy;
-  accounting: SessionAccounting;
-  batcher: MicroBatcher;
-  /** Frames the session announced, when known: a larger seq is invalid (`seq-out-of-range`). */
-  count?: number;
+  /** The session's ledger: it admits seqs (range, repeats) and counts every outcome. */
+  ledger: SessionLedger;
+  /** Told of each frame written to the ring (the batcher). */
+  onFrame: () => void;
 }
+
+const REFUSAL_TEXT: Partial<Record<InvalidReason, string>> = {
+  'seq-out-of-range': "seq beyond the session's announced count",
+  'duplicate-seq': 'seq already received',
+};
 
 /** Logs the first few rejections of each reason, then every 1000th, so a flood cannot flood the log. */
 function shouldLog(count: number): boolean {
@@ -79,9 +83,9 @@ export class FrameListener {
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
-    this.options.accounting.countReceived();
+    this.options.ledger.receive();
     if (!isBinary) {
-      this.reject('text-message', -1, 'text message on the frame socket: expected binary frames');
+      this.reject('text-message', undefined, 'text message on the frame socket: expected binary frames');
       return;
     }
     if (this.backlogHead < this.backlog.length) {
@@ -100,66 +104,68 @@ export class FrameListener {
     }
   }
 
-  /** Validates one message and writes it to the ring; false when the ring is full under `block`. */
-  private ingest(data: Buffer): boolean {
-    const { ring, accounting } = this.options;
-    if (this.options.policy === 'block' && ring.free === 0) return false;
+  /**
+   * Validates one message and writes it to the ring; false when the ring is full under `block`. With
+   * `discard` (a stopped session giving up its backlog) a valid frame is counted as dropped instead.
+   */
+  private ingest(data: Buffer, discard?: DropReason): boolean {
+    const { ring, ledger } = this.options;
+    if (!discard && this.options.policy === 'block' && ring.free === 0) return false;
     let decoded;
     try {
       decoded = decodeFrame(data);
     } catch (err) {
       if (!(err instanceof FrameFormatError)) throw err;
-      // A header with intact magic still names its seq: it is then not reported missing as well.
+      // A header with intact magic still names its seq: that frame is then not reported missing as well.
       const seq =
         err.reason !== 'short-message' && err.reason !== 'bad-magic' && data.byteLength >= 8
           ? data.readUInt32LE(4)
-          : -1;
-      if (seq >= 0) accounting.markSeen(seq);
+          : undefined;
       this.reject(err.reason, seq, err.message);
       return true;
     }
     const { header, payload } = decoded;
-    if (this.options.count !== undefined && header.seq >= this.options.count) {
-      accounting.markSeen(header.seq);
-      this.reject(
-        'seq-out-of-range',
-        header.seq,
-        `frame ${header.seq}: seq beyond the session's ${this.options.count} frames`,
-      );
+    // The seq is checked before anything is stored: out of range or repeated, it is invalid.
+    const refused = ledger.admit(header.seq);
+    if (refused) {
+      this.logRejection(refused, header.seq, `frame ${header.seq}: ${REFUSAL_TEXT[refused]}`);
       return true;
     }
-    if (!accounting.markSeen(header.seq)) {
-      this.reject('duplicate-seq', header.seq, `frame ${header.seq}: seq already received`);
+    if (discard) {
+      ledger.drop(discard, header.seq);
       return true;
     }
     let slot = ring.write(header, payload);
     if (slot < 0) {
       // drop-oldest: make room by dropping the oldest frame not yet dispatched.
-      if (ring.dropOldestPending() >= 0) {
-        accounting.countDropped('ring-full');
+      const oldest = ring.dropOldestPending();
+      if (oldest >= 0) {
+        ledger.drop('ring-full', oldest);
         slot = ring.write(header, payload);
       }
       if (slot < 0) {
         // Every slot is in flight: the new frame is the oldest one not dispatched.
-        accounting.countDropped('ring-full');
+        ledger.drop('ring-full', header.seq);
         return true;
       }
     }
     if (payload.byteLength > ring.slotBytes) oversizeFrames.inc();
-    this.options.batcher.frameAdded();
+    this.options.onFrame();
     return true;
   }
 
-  private reject(reason: string, seq: number, message: string): void {
-    this.options.accounting.countInvalid(reason);
-    if (shouldLog(this.options.accounting.invalid[reason]!)) {
-      log.warn('invalid frame', {
-        reason,
-        seq: seq >= 0 ? seq : undefined,
-        message,
-        count: this.options.accounting.invalid[reason],
-      });
-    }
+  private reject(reason: InvalidReason, seq: number | undefined, message: string): void {
+    const counted = this.options.ledger.invalid(reason, seq);
+    this.logRejection(
+      counted,
+      seq,
+      counted === reason ? message : `frame ${seq}: ${REFUSAL_TEXT[counted] ?? counted}`,
+    );
+  }
+
+  private logRejection(reason: InvalidReason, seq: number | undefined, message: string): void {
+    const count = this.options.ledger.invalidCount(reason);
+    if (shouldLog(count)) log.warn('invalid frame', { reason, seq, detail: message, count });
   }
 
   /** Slots were released: move held-back frames into the ring and resume the socket when caught up. */
@@ -186,11 +192,11 @@ export class FrameListener {
 
   /**
    * Gives up the frames held back (a stopped session that will not wait for them): they were received,
-   * so they are counted as dropped with `reason`. Returns how many.
+   * so each is validated as usual and a valid one is counted as dropped with `reason`. Returns how many.
    */
-  discardBacklog(reason: string): number {
+  discardBacklog(reason: DropReason): number {
     const n = this.backlogSize;
-    if (n > 0) this.options.accounting.countDropped(reason, n);
+    for (let i = this.backlogHead; i < this.backlog.length; i++) this.ingest(this.backlog[i]!, reason);
     this.backlog.length = 0;
     this.backlogHead = 0;
     return n;

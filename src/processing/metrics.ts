@@ -3,6 +3,7 @@
  * tests that run several sessions in one process read deltas.
  */
 import { metric, metricsRegistry, prom } from '../common/metrics.js';
+import type { LedgerObserver } from '../common/session/index.js';
 
 export const framesReceived = metric(
   'framesift_frames_received_total',
@@ -108,3 +109,11 @@ export const endToEndSeconds = metric(
       registers: [metricsRegistry],
     }),
 );
+
+/** The session ledger's counts as Prometheus counters (every outcome of every frame message). */
+export const ledgerMetrics: LedgerObserver = {
+  received: () => framesReceived.inc(),
+  processed: (n) => framesProcessed.inc(n),
+  dropped: (reason, n) => framesDropped.inc({ reason }, n),
+  invalid: (reason, n) => framesInvalid.inc({ reason }, n),
+};

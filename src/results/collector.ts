@@ -84,8 +84,8 @@ export class ResultsCollector {
     return this.latencyCount > 0 ? this.lastResultAt - this.firstSentAt : null;
   }
 
-  /** The document's columns: sorted by seq, confidence rounded to 4 decimals. */
-  columns(): PredictionColumns {
+  /** The document's columns: sorted by seq, confidence rounded to 4 decimals; seqs ≥ `below` left out. */
+  columns(below = Number.POSITIVE_INFINITY): PredictionColumns {
     const order = new Uint32Array(this.predicted);
     for (let i = 0; i < order.length; i++) order[i] = i;
     const seqs = this.seqs;
@@ -98,6 +98,7 @@ export class ResultsCollector {
       const s = seqs[j] as number;
       // A seq predicted twice (a repeated frame) is kept once: the document's seqs are strictly ascending.
       if (seq.length > 0 && seq[seq.length - 1] === s) continue;
+      if (s >= below) break;
       seq.push(s);
       label.push(this.labels[j] as number);
       confidence.push(round(this.confidences[j] as number, 4));

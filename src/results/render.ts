@@ -4,7 +4,7 @@
  * .ci/run), so the output does not depend on a desktop font configuration.
  */
 import sharp from 'sharp';
-import type { FrameImage } from './samples.js';
+import type { FrameImage } from '../common/frame-image.js';
 import type { Histogram } from './metrics.js';
 
 export const FONT_FAMILY = "'DejaVu Sans', sans-serif";

@@ -1,7 +1,7 @@
 /** summary.md: the human report of a session, rendered from the document (and the score once received). */
 import type { ResultsDocument } from '../common/results-document.js';
 import { dedupeDistanceName, labelName } from './labels.js';
-import { formatRanges } from './reconcile.js';
+import { formatRanges, unattributedOf } from '../common/session/index.js';
 import type { ScoreReport } from './score.js';
 
 export interface ReportContext {
@@ -43,6 +43,8 @@ export function renderSummaryMarkdown({
   const { counts, reconciliation: rec, summary } = doc;
   const dropped = Object.values(counts.dropped).reduce((a, b) => a + b, 0);
   const invalid = Object.values(counts.invalid).reduce((a, b) => a + b, 0);
+  const unattributed = rec.unattributed ?? unattributedOf(counts.invalid);
+  const attributed = counts.received - unattributed;
   const out: string[] = [];
 
   out.push(`# framesift session \`${doc.sessionId}\``, '');
@@ -59,6 +61,7 @@ export function renderSummaryMarkdown({
         ['framesift', doc.framesiftVersion],
         ['written', doc.createdAt ?? '—'],
         ['reconciled', ok(rec.reconciled)],
+        ['complete', doc.verdict ? `${ok(doc.verdict.complete)} — ${doc.verdict.explanation}` : '—'],
         [
           'score',
           score
@@ -95,9 +98,9 @@ export function renderSummaryMarkdown({
       ['check', 'left', 'right', 'holds'],
       [
         [
-          'sent = received + missing',
+          'sent = (received − unattributed) + missing',
           counts.sent ?? 'unknown',
-          `${counts.received} + ${counts.missing} = ${counts.received + counts.missing}`,
+          `(${counts.received} − ${unattributed}) + ${counts.missing} = ${attributed + counts.missing}`,
           ok(rec.sentEqualsReceivedPlusMissing),
         ],
         [

@@ -10,14 +10,8 @@
  * classes than that (an ImageNet model on a camera) memory stays bounded and the choice is approximate.
  */
 
-export interface FrameImage {
-  width: number;
-  height: number;
-  channels: number;
-  /** 0 raw uint8 row-major HWC, 1 JPEG, 2 PNG (the wire encodings). */
-  encoding: 0 | 1 | 2;
-  data: Uint8Array;
-}
+import type { FrameImage } from '../common/frame-image.js';
+export type { FrameImage };
 
 export type SampleReason = 'most-confident' | 'least-confident' | 'fill';
 

@@ -1,7 +1,7 @@
 /** The one-screen summary `framesift run` prints when a session ends. */
 import type { ResultsDocument } from '../common/results-document.js';
 import { dedupeDistanceName, labelName } from './labels.js';
-import { formatRanges } from './reconcile.js';
+import { formatRanges } from '../common/session/index.js';
 import type { ScoreReport } from './score.js';
 
 export interface TerminalSummaryInput {
@@ -39,6 +39,9 @@ export function formatTerminalSummary({
   lines.push(
     `  reconcile ${doc.reconciliation.reconciled ? 'OK' : 'FAILED'} — ${doc.reconciliation.explanation ?? ''}`,
   );
+  if (doc.verdict) {
+    lines.push(`  verdict   ${doc.verdict.complete ? 'complete' : doc.verdict.explanation}`);
+  }
   if (doc.reconciliation.missingRanges.length > 0) {
     lines.push(`  missing   seqs ${formatRanges(doc.reconciliation.missingRanges, 5)}`);
   }

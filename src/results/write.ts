@@ -24,8 +24,7 @@ import type { ScoredMessage } from '../common/wire/control.js';
 import type { ResultsCollector } from './collector.js';
 import { FASHION_MNIST_CLASSES, labelName } from './labels.js';
 import { classSummaries, histogram, latencySummary, meanOf, round } from './metrics.js';
-import { reconcile, type SeqBitmap } from './reconcile.js';
-import type { FrameCounts } from './recorder.js';
+import type { Reconciliation, SessionCounts, SessionVerdict } from '../common/session/index.js';
 import {
   displayImage,
   renderBarChart,
@@ -68,10 +67,13 @@ export interface SessionOutcome {
   source: ResultsSource;
   /** The classifier used (file name and its verified sha256), or null. */
   model: ResultsModel | null;
-  /** Frames the server reported in `end`/`stopped`; null if it never reported. */
-  sent: number | null;
-  counts: FrameCounts;
-  receivedSeqs: SeqBitmap;
+  /** The ledger's counts (`sent` is null when the server never reported it). */
+  counts: SessionCounts;
+  /** The ledger's reconciliation of those counts (the one rule, plus the missing seq ranges). */
+  reconciliation: Reconciliation;
+  verdict: SessionVerdict;
+  /** Seqs the ledger counted beyond `sent`: their results are not reported. */
+  beyondSent?: readonly number[];
   predictions: ResultsCollector;
   samples: SampleCollector;
   /** Class names by label; Fashion-MNIST's when omitted and the source or model is Fashion-MNIST. */
@@ -84,6 +86,8 @@ export interface SessionOutcome {
 export interface WrittenResults {
   folder: string;
   document: ResultsDocument;
+  /** Set when the document fails its own schema (a bug): it was written but must not be submitted. */
+  invalid?: string;
 }
 
 /** Session ids come from the server: keep them to one safe path segment. */
@@ -238,8 +242,8 @@ function metricsFile(doc: ResultsDocument, score?: ScoreReport): string {
 export function buildResultsDocument(outcome: SessionOutcome, samples: ResultsSample[]): ResultsDocument {
   const classNames = resultsClassNames(outcome);
   const counts = outcome.counts;
-  const rec = reconcile({ sent: outcome.sent, ...counts, seen: outcome.receivedSeqs });
-  const predictions = outcome.predictions.columns();
+  const rec = outcome.reconciliation;
+  const predictions = outcome.predictions.columns(counts.sent ?? undefined);
   const { startedAt, endedAt, ...phases } = outcome.timings;
   const durationMs = Math.max(0, endedAt - startedAt);
   const activeMs = outcome.predictions.activeWindowMs;
@@ -268,12 +272,12 @@ export function buildResultsDocument(outcome: SessionOutcome, samples: ResultsSa
     source: outcome.source,
     model: outcome.model,
     counts: {
-      sent: outcome.sent,
+      sent: counts.sent,
       received: counts.received,
       processed: counts.processed,
       dropped: { ...counts.dropped },
       invalid: { ...counts.invalid },
-      missing: rec.missing,
+      missing: counts.missing,
     },
     reconciliation: {
       reconciled: rec.reconciled,
@@ -282,8 +286,10 @@ export function buildResultsDocument(outcome: SessionOutcome, samples: ResultsSa
       receivedEqualsProcessedPlusDroppedPlusInvalid: rec.receivedEqualsProcessedPlusDroppedPlusInvalid,
       droppedTotal: rec.droppedTotal,
       invalidTotal: rec.invalidTotal,
+      unattributed: rec.unattributed,
       explanation: rec.explanation,
     },
+    verdict: { ...outcome.verdict, reasons: [...outcome.verdict.reasons] },
     predictions,
     samples,
     summary,
@@ -309,8 +315,8 @@ export async function writeResultsFolder(outDir: string, outcome: SessionOutcome
 
   // Samples: the plain display image is kept so writeScore can redraw the card with the true label. A frame
   // that does not decode (a corrupt JPEG) is replaced by the next candidate.
-  const failed = new Set<number>();
-  let chosen = outcome.samples.samples();
+  const failed = new Set<number>(outcome.beyondSent ?? []);
+  let chosen = outcome.samples.samples(failed);
   for (let attempt = 0; attempt < 5; attempt++) {
     let failedNow = false;
     for (const sample of chosen) {
@@ -348,9 +354,11 @@ export async function writeResultsFolder(outDir: string, outcome: SessionOutcome
   const document = buildResultsDocument(outcome, samples);
   const latencies = outcome.predictions.latencyMs();
 
+  // An invalid document is a bug here, not the user's: the folder is still written, so nothing processed
+  // is lost, and the caller learns why the document cannot be submitted.
   const check = validateResultsDocument(document);
-  if (!check.ok)
-    throw new Error(`results document for session ${outcome.sessionId} is invalid: ${check.errors}`);
+  const invalid = check.ok ? undefined : check.errors;
+  if (invalid) log.error('results document is invalid', { sessionId: outcome.sessionId, errors: invalid });
 
   await writeFile(path.join(folder, 'results.json'), serializeDocument(document));
   await writeFile(path.join(folder, 'metrics.json'), metricsFile(document));
@@ -361,11 +369,13 @@ export async function writeResultsFolder(outDir: string, outcome: SessionOutcome
     folder,
     predicted: document.summary.predicted,
     reconciled: document.reconciliation.reconciled,
+    complete: document.verdict?.complete,
   });
-  return { folder, document };
+  return { folder, document, ...(invalid ? { invalid } : {}) };
 }
 
-async function readDocument(folder: string): Promise<ResultsDocument> {
+async function readDocument(folder: string, known?: ResultsDocument): Promise<ResultsDocument> {
+  if (known) return known;
   const file = path.join(folder, 'results.json');
   const check = validateResultsDocument(JSON.parse(await readFile(file, 'utf8')));
   if (!check.ok) throw new Error(`${file} is not a valid results document: ${check.errors}`);
@@ -379,8 +389,9 @@ async function readDocument(folder: string): Promise<ResultsDocument> {
 export async function writeScore(
   folder: string,
   scored: ScoredMessage | Record<string, unknown>,
+  known?: ResultsDocument,
 ): Promise<ScoreReport> {
-  const document = await readDocument(folder);
+  const document = await readDocument(folder, known);
   const score = readScore(scored);
   if (score.sessionId !== document.sessionId) {
     throw new Error(
@@ -398,8 +409,12 @@ export async function writeScore(
 }
 
 /** Saves the server's refusal (an `error` reply, a timeout) next to the results and notes it in summary.md. */
-export async function writeSubmissionError(folder: string, error: unknown): Promise<string> {
-  const document = await readDocument(folder);
+export async function writeSubmissionError(
+  folder: string,
+  error: unknown,
+  known?: ResultsDocument,
+): Promise<string> {
+  const document = await readDocument(folder, known);
   const message =
     error && typeof error === 'object' && 'message' in error
       ? `${'code' in error ? `${String((error as { code: unknown }).code)}: ` : ''}${String((error as { message: unknown }).message)}`

@@ -1,8 +1,15 @@
 /**
  * Scores a submitted results document against the labels the server kept for the session (seq → true
- * label of the frame it sent) and reconciles the client's frame counts with what the server sent.
+ * label of the frame it sent) and reconciles the client's frame counts with what the server sent, with
+ * the same rule the client applied (src/common/session/rule.ts).
  */
 import type { ResultsDocument } from '../common/results-document.js';
+import {
+  judgeSession,
+  reconcileCounts,
+  type SessionEnding,
+  type SessionVerdict,
+} from '../common/session/index.js';
 
 export interface ClassScore {
   label: number;
@@ -23,6 +30,8 @@ export interface ServerReconciliation {
   processed: number;
   droppedTotal: number;
   invalidTotal: number;
+  /** Invalid messages naming no frame of the session (no readable seq, repeated, out of range). */
+  unattributed: number;
   missing: number;
   /** Predictions for seqs the server never sent (ignored for scoring). */
   predictionsOutsideSession: number;
@@ -35,6 +44,8 @@ export interface ServerReconciliation {
     predictionsWithinSession: boolean;
   };
   reconciled: boolean;
+  /** The rule's one line on the client's counts with the server's `sent`. */
+  explanation: string;
 }
 
 export interface Score {
@@ -55,9 +66,9 @@ export interface Score {
   /** True labels of the seqs in results.samples. */
   sampleLabels: Record<string, number>;
   serverReconciliation: ServerReconciliation;
+  /** The session verdict from the server's side: its own `sent` and how the session ended there. */
+  verdict: SessionVerdict;
 }
-
-const sum = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
 
 /** Fashion-MNIST has 10 classes; a source with more labels gets a wider matrix. */
 const MIN_CLASSES = 10;
@@ -65,11 +76,13 @@ const MIN_CLASSES = 10;
 /**
  * @param labels true label per seq the server sent, or undefined for an unlabelled source
  *   (its length is the number of frames sent).
+ * @param ending how the session ended on the server (default: ended normally).
  */
 export function scoreSubmission(
   doc: ResultsDocument,
   sent: number,
   labels: ArrayLike<number> | undefined,
+  ending: SessionEnding = { kind: 'ended' },
 ): Score {
   const { seq, label: predictedLabels } = doc.predictions;
   let maxLabel = MIN_CLASSES - 1;
@@ -121,17 +134,19 @@ export function scoreSubmission(
     }
   }
 
+  // The client's counts under the one rule, with the server's own `sent`: a client that never learned
+  // `sent`, or learned another figure, does not reconcile.
   const counts = doc.counts;
-  const droppedTotal = sum(counts.dropped);
-  const invalidTotal = sum(counts.invalid);
+  const rule = reconcileCounts({ ...counts, sent });
   const checks = {
-    clientSentMatches: counts.sent === null || counts.sent === sent,
-    receivedPlusMissingEqualsSent: counts.received + counts.missing === sent,
-    receivedEqualsProcessedPlusDroppedPlusInvalid:
-      counts.processed + droppedTotal + invalidTotal === counts.received,
+    clientSentMatches: counts.sent === sent,
+    receivedPlusMissingEqualsSent: rule.sentEqualsReceivedPlusMissing === true,
+    receivedEqualsProcessedPlusDroppedPlusInvalid: rule.receivedEqualsProcessedPlusDroppedPlusInvalid,
     predictionsWithinSession: outside === 0,
   };
   const reconciled = Object.values(checks).every(Boolean);
+  const verdict = judgeSession({ reconciled, missing: counts.missing, sent, ending });
+  const { droppedTotal, invalidTotal, unattributed } = rule;
 
   return {
     accuracy: labels && predicted > 0 ? correct / predicted : null,
@@ -152,11 +167,18 @@ export function scoreSubmission(
       processed: counts.processed,
       droppedTotal,
       invalidTotal,
+      unattributed,
       missing: counts.missing,
       predictionsOutsideSession: outside,
       predictedLabelsOutOfRange: outOfRange,
       checks,
       reconciled,
+      explanation: !checks.clientSentMatches
+        ? `not reconciled: the client says the server sent ${counts.sent ?? 'an unknown number of'} frames, the server sent ${sent}`
+        : !checks.predictionsWithinSession
+          ? `not reconciled: ${outside} prediction(s) for seqs the server never sent`
+          : rule.explanation,
     },
+    verdict,
   };
 }

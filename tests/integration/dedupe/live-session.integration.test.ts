@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPipeline } from '../../../src/commands/run.js';
 import type { UniquesManifest } from '../../../src/dedupe/index.js';
-import type { HttpServer } from '../../../src/processing/index.js';
+import type { HttpServer } from '../../../src/common/http.js';
 import { startStreamServer, type StreamServer } from '../../../src/stream/index.js';
 
 const DATA = process.env.FRAMESIFT_TESTDATA ?? '/work/shared/data';

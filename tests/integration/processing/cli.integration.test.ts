@@ -90,6 +90,43 @@ describe('framesift run (CLI)', () => {
     expect(score.accuracy).toBeGreaterThan(0.8);
   });
 
+  it('a bad --save-name or --change-options: exit 2 with one line, before connecting to the server', async () => {
+    const listener = createServer();
+    let connections = 0;
+    listener.on('connection', (socket) => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    const port = (listener.address() as { port: number }).port;
+    try {
+      const common = [
+        'run',
+        '--control-port',
+        String(port),
+        '--metrics-port',
+        '0',
+        '--out',
+        path.join(dir, 'bad'),
+      ];
+      const name = await runCli([...common, '--mode', 'dedupe', '--save-name', '../orders']);
+      expect(name.code).toBe(2);
+      expect(userLine(name.stderr)).toEqual([
+        expect.stringMatching(/^framesift: --save-name="\.\.\/orders": expected .*path separators/),
+      ]);
+      const change = await runCli([...common, '--mode', 'dedupe', '--method', 'change'], {
+        FRAMESIFT_CHANGE_OPTIONS: 'speed=3',
+      });
+      expect(change.code).toBe(2);
+      expect(userLine(change.stderr)).toEqual([
+        expect.stringMatching(/^framesift: FRAMESIFT_CHANGE_OPTIONS="speed=3": expected .*resize, border/),
+      ]);
+      expect(connections).toBe(0);
+    } finally {
+      await new Promise<void>((resolve) => listener.close(() => resolve()));
+    }
+  });
+
   it('an unreachable server: non-zero exit, one line naming the address', async () => {
     const port = await closedPort();
     const exit = await runCli(

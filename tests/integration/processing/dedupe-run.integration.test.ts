@@ -7,7 +7,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPipeline, analysisPlan, type PipelineConfig } from '../../../src/commands/run.js';
-import type { HttpServer } from '../../../src/processing/index.js';
+import type { HttpServer } from '../../../src/common/http.js';
 import { startStreamServer } from '../../../src/stream/index.js';
 import { startServerFixture, testModel, type ServerFixture } from './helpers.js';
 
@@ -69,7 +69,7 @@ describe('run with dedupe', () => {
         },
       },
     );
-    expect(result.accounting.counts(result.sent)).toMatchObject({
+    expect(result.ledger.counts(result.sent)).toMatchObject({
       received: 400,
       processed: 400,
       missing: 0,
@@ -95,7 +95,7 @@ describe('run with dedupe', () => {
       { ...base, count: 300, mode: 'dedupe', method: 'phash', batchSize: 16, workers: 2 },
       { model: MODEL },
     );
-    expect(result.accounting.counts(result.sent)).toMatchObject({
+    expect(result.ledger.counts(result.sent)).toMatchObject({
       received: 300,
       processed: 300,
       missing: 0,
@@ -126,11 +126,11 @@ describe('run with dedupe', () => {
     try {
       // Defaults: each new potato passing under the camera is a change.
       const defaults = await runPipeline(session, { model: MODEL });
-      expect(defaults.accounting.counts(defaults.sent)).toMatchObject({ received: 60, processed: 60 });
+      expect(defaults.ledger.counts(defaults.sent)).toMatchObject({ received: 60, processed: 60 });
       expect(defaults.deduper!.status().uniques).toBeGreaterThan(3);
       // A pixel threshold of 255 can never be exceeded: nothing changes, only the first frame is kept.
       const blind = await runPipeline({ ...session, changeOptions: 'pixel=255' }, { model: MODEL });
-      expect(blind.accounting.counts(blind.sent)).toMatchObject({ received: 60, processed: 60 });
+      expect(blind.ledger.counts(blind.sent)).toMatchObject({ received: 60, processed: 60 });
       expect(blind.deduper!.status().uniques).toBe(1);
     } finally {
       await photos.close();

@@ -2,10 +2,12 @@
  * The pipeline under pressure, against the real stream server and the real model: a slow worker with a
  * tiny ring under each ring policy, a worker that throws on one batch, and /metrics scraped mid-session.
  */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPipeline, type PipelineConfig } from '../../../src/commands/run.js';
-import type { HttpServer } from '../../../src/processing/index.js';
+import type { HttpServer } from '../../../src/common/http.js';
+import type { ResultsDocument } from '../../../src/common/results-document.js';
 import { startStreamServer } from '../../../src/stream/index.js';
 import { startServerFixture, testModel, type ServerFixture } from './helpers.js';
 
@@ -33,7 +35,7 @@ describe('run under pressure', () => {
       { model: MODEL, testHooks: { delayMs: 5 } },
     );
     expect(result.pauses).toBeGreaterThan(0);
-    expect(result.accounting.counts(result.sent)).toEqual({
+    expect(result.ledger.counts(result.sent)).toEqual({
       sent: 600,
       received: 600,
       processed: 600,
@@ -49,7 +51,7 @@ describe('run under pressure', () => {
       { ...base, count: 600, ringPolicy: 'drop-oldest' },
       { model: MODEL, testHooks: { delayMs: 5 } },
     );
-    const counts = result.accounting.counts(result.sent);
+    const counts = result.ledger.counts(result.sent);
     expect(counts.sent).toBe(600);
     expect(counts.received).toBe(600);
     expect(counts.missing).toBe(0);
@@ -57,7 +59,7 @@ describe('run under pressure', () => {
     expect(counts.dropped['ring-full']).toBeGreaterThan(0);
     expect(counts.processed + sum(counts.dropped) + sum(counts.invalid)).toBe(600);
     expect(result.recorder.predictions.columns().seq.length).toBe(counts.processed);
-    expect(result.accounting.reconcile(result.sent).reconciled).toBe(true);
+    expect(result.ledger.reconcile(result.sent).reconciled).toBe(true);
     expect(result.scored).toMatchObject({ received: 600, reconciled: true });
     expect(result.written!.document.counts.dropped).toEqual(counts.dropped);
   });
@@ -67,12 +69,12 @@ describe('run under pressure', () => {
       { ...base, count: 300, ringSlots: 256, batchSize: 16 },
       { model: MODEL, testHooks: { failBatch: 2 } },
     );
-    const counts = result.accounting.counts(result.sent);
+    const counts = result.ledger.counts(result.sent);
     expect(counts.dropped['worker-error']).toBeGreaterThan(0);
     expect(counts.dropped['worker-error']).toBeLessThanOrEqual(16);
     expect(counts.processed + counts.dropped['worker-error']!).toBe(300);
     expect(counts.received).toBe(300);
-    expect(result.accounting.reconcile(result.sent).reconciled).toBe(true);
+    expect(result.ledger.reconcile(result.sent).reconciled).toBe(true);
     expect(result.scored!.coverage).toBeCloseTo(counts.processed / 300, 10);
   });
 
@@ -83,7 +85,7 @@ describe('run under pressure', () => {
       { model: MODEL, signal: abort.signal, onProgress: (n) => n >= 100 && abort.abort() },
     );
     expect(result.stoppedByUser).toBe(true);
-    const counts = result.accounting.counts(result.sent);
+    const counts = result.ledger.counts(result.sent);
     expect(counts.sent).toBeGreaterThanOrEqual(100);
     expect(counts.sent).toBeLessThan(5000);
     expect(counts.received).toBeLessThanOrEqual(counts.sent!);
@@ -92,7 +94,7 @@ describe('run under pressure', () => {
     expect(result.scored).toMatchObject({ sent: counts.sent, received: counts.received });
   });
 
-  it('a server that goes away mid-session fails the run with a one-line reason', async () => {
+  it('a server that goes away mid-session: the run reports a one-line reason and still writes the results, marked incomplete', async () => {
     const doomed = await startStreamServer({
       framesPort: 0,
       controlPort: 0,
@@ -103,8 +105,18 @@ describe('run under pressure', () => {
       { ...base, framesPort: doomed.framesPort, controlPort: doomed.controlPort, count: 5000, fps: 1000 },
       { model: MODEL, onProgress: (n) => n >= 50 && (closing ??= doomed.close()) },
     );
-    await expect(run).rejects.toThrow(/^session \S+ failed: /);
+    const result = await run;
     await closing;
+    expect(result.failure).toMatch(/^session \S+ failed: /);
+    expect(result.verdict.complete).toBe(false);
+    expect(result.verdict.reasons.filter((r) => r === 'control-closed' || r === 'no-end')).toHaveLength(1);
+    // Nothing processed is lost: the folder is there, and results.json says why it is incomplete.
+    const written = JSON.parse(
+      await readFile(path.join(result.written!.folder, 'results.json'), 'utf8'),
+    ) as ResultsDocument;
+    expect(written.verdict).toEqual(result.verdict);
+    expect(written.counts.processed).toBe(result.ledger.processed);
+    expect(result.ledger.processed).toBeGreaterThanOrEqual(50);
   });
 
   it('serves /metrics mid-session with the pipeline metrics and process metrics', async () => {
@@ -121,7 +133,7 @@ describe('run under pressure', () => {
         },
       },
     );
-    expect(result.accounting.processed).toBe(400);
+    expect(result.ledger.processed).toBe(400);
     const text = await scrape!;
     const value = (name: string): number => {
       const line = text.split('\n').find((l) => l.startsWith(`${name} `));

@@ -23,7 +23,7 @@ describe('run: full session', () => {
 
   it('2,000 frames at fps 0: received = sent = processed, and the server scores what the model says', async () => {
     const result = await runPipeline({ ...base, count: 2000 }, { model: MODEL });
-    const counts = result.accounting.counts(result.sent);
+    const counts = result.ledger.counts(result.sent);
     expect(counts).toEqual({
       sent: 2000,
       received: 2000,
@@ -32,7 +32,8 @@ describe('run: full session', () => {
       invalid: {},
       missing: 0,
     });
-    expect(result.accounting.reconcile(result.sent)).toEqual({ reconciled: true, missingRanges: [] });
+    expect(result.ledger.reconcile(result.sent)).toMatchObject({ reconciled: true, missingRanges: [] });
+    expect(result.verdict).toMatchObject({ complete: true, reasons: [] });
     expect(result.scored).toMatchObject({ type: 'scored', sent: 2000, received: 2000, reconciled: true });
 
     // The same model run directly on the same frames gives the same accuracy.

@@ -4,8 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RecordedSession } from '../../helpers/recorded-session.js';
 import { validateResultsDocument } from '../../../src/common/results-document.js';
-import { SessionRecorder, writeResultsFolder, writeScore } from '../../../src/results/index.js';
+import { writeResultsFolder, writeScore } from '../../../src/results/index.js';
 import { expectResultsFolderFiles } from './folder-files.js';
 
 const TESTDATA = process.env.FRAMESIFT_TESTDATA ?? '/work/shared/data';
@@ -44,7 +45,7 @@ describe('results samples from real photos and camera frames', () => {
       .sort()
       .slice(0, 60);
     const names = await imagenetNames();
-    const recorder = new SessionRecorder();
+    const recorder = new RecordedSession();
     for (const [seq, file] of files.entries()) {
       const bytes = await readFile(path.join(PHOTOS, file));
       const meta = await sharp(bytes).metadata();
@@ -64,11 +65,7 @@ describe('results samples from real photos and camera frames', () => {
       mode: 'classify',
       source: { name: PHOTOS },
       classNames: names,
-      sent: files.length,
-      counts: recorder.counts,
-      receivedSeqs: recorder.receivedSeqs,
-      predictions: recorder.predictions,
-      samples: recorder.samples,
+      ...recorder.outcome(files.length),
     });
     expect(validateResultsDocument(document).ok).toBe(true);
     expect(document.samples).toHaveLength(10);
@@ -108,7 +105,7 @@ describe('results samples from real photos and camera frames', () => {
       .filter((f) => f.endsWith('.png'))
       .sort()
       .slice(0, 12);
-    const recorder = new SessionRecorder();
+    const recorder = new RecordedSession();
     for (const [seq, file] of files.entries()) {
       const bytes = await readFile(path.join(CAMERA, file));
       recorder.received(seq);
@@ -126,11 +123,7 @@ describe('results samples from real photos and camera frames', () => {
       sessionId: 'camera',
       mode: 'classify',
       source: { name: 'camera' },
-      sent: files.length,
-      counts: recorder.counts,
-      receivedSeqs: recorder.receivedSeqs,
-      predictions: recorder.predictions,
-      samples: recorder.samples,
+      ...recorder.outcome(files.length),
     });
     expect(document.samples).toHaveLength(10);
     const meta = await sharp(path.join(folder, document.samples[0]?.file as string)).metadata();
@@ -139,10 +132,10 @@ describe('results samples from real photos and camera frames', () => {
   });
 
   it('writes a complete folder for a dedupe-only session with no predictions', async () => {
-    const recorder = new SessionRecorder();
+    const recorder = new RecordedSession();
     for (let seq = 0; seq < 20; seq++) {
       recorder.received(seq);
-      recorder.processed(Date.now() - 10, Date.now());
+      recorder.processed(seq, Date.now() - 10, Date.now());
     }
     const { folder, document } = await writeResultsFolder(outDir, {
       ...baseOutcome,
@@ -153,11 +146,7 @@ describe('results samples from real photos and camera frames', () => {
         file: 'mobilenet_v3_small_075_224-embed.onnx',
         sha256: 'f337fd74a2cf80f53a53d68d32b572991cffd40200c7010d3111ed43ab6ce10d',
       },
-      sent: null,
-      counts: recorder.counts,
-      receivedSeqs: recorder.receivedSeqs,
-      predictions: recorder.predictions,
-      samples: recorder.samples,
+      ...recorder.outcome(null),
       dedupe: {
         method: 'cnn',
         threshold: 0.12,

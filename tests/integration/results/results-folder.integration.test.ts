@@ -4,10 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RecordedSession } from '../../helpers/recorded-session.js';
 import { validateResultsDocument, type ResultsDocument } from '../../../src/common/results-document.js';
 import {
   FASHION_MNIST_CLASSES,
-  SessionRecorder,
   formatTerminalSummary,
   readScore,
   writeResultsFolder,
@@ -40,19 +40,19 @@ afterAll(async () => {
  * is predicted wrong with the lowest confidence of its class (so the least-confident samples are wrong and
  * the most-confident right). Frames 40-44 never arrive, 300 is dropped, 301 is invalid.
  */
-function recordSession(): { recorder: SessionRecorder; predicted: Map<number, number> } {
-  const recorder = new SessionRecorder();
+function recordSession(): { recorder: RecordedSession; predicted: Map<number, number> } {
+  const recorder = new RecordedSession();
   const predicted = new Map<number, number>();
   const t0 = Date.now() - 5000;
   for (let seq = 0; seq < FRAMES; seq++) {
     if (seq >= 40 && seq <= 44) continue;
     recorder.received(seq);
     if (seq === 300) {
-      recorder.dropped('ring-full');
+      recorder.dropped('ring-full', seq);
       continue;
     }
     if (seq === 301) {
-      recorder.invalid('bad-size');
+      recorder.invalid('bad-payload-length', seq);
       continue;
     }
     const truth = data.labels[seq] as number;
@@ -66,7 +66,7 @@ function recordSession(): { recorder: SessionRecorder; predicted: Map<number, nu
   return { recorder, predicted };
 }
 
-function outcomeOf(recorder: SessionRecorder, sessionId: string): SessionOutcome {
+function outcomeOf(recorder: RecordedSession, sessionId: string, sent = FRAMES): SessionOutcome {
   const startedAt = Date.now() - 5000;
   return {
     sessionId,
@@ -80,11 +80,7 @@ function outcomeOf(recorder: SessionRecorder, sessionId: string): SessionOutcome
       fps: 0,
     },
     model: { file: 'fashion-mnist-cnn.onnx', sha256: 'c0ffee'.padEnd(64, '0') },
-    sent: FRAMES,
-    counts: recorder.counts,
-    receivedSeqs: recorder.receivedSeqs,
-    predictions: recorder.predictions,
-    samples: recorder.samples,
+    ...recorder.outcome(sent),
     timings: { startedAt, endedAt: startedAt + 4100, modelLoadMs: 35.5 },
   };
 }
@@ -198,7 +194,7 @@ describe('writeResultsFolder on real Fashion-MNIST frames', () => {
       received: 995,
       processed: 993,
       dropped: { 'ring-full': 1 },
-      invalid: { 'bad-size': 1 },
+      invalid: { 'bad-payload-length': 1 },
       missing: 5,
     });
     expect(document.reconciliation.reconciled).toBe(true);
@@ -303,7 +299,7 @@ describe('writeResultsFolder on real Fashion-MNIST frames', () => {
 
     const text = formatTerminalSummary({ document, folder, score: readScore(scored) });
     expect(text).toContain(
-      'sent 1000 · received 995 · processed 993 · dropped 1 (ring-full 1) · invalid 1 (bad-size 1) · missing 5',
+      'sent 1000 · received 995 · processed 993 · dropped 1 (ring-full 1) · invalid 1 (bad-payload-length 1) · missing 5',
     );
     expect(text).toContain('reconcile OK');
     expect(text).toContain('missing   seqs 40–44');
@@ -337,7 +333,7 @@ describe('writeResultsFolder on real Fashion-MNIST frames', () => {
 
 describe('writeResultsFolder with encoded frames and a dedupe summary', () => {
   it('decodes PNG and JPEG frames for the samples and records the dedupe section', async () => {
-    const recorder = new SessionRecorder();
+    const recorder = new RecordedSession();
     for (let seq = 0; seq < 30; seq++) {
       const raw = sharp(Buffer.from(data.image(seq)), { raw: { width: 28, height: 28, channels: 1 } });
       const encoding = seq % 2 === 0 ? 2 : 1;
@@ -360,11 +356,10 @@ describe('writeResultsFolder with encoded frames and a dedupe summary', () => {
       encoding: 1,
       data: new Uint8Array([0xff, 0xd8, 1, 2, 3]),
     });
-    const outcome = outcomeOf(recorder, 'encoded');
+    const outcome = outcomeOf(recorder, 'encoded', 31);
     const { folder, document } = await writeResultsFolder(outDir, {
       ...outcome,
       mode: 'both',
-      sent: 31,
       dedupe: {
         method: 'phash',
         threshold: 6,
@@ -397,7 +392,7 @@ describe('writeResultsFolder with real predictions of the project model', () => 
   it('classifies real frames, writes a valid folder and scores above 80%', async () => {
     const { loadModel, runModel } = await import('../../../src/analysis/models.js');
     const model = await loadModel('fashion-mnist-cnn', { modelsDir: path.join(PROJECT_ROOT, 'models') });
-    const recorder = new SessionRecorder();
+    const recorder = new RecordedSession();
     const batch = 100;
     for (let start = 0; start < FRAMES; start += batch) {
       const input = new Float32Array(batch * 28 * 28);

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPhotoEmbedder, type PhotoEmbedder } from '../../../src/commands/photo-embedder.js';
 import { mountSearchApi } from '../../../src/commands/search.js';
 import { PROJECT_ROOT } from '../../../src/common/paths.js';
-import { startHttpServer, type HttpServer } from '../../../src/processing/index.js';
+import { startHttpServer, type HttpServer } from '../../../src/common/http.js';
 import {
   AnnIndex,
   Searcher,

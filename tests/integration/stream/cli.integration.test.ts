@@ -60,8 +60,12 @@ describe('framesift serve (CLI)', () => {
     expect(session.framesUrl).toBe(
       `ws://127.0.0.1:${ports.framesPort}/?session=${session.sessionId as string}`,
     );
-    const { done } = receiveFrames(session.framesUrl as string);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    let fourth!: () => void;
+    const streaming = new Promise<void>((resolve) => (fourth = resolve));
+    const { done } = receiveFrames(session.framesUrl as string, (_frame, _socket, index) => {
+      if (index === 3) fourth();
+    });
+    await streaming;
     child.kill('SIGTERM');
     const received = await done;
     expect(received.closeCode).toBe(1001);

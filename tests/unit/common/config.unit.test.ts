@@ -74,6 +74,36 @@ describe('resolveConfig', () => {
     );
   });
 
+  // Both used to pass the schema and fail only after a whole session had been streamed.
+  it('checks --save-name and --change-options at start-up, naming the problem (exit 2)', () => {
+    const dedupe = { mode: 'dedupe' };
+    const name = configError(() => resolveConfig('run', { ...dedupe, saveName: '../orders' }, {}));
+    expect(name.exitCode).toBe(2);
+    expect(name.message).toBe(
+      '--save-name="../orders": expected an order number or name (no path separators, no "..") (save name "../orders": path separators (/ or \\) are not allowed)',
+    );
+    expect(
+      configError(() => resolveConfig('run', dedupe, { FRAMESIFT_SAVE_NAME: '.hidden' })).message,
+    ).toContain('must not start with "."');
+    const change = configError(() => resolveConfig('run', { changeOptions: 'speed=3' }, {}));
+    expect(change.exitCode).toBe(2);
+    expect(change.message).toContain('--change-options="speed=3": expected comma-separated key=number pairs');
+    expect(change.message).toContain('expected one of resize, border');
+    expect(
+      configError(() => resolveConfig('dedupe', {}, { FRAMESIFT_CHANGE_OPTIONS: 'pixel=300' })).message,
+    ).toContain('pixel=300: expected an integer 0-255');
+    // Saving needs a dedupe mode.
+    expect(configError(() => resolveConfig('run', { saveName: '4711' }, {})).message).toContain(
+      'saving uniques needs --mode dedupe or both',
+    );
+    expect(
+      resolveConfig('run', { ...dedupe, saveName: ' 4711 ', changeOptions: 'pixel=40' }, {}),
+    ).toMatchObject({
+      saveName: ' 4711 ',
+      changeOptions: 'pixel=40',
+    });
+  });
+
   it('resolves only the options of the command', () => {
     expect(resolveConfig('dataset', {}, { FRAMESIFT_FRAMES_PORT: 'ignored' })).not.toHaveProperty(
       'framesPort',

@@ -2,13 +2,12 @@
  * The listener path on a real WebSocket (port 0): every header is validated, bad frames are counted by
  * reason without stopping the stream, and the two ring policies behave as documented.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { FrameRing } from '../../../src/common/frame-ring.js';
+import { SessionLedger } from '../../../src/common/session/index.js';
 import { encodeFrame, type FrameHeader } from '../../../src/common/wire/header.js';
-import { SessionAccounting } from '../../../src/processing/accounting.js';
-import { MicroBatcher, type Batch } from '../../../src/processing/batcher.js';
-import { FrameListener, type RingPolicy } from '../../../src/processing/frame-listener.js';
+import type { RingPolicy } from '../../../src/processing/frame-listener.js';
+import { createIngest } from '../../../src/processing/ingest.js';
 
 function frame(seq: number, patch: Partial<FrameHeader> = {}, payload = new Uint8Array(4).fill(seq & 0xff)) {
   return encodeFrame(
@@ -35,36 +34,33 @@ async function serve(messages: Array<Buffer | string>): Promise<string> {
 }
 
 function pipeline(policy: RingPolicy, slots: number, count?: number) {
-  const ring = FrameRing.create({ slots, slotBytes: 4 });
-  const accounting = new SessionAccounting();
+  const ledger = new SessionLedger(count ? { count } : {});
   const seen: number[] = [];
   const gates: Array<() => void> = [];
   let hold = false;
-  const listenerRef: { current?: FrameListener } = {};
-  const batcher = new MicroBatcher({
-    ring,
+  const ingest = createIngest({
+    dims: { width: 2, height: 2, channels: 1 },
+    ringSlots: slots,
+    ringPolicy: policy,
     batchSize: 2,
     batchWaitMs: 1,
     maxInFlight: 1,
-    run: async (batch: Batch) => {
+    ledger,
+    run: async (batch, ring) => {
       if (hold) await new Promise<void>((resolve) => gates.push(resolve));
       for (const slot of batch.slots) {
         seen.push(ring.seqOf(slot));
         expect(ring.frame(slot).data[0]).toBe(ring.seqOf(slot) & 0xff);
+        ledger.process(ring.seqOf(slot));
       }
-      accounting.countProcessed(batch.slots.length);
     },
-    onBatchError: () => undefined,
-    onReleased: () => listenerRef.current?.onSlotsReleased(),
   });
-  const listener = new FrameListener({ ring, policy, accounting, batcher, ...(count ? { count } : {}) });
-  listenerRef.current = listener;
+  const listener = ingest.listener;
   return {
-    ring,
-    accounting,
+    ring: ingest.ring,
+    ledger,
     seen,
     listener,
-    batcher,
     holdBatches: () => (hold = true),
     openGates: () => {
       hold = false;
@@ -72,8 +68,7 @@ function pipeline(policy: RingPolicy, slots: number, count?: number) {
     },
     finish: async () => {
       await listener.closed;
-      await batcher.drain();
-      batcher.close();
+      await ingest.drain();
     },
   };
 }
@@ -101,8 +96,9 @@ describe('FrameListener', () => {
     const p = pipeline('block', 8, 20);
     await p.listener.connect(url);
     await p.finish();
-    expect(p.accounting.received).toBe(14);
-    expect(p.accounting.invalid).toEqual({
+    const counts = p.ledger.counts(20);
+    expect(counts.received).toBe(14);
+    expect(counts.invalid).toEqual({
       'short-message': 1,
       'bad-magic': 1,
       'bad-payload-length': 1,
@@ -115,10 +111,10 @@ describe('FrameListener', () => {
       'empty-payload': 1,
     });
     expect(p.seen).toEqual([0, 1, 8, 9]);
-    expect(p.accounting.processed).toBe(4);
-    expect(p.accounting.settled).toBe(14);
+    expect(counts.processed).toBe(4);
+    expect(p.ledger.reconcile(20).receivedEqualsProcessedPlusDroppedPlusInvalid).toBe(true);
     // Seq 3 came with a broken magic, so it cannot be trusted: it is reported missing.
-    expect(p.accounting.missingRanges(20)).toEqual([
+    expect(p.ledger.missingRanges(20)).toEqual([
       [3, 3],
       [10, 19],
     ]);
@@ -129,17 +125,16 @@ describe('FrameListener', () => {
     const p = pipeline('block', 4);
     p.holdBatches();
     await p.listener.connect(url);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await vi.waitFor(() => expect(p.listener.pauses).toBe(1));
     expect(p.ring.free).toBe(0);
-    expect(p.listener.pauses).toBe(1);
     expect(p.listener.backlogSize).toBeGreaterThan(0);
     p.openGates();
     const done = p.finish();
     // later batches pass freely
     await done;
     expect(p.seen).toEqual(Array.from({ length: 40 }, (_, i) => i));
-    expect(p.accounting.dropped).toEqual({});
-    expect(p.accounting.processed).toBe(40);
+    expect(p.ledger.counts(40).dropped).toEqual({});
+    expect(p.ledger.processed).toBe(40);
   });
 
   it('drop-oldest: drops the oldest waiting frames, counted, and never a frame in flight', async () => {
@@ -150,9 +145,10 @@ describe('FrameListener', () => {
     await p.listener.closed;
     p.openGates();
     await p.finish();
-    const dropped = p.accounting.dropped['ring-full']!;
+    const dropped = p.ledger.droppedCount('ring-full');
     expect(dropped).toBeGreaterThan(0);
-    expect(p.accounting.processed + dropped).toBe(40);
+    expect(p.ledger.processed + dropped).toBe(40);
+    expect(p.ledger.reconcile(40).reconciled).toBe(true);
     expect(p.seen.slice(0, 2)).toEqual([0, 1]); // the batch already in flight
     expect(p.seen.slice(-2)).toEqual([38, 39]); // the newest survive
     expect([...p.seen].sort((a, b) => a - b)).toEqual(p.seen);

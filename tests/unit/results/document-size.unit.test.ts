@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { RecordedSession } from '../../helpers/recorded-session.js';
 import { validateResultsDocument, type ResultsSample } from '../../../src/common/results-document.js';
-import { FASHION_MNIST_CLASSES, SessionRecorder, buildResultsDocument } from '../../../src/results/index.js';
+import { FASHION_MNIST_CLASSES, buildResultsDocument } from '../../../src/results/index.js';
 import { displayImage, renderSampleCard } from '../../../src/results/render.js';
 
 /** The server's default ws maxPayload (64 MiB): a submit message must fit in one frame. */
@@ -9,7 +10,7 @@ const FRAMES = 100_000;
 
 describe('results document size', () => {
   it(`stays far below the server's 64 MiB maxPayload for ${FRAMES} predictions`, async () => {
-    const recorder = new SessionRecorder();
+    const recorder = new RecordedSession();
     let state = 99;
     const random = (): number => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     // Noise frames: the least compressible samples, so the sample PNGs are as large as they get.
@@ -33,7 +34,7 @@ describe('results document size', () => {
     }
     // The real sample cards, as writeResultsFolder renders them.
     const samples: ResultsSample[] = [];
-    for (const sample of recorder.samples.samples()) {
+    for (const sample of recorder.recorder.samples.samples()) {
       const card = await renderSampleCard(await displayImage(sample.image), {
         seq: sample.seq,
         predicted: FASHION_MNIST_CLASSES[sample.label] ?? '',
@@ -52,11 +53,7 @@ describe('results document size', () => {
         mode: 'classify',
         source: { name: 'fashion-mnist-train', width: 28, height: 28, channels: 1 },
         model: { file: 'fashion-mnist-cnn.onnx', sha256: '0'.repeat(64) },
-        sent: FRAMES,
-        counts: recorder.counts,
-        receivedSeqs: recorder.receivedSeqs,
-        predictions: recorder.predictions,
-        samples: recorder.samples,
+        ...recorder.outcome(FRAMES),
         timings: { startedAt: t0, endedAt: t0 + FRAMES + 100 },
       },
       samples,

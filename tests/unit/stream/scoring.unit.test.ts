@@ -58,19 +58,28 @@ describe('scoreSubmission', () => {
     expect(score.serverReconciliation.predictedLabelsOutOfRange).toBe(1);
   });
 
-  it('checks the client counts against what the server sent', () => {
-    const ok = scoreSubmission(
-      doc([0], [0], {
-        received: 5,
-        missing: 1,
-        processed: 3,
-        dropped: { 'ring-full': 1 },
-        invalid: { 'bad-magic': 1 },
-      }),
-      6,
-      truth,
-    );
+  it('checks the client counts against what the server sent, with the one rule the client uses', () => {
+    const counts = {
+      received: 6,
+      missing: 1,
+      processed: 3,
+      dropped: { 'ring-full': 1 },
+      // bad-magic names no frame: 5 received with their seq + 1 missing = 6 sent.
+      invalid: { undecodable: 1, 'bad-magic': 1 },
+    };
+    const ok = scoreSubmission(doc([0], [0], counts), 6, truth);
     expect(ok.reconciled).toBe(true);
+    expect(ok.serverReconciliation.unattributed).toBe(1);
+    // Reconciled, but a frame is missing: not complete.
+    expect(ok.verdict).toMatchObject({ complete: false, reasons: ['frames-missing'] });
+    // A client that never learned `sent`, or learned another figure, does not reconcile.
+    expect(scoreSubmission(doc([0], [0], { ...counts, sent: null }), 6, truth).reconciled).toBe(false);
+    const other = scoreSubmission(doc([0], [0], { ...counts, sent: 7 }), 6, truth);
+    expect(other.reconciled).toBe(false);
+    expect(other.serverReconciliation.explanation).toContain('the server sent 6');
+    // How the session ended on the server enters the verdict.
+    const stopped = scoreSubmission(doc([0], [0]), 6, truth, { kind: 'stopped', count: 10 });
+    expect(stopped).toMatchObject({ reconciled: true, verdict: { complete: false, reasons: ['stopped'] } });
     const bad = scoreSubmission(doc([0], [0], { received: 5, missing: 0 }), 6, truth);
     expect(bad.serverReconciliation.checks).toMatchObject({
       receivedPlusMissingEqualsSent: false,

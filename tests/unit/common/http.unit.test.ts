@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { UserError } from '../../../src/common/errors.js';
-import { sendJson, startHttpServer, type HttpServer } from '../../../src/processing/http-server.js';
+import { sendJson, startHttpServer, type HttpServer } from '../../../src/common/http.js';
 
 let server: HttpServer | undefined;
 afterEach(async () => {

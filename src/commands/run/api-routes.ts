@@ -1,15 +1,16 @@
 /**
- * The `/api/*` routes of a run's HTTP server (the port that also serves `/metrics`):
- * `GET /api/status`, `GET /api/uniques`, `POST /api/save {"name": "…"}`. The run command mounts
- * `handleDedupeApi` in its server; it answers JSON and never throws.
+ * The `/api/*` routes of a run's HTTP server (the port that also serves `/metrics`), over the run's
+ * unique store: `GET /api/status`, `GET /api/uniques`, `POST /api/save {"name": "…"}`. They answer JSON
+ * and never throw.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { UserError, errorMessage } from '../common/errors.js';
-import { loggerFor } from '../common/logger.js';
-import { metric, metricsRegistry, prom } from '../common/metrics.js';
-import type { StreamDeduper } from './stream-deduper.js';
+import { UserError, errorMessage } from '../../common/errors.js';
+import { sendJson as send, type HttpServer } from '../../common/http.js';
+import { loggerFor } from '../../common/logger.js';
+import { metric, metricsRegistry, prom } from '../../common/metrics.js';
+import type { StreamDeduper } from '../../dedupe/index.js';
 
-const log = loggerFor('dedupe-api');
+const log = loggerFor('run.api');
 const MAX_BODY_BYTES = 64 * 1024;
 
 const apiErrors = () =>
@@ -23,15 +24,6 @@ const apiErrors = () =>
         registers: [metricsRegistry],
       }),
   );
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-  });
-  res.end(text);
-}
 
 function reject(res: ServerResponse, status: number, reason: string, message: string): void {
   apiErrors().inc({ reason });
@@ -114,4 +106,11 @@ async function route(
     if (err instanceof UserError) return reject(res, 400, 'bad-name', err.message);
     throw err;
   }
+}
+
+/** Mounts the routes on the run's HTTP server; they answer 409 until a dedupe session runs. */
+export function mountRunApi(http: HttpServer, getDeduper: () => StreamDeduper | undefined): void {
+  http.prefix('/api/', (req, res) => {
+    handleDedupeApi(req, res, getDeduper);
+  });
 }

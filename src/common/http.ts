@@ -1,13 +1,14 @@
 /**
- * The run's HTTP server: `/metrics` (Prometheus text from the shared registry) and any routes a stage
- * mounts (`/api/...` of the dedupe stage). One line per route; unknown paths are 404 and a handler's
- * failure is a 500 with a one-line JSON error, never a crash.
+ * HTTP helpers shared by the stream server's ports and the run's HTTP port: listening with a one-line
+ * error, closing, JSON replies, Prometheus `/metrics`, and a small router (`startHttpServer`): one line
+ * per route; unknown paths are 404 and a handler's failure is a 500 with a one-line JSON error, never a
+ * crash.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { UserError, errorMessage } from '../common/errors.js';
-import { loggerFor } from '../common/logger.js';
-import { metricsRegistry } from '../common/metrics.js';
+import { UserError, errorMessage } from './errors.js';
+import { loggerFor } from './logger.js';
+import { metricsRegistry } from './metrics.js';
 
 const log = loggerFor('http');
 
@@ -25,7 +26,7 @@ export interface HttpServer {
   route(method: string, path: string, handler: RouteHandler): void;
   /**
    * Mounts `handler` on every path under `prefix` (any method), for a stage that routes its own requests
-   * (it answers, including its own 404/405). Exact routes win over prefixes.
+   * (it answers, including its own 404/405). Exact routes win over prefixes; the longest prefix wins.
    */
   prefix(prefix: string, handler: RouteHandler): void;
   close(): Promise<void>;
@@ -35,8 +36,52 @@ export interface HttpServerOptions {
   host?: string;
   /** 0 = any free port. */
   port: number;
-  /** The flag that sets the port, named when it is taken (default --metrics-port). */
-  portFlag?: string;
+  /** Names the server in a listen error (default "the metrics server"). */
+  what?: string;
+  /** What to do about a listen error (default: choose another --metrics-port). */
+  hint?: string;
+}
+
+/**
+ * Listens on `host:port` and resolves with the port bound (0 = any free port). A failure is a one-line
+ * UserError: "<what> cannot listen on host:port (EADDRINUSE)[: hint]".
+ */
+export function listen(
+  server: http.Server,
+  port: number,
+  host: string,
+  what: string,
+  hint?: string,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      const because = err.code ?? errorMessage(err);
+      reject(
+        new UserError(`${what} cannot listen on ${host}:${port} (${because})${hint ? `: ${hint}` : ''}`),
+      );
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/** Closes `server`, cutting its open connections. */
+export function closeHttp(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+/** Answers with the Prometheus text of the shared registry. */
+export function serveMetrics(res: http.ServerResponse): void {
+  metricsRegistry.metrics().then(
+    (text) => res.writeHead(200, { 'content-type': metricsRegistry.contentType }).end(text),
+    (err: unknown) => res.writeHead(500).end(errorMessage(err)),
+  );
 }
 
 /** Sends `body` as JSON with `status`. */
@@ -53,11 +98,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const host = options.host ?? '127.0.0.1';
   const routes = new Map<string, RouteHandler>();
   const prefixes = new Map<string, RouteHandler>();
-  routes.set('GET /metrics', async (_req, res) => {
-    const body = await metricsRegistry.metrics();
-    res.writeHead(200, { 'content-type': metricsRegistry.contentType });
-    res.end(body);
-  });
+  routes.set('GET /metrics', (_req, res) => serveMetrics(res));
 
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? host}`);
@@ -88,17 +129,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(
-        new UserError(
-          `cannot serve HTTP on ${host}:${options.port} (${err.code ?? err.message}): choose another ${options.portFlag ?? '--metrics-port'} (0 = any free port)`,
-        ),
-      ),
-    );
-    server.listen(options.port, host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listen(
+    server,
+    options.port,
+    host,
+    options.what ?? 'the metrics server',
+    options.hint ?? 'choose another --metrics-port (0 = any free port)',
+  );
   log.info('metrics and API listening', { url: `http://${host}:${port}/metrics` });
 
   return {
@@ -111,10 +148,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       prefixes.set(prefix, handler);
     },
     close() {
-      return new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      return closeHttp(server);
     },
   };
 }

@@ -1,5 +1,5 @@
 /** Save names (order numbers) become folder names: they must not escape `<out>/uniques/`. */
-import { UserError } from '../common/errors.js';
+import { UserError } from './errors.js';
 
 export const MAX_SAVE_NAME_LENGTH = 100;
 

@@ -1,0 +1,60 @@
+/** The `run` options the pipeline reads, with the defaults of src/common/config.ts filled in. */
+import { resolveConfig, type RunConfig } from '../../common/config.js';
+import type { Method, Metric } from '../../dedupe/index.js';
+
+/** RunConfig types every option as optional; the pipeline's view has the defaulted ones set. */
+export interface PipelineConfig {
+  host: string;
+  framesPort: number;
+  controlPort: number;
+  source?: string;
+  count?: number;
+  fps: number;
+  mode: 'classify' | 'dedupe' | 'both';
+  out: string;
+  metricsPort: number;
+  modelsDir: string;
+  workers?: number;
+  batchSize: number;
+  batchWaitMs: number;
+  ringSlots: number;
+  ringPolicy: 'block' | 'drop-oldest';
+  classifier: string;
+  method: Method;
+  metric: Metric;
+  threshold?: number;
+  approximateAbove: number;
+  imageSaveQuality: number;
+  saveName?: string;
+  changeOptions?: string;
+  /** Similar-image index the saved uniques go into (and the HTTP port serves search over). */
+  index?: string;
+  annFile?: string;
+  maxUploadBytes?: number;
+}
+
+const REQUIRED = [
+  'host',
+  'framesPort',
+  'controlPort',
+  'fps',
+  'mode',
+  'out',
+  'metricsPort',
+  'modelsDir',
+  'batchSize',
+  'batchWaitMs',
+  'ringSlots',
+  'ringPolicy',
+] as const;
+
+/** `config` over the option defaults of src/common/config.ts. */
+export function pipelineConfig(config: Partial<RunConfig> | Partial<PipelineConfig>): PipelineConfig {
+  const defaults = resolveConfig('run', {}, {}) as Partial<PipelineConfig>;
+  const given = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));
+  const merged = { ...defaults, ...given } as Partial<PipelineConfig>;
+  for (const key of REQUIRED) {
+    if (merged[key] === undefined) throw new Error(`run: option ${key} has no value`);
+  }
+  return merged as PipelineConfig;
+}

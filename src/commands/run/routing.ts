@@ -1,0 +1,130 @@
+/**
+ * Where each batch goes: to the workers (the tasks of the analysis plan), then every frame's result to
+ * the ledger (processed, or invalid with the worker's reason), the recorder (predictions, samples), the
+ * unique store (in seq order) and the latency metrics.
+ */
+import type { FrameRing } from '../../common/frame-ring.js';
+import { loggerFor } from '../../common/logger.js';
+import type { InvalidReason, SessionLedger } from '../../common/session/index.js';
+import {
+  featureOf,
+  type AnalysisPool,
+  type ClassifyResult,
+  type ImagesResult,
+  type ModelRef,
+} from '../../analysis/index.js';
+import type { ChangeOptions, Feature, Method, StreamDeduper } from '../../dedupe/index.js';
+import { pipelineMetrics, type Batch } from '../../processing/index.js';
+import type { SessionRecorder } from '../../results/index.js';
+import { PHOTO_EMBEDDER, type AnalysisPlan } from './plan.js';
+
+const log = loggerFor('run.routing');
+
+export interface RoutingOptions {
+  pool: AnalysisPool;
+  plan: AnalysisPlan;
+  model: ModelRef;
+  method: Method;
+  change: ChangeOptions;
+  ledger: SessionLedger;
+  recorder: SessionRecorder;
+  deduper?: StreamDeduper;
+  /** The stream the unique store keeps frames of (the session's source). */
+  streamId: string;
+  onProgress?: (processed: number) => void;
+}
+
+export interface ResultRouting {
+  /** Analyses a batch and routes its results (the ingest's `run`). */
+  run(batch: Batch, ring: FrameRing): Promise<void>;
+  /** Time the workers spent in inference and in preparing tensors, summed over consumed batches. */
+  readonly workerMs: { infer: number; prep: number };
+}
+
+function embeddingFeature(result: ClassifyResult, i: number): Feature {
+  const d = result.embeddingDim;
+  if (!result.embeddings || d === 0) throw new Error('classifier returned no embedding for dedupe');
+  return { kind: 'embedding', vector: result.embeddings.slice(i * d, (i + 1) * d) };
+}
+
+export function createResultRouting(options: RoutingOptions): ResultRouting {
+  const { pool, plan, ledger, recorder, deduper } = options;
+  const workerMs = { infer: 0, prep: 0 };
+
+  const consume = (
+    batch: Batch,
+    ring: FrameRing,
+    classified: ClassifyResult | undefined,
+    images: ImagesResult | undefined,
+  ): void => {
+    const inferMs = (classified?.inferMs ?? 0) + (images?.inferMs ?? 0);
+    pipelineMetrics.inferenceSeconds.observe(inferMs / 1000);
+    workerMs.infer += inferMs;
+    workerMs.prep += (classified?.prepMs ?? 0) + (images?.prepMs ?? 0);
+    const now = Date.now();
+    // A frame that failed in either task is counted once, as invalid with the first reason.
+    let failed: Set<number> | undefined;
+    for (const f of [...(classified?.failed ?? []), ...(images?.failed ?? [])]) {
+      failed ??= new Set();
+      if (failed.has(f.index)) continue;
+      failed.add(f.index);
+      const reason = f.reason as InvalidReason;
+      ledger.invalid(reason, ring.seqOf(batch.slots[f.index]!));
+      log.warn('frame could not be analysed', { reason, message: f.message });
+    }
+    for (let i = 0; i < batch.slots.length; i++) {
+      if (failed?.has(i)) continue;
+      const slot = batch.slots[i]!;
+      const sentAt = ring.sentAtOf(slot);
+      const seq = ring.seqOf(slot);
+      const image = ring.frame(slot);
+      if (plan.labels && classified) {
+        recorder.predicted(seq, classified.labels[i]!, classified.confidences[i]!, image, sentAt, now);
+      } else {
+        recorder.processed(sentAt, now);
+      }
+      if (deduper) {
+        const feature =
+          plan.images && images ? featureOf(images, i, options.method) : embeddingFeature(classified!, i);
+        deduper.accept({ streamId: options.streamId, seq, feature, image });
+      }
+      ledger.process(seq);
+      pipelineMetrics.endToEndSeconds.observe((now - sentAt) / 1000);
+    }
+    options.onProgress?.(ledger.processed);
+  };
+
+  // The unique store decides in seq order: batches are consumed in dispatch order (= arrival order).
+  let turn: Promise<unknown> = Promise.resolve();
+  return {
+    workerMs,
+    run(batch, ring) {
+      const sidecars = ring.sidecarsOf(batch.slots);
+      const work = Promise.all([
+        plan.classify
+          ? pool.run({
+              kind: 'classify',
+              model: options.model,
+              slots: batch.slots,
+              sidecars,
+              embedding: plan.classifierEmbedding,
+            })
+          : undefined,
+        plan.images
+          ? pool.run({
+              kind: 'images',
+              method: options.method,
+              ...(options.method === 'cnn' ? { model: PHOTO_EMBEDDER } : {}),
+              ...(options.method === 'change' ? { change: options.change } : {}),
+              slots: batch.slots,
+              sidecars,
+            })
+          : undefined,
+      ]);
+      if (!deduper) return work.then(([c, im]) => consume(batch, ring, c, im));
+      const done = turn.then(() => work).then(([c, im]) => consume(batch, ring, c, im));
+      turn = done.catch(() => undefined);
+      return done;
+    },
+  };
+}

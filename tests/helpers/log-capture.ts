@@ -1,0 +1,32 @@
+/** Captures what the process-wide winston logger writes, as the objects it logs (a real transport). */
+import { Writable } from 'node:stream';
+import winston from 'winston';
+import { logger } from '../../src/common/logger.js';
+
+export type LogEntry = Record<string, unknown> & { message: string; level: string };
+
+export function captureLogs(): { entries: LogEntry[]; stop(): void } {
+  const entries: LogEntry[] = [];
+  const stream = new Writable({
+    objectMode: true,
+    write(info: LogEntry, _encoding, done) {
+      entries.push({ ...info });
+      done();
+    },
+  });
+  const transport = new winston.transports.Stream({ stream, level: 'info' });
+  // The logger lets info through to the capture; the other transports keep the level they had.
+  const level = logger.level;
+  const others = logger.transports.map((t) => [t, t.level] as const);
+  for (const [t] of others) t.level ??= level;
+  logger.level = 'debug';
+  logger.add(transport);
+  return {
+    entries,
+    stop() {
+      logger.remove(transport);
+      for (const [t, was] of others) t.level = was;
+      logger.level = level;
+    },
+  };
+}
