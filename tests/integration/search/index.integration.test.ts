@@ -177,10 +177,11 @@ describe.each(backends)('index on $name', (backend) => {
       expect(idOf.get(deleted)).toBeDefined();
       expect(await store.image(idOf.get(deleted)!)).toBeUndefined();
       // The changed file keeps its id and now has the vector of its new content.
-      const twin = await searcher.searchId(changedId, { k: 2, exact: true });
+      // (k 3: the set holds byte-identical copies, which tie at distance 0.)
+      const twin = await searcher.searchId(changedId, { k: 3, exact: true });
       expect(twin[0]!.id).toBe(changedId);
-      expect(twin[1]!.id).toBe(idOf.get(caltechFiles[40]!));
-      expect(twin[1]!.distance).toBeLessThan(1e-5);
+      const source = twin.find((h) => h.id === idOf.get(caltechFiles[40]!));
+      expect(source?.distance).toBeLessThan(1e-5);
       const forest = await searcher.searchVector(
         ((await embedder.embed([added]))[0] as { vector: Float32Array }).vector,
         { k: 1 },
