@@ -1,9 +1,10 @@
 /**
  * A throwaway MariaDB server for tests: a fresh data directory in a temp folder, loopback only, on an
  * ephemeral port, stopped (and its data deleted) by `stop()`. Uses Debian's mariadb-server binaries.
+ * Plain JavaScript (with mariadb.d.ts) so that the benchmarks use it too.
  * In CI (CI=true) a missing server is a failure with a clear message; elsewhere the caller may skip.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
@@ -17,43 +18,35 @@ const INSTALL_CANDIDATES = [
   '/usr/sbin/mariadb-install-db',
 ];
 
-export interface MariaDb {
-  /** mysql://root@127.0.0.1:<port>/<database> */
-  url: string;
-  port: number;
-  /** A new, empty database on the same server (one per test). */
-  createDatabase(name: string): Promise<string>;
-  stop(): Promise<void>;
-}
-
-export function mariadbBinaries(): { server: string; install: string } | undefined {
+/** @returns {{ server: string, install: string } | undefined} */
+export function mariadbBinaries() {
   const server = SERVER_CANDIDATES.find((p) => existsSync(p));
   const install = INSTALL_CANDIDATES.find((p) => existsSync(p));
   return server && install ? { server, install } : undefined;
 }
 
 /** Why MariaDB tests cannot run here, or undefined when they can. Throws in CI. */
-export function mariadbMissing(): string | undefined {
+export function mariadbMissing() {
   if (mariadbBinaries()) return undefined;
   const reason = `MariaDB server not found (${SERVER_CANDIDATES.join(', ')}): install Debian's mariadb-server (.ci/run does)`;
   if (process.env.CI === 'true') throw new Error(reason);
   return reason;
 }
 
-function freePort(): Promise<number> {
+function freePort() {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
+      const port = server.address().port;
       server.close(() => resolve(port));
     });
   });
 }
 
-async function waitForExit(child: ChildProcess, ms: number): Promise<void> {
+async function waitForExit(child, ms) {
   if (child.exitCode !== null || child.signalCode !== null) return;
-  await new Promise<void>((resolve) => {
+  await new Promise((resolve) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       resolve();
@@ -65,7 +58,7 @@ async function waitForExit(child: ChildProcess, ms: number): Promise<void> {
   });
 }
 
-export async function startMariaDb(): Promise<MariaDb> {
+export async function startMariaDb() {
   const bins = mariadbBinaries();
   if (!bins) throw new Error(mariadbMissing() ?? 'MariaDB server not found');
   const dir = await mkdtemp(path.join(tmpdir(), 'framesift-mariadb-'));
@@ -108,17 +101,17 @@ export async function startMariaDb(): Promise<MariaDb> {
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  child.stdout.on('data', (d) => (log += d.toString()));
+  child.stderr.on('data', (d) => (log += d.toString()));
   // Ready when it says so on stderr ("ready for connections"), or failed when it exits first.
-  await new Promise<void>((resolve, reject) => {
+  await new Promise((resolve, reject) => {
     const onData = () => {
       if (log.includes('ready for connections')) {
         cleanup();
         resolve();
       }
     };
-    const onExit = (code: number | null) => {
+    const onExit = (code) => {
       cleanup();
       reject(new Error(`mariadbd exited (${code}) before it was ready:\n${log.slice(-2000)}`));
     };
@@ -128,12 +121,12 @@ export async function startMariaDb(): Promise<MariaDb> {
     }, 60_000);
     const cleanup = () => {
       clearTimeout(timer);
-      child.stderr!.off('data', onData);
+      child.stderr.off('data', onData);
       child.off('exit', onExit);
     };
-    child.stderr!.on('data', onData);
+    child.stderr.on('data', onData);
     child.once('exit', onExit);
-  }).catch(async (err: unknown) => {
+  }).catch(async (err) => {
     child.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
     throw err;
@@ -143,7 +136,7 @@ export async function startMariaDb(): Promise<MariaDb> {
   return {
     port,
     url: `mysql://root@127.0.0.1:${port}/`,
-    async createDatabase(name: string) {
+    async createDatabase(name) {
       const conn = await mysql.createConnection({ host: '127.0.0.1', port, user: 'root' });
       try {
         await conn.query(`CREATE DATABASE \`${name}\``);
