@@ -8,25 +8,30 @@ import { loadModel } from '../dist/analysis/models.js';
 import * as images from '../dist/analysis/tasks/images.js';
 import { createUniqueStore, hexToHash, scorePartition } from '../dist/dedupe/index.js';
 
-/** Features of every readable file of `set` for `method`: Map<file, Feature>. */
-export async function setFeatures(set, method, embedder) {
+/**
+ * Features of every readable file of `set` for `method`: Map<file, Feature>. cnn features are made by the
+ * workers' own functions for `recipe` (view, layout thumbnail), inference in chunks of 16.
+ */
+export async function setFeatures(set, method, embedder, recipe = images.DEFAULT_CNN_RECIPE) {
   const features = new Map();
   const failed = [];
   const pending = [];
+  const plane = 224 * 224;
   const flush = async () => {
     if (pending.length === 0) return;
     const n = pending.length;
-    const input = new Float32Array(n * 3 * 224 * 224);
-    pending.forEach((p, i) => images.rgbToChw(p.pixels, input, i * 3 * 224 * 224, 224 * 224));
+    const input = new Float32Array(n * 3 * plane);
+    pending.forEach((p, i) => images.rgbToChw(p.pixels, input, i * 3 * plane, plane));
     const out = await embedder.session.run({ input: new ort.Tensor('float32', input, [n, 3, 224, 224]) });
     const emb = out.embedding;
     const dim = emb.dims[1];
-    pending.forEach((p, i) =>
-      features.set(p.file, {
-        kind: 'embedding',
-        vector: new Float32Array(emb.data.slice(i * dim, (i + 1) * dim)),
-      }),
-    );
+    pending.forEach((p, i) => {
+      const vector = new Float32Array(emb.data.slice(i * dim, (i + 1) * dim));
+      features.set(
+        p.file,
+        p.layout ? { kind: 'embedding', vector, layout: p.layout } : { kind: 'embedding', vector },
+      );
+    });
     pending.length = 0;
   };
   for (const file of set.files) {
@@ -35,8 +40,9 @@ export async function setFeatures(set, method, embedder) {
       const bytes = await readFile(path.join(set.dir, file));
       input = images.decodeNetpbm(bytes) ?? { encoded: bytes };
       if (method === 'cnn') {
-        pending.push({ file, pixels: await images.photoPixels(input) });
-        if (pending.length === 32) await flush();
+        const pixels = await images.recipeView(input, recipe, await images.imageSize(input));
+        pending.push({ file, pixels, layout: recipe.layout ? images.layoutThumbnail(pixels) : undefined });
+        if (pending.length === 16) await flush();
       } else if (method === 'phash') {
         features.set(file, { kind: 'hash', hash: await images.phashOf(input) });
       } else if (method === 'mse') {
@@ -50,6 +56,19 @@ export async function setFeatures(set, method, embedder) {
   }
   await flush();
   return { features, failed };
+}
+
+/** Per transform of the generated set: the share of copies in the same cell as their original. */
+export function transformRecall(set, cellOf) {
+  const per = {};
+  for (const [file, transform] of set.transformOf) {
+    if (transform === 'original' || !cellOf.has(file)) continue;
+    const original = `${file.split('/')[0]}/original.jpg`;
+    per[transform] ??= { found: 0, copies: 0 };
+    per[transform].copies++;
+    if (cellOf.get(file) === cellOf.get(original)) per[transform].found++;
+  }
+  return Object.fromEntries(Object.entries(per).map(([t, { found, copies }]) => [t, found / copies]));
 }
 
 /** Replays the incremental store in name order; returns Map<file, cell id> for scoring. */
@@ -76,7 +95,7 @@ export async function loadEmbedder(modelsDir) {
 }
 
 export const SWEEPS = {
-  cnn: Array.from({ length: 40 }, (_, i) => +(0.02 * (i + 1)).toFixed(3)),
+  cnn: Array.from({ length: 18 }, (_, i) => +(0.1 + 0.04 * i).toFixed(3)),
   phash: Array.from({ length: 33 }, (_, i) => i),
   mse: [0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.12, 0.15],
   change: [0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5],

@@ -6,11 +6,10 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import { loadModel } from '../dist/analysis/models.js';
 import { EMBED_CHUNK } from '../dist/analysis/tasks/images.js';
 import { runPipeline } from '../dist/commands/run.js';
+import { measureCeiling } from './dedupe-ceiling.js';
 import { startServerProcess } from './server-process.js';
 
 const PHOTOS = Number(process.env.BENCH_DEDUPE_STREAM_PHOTOS ?? 300);
@@ -33,24 +32,6 @@ async function makeFrames(dataRoot, dir) {
   return n;
 }
 
-async function inferenceOnly(modelsDir, batchSize, intraOpThreads, frames) {
-  const { session } = await loadModel('mobilenet-v3-small-075', { modelsDir, intraOpThreads });
-  const input = new Float32Array(batchSize * 3 * 224 * 224);
-  for (let i = 0; i < input.length; i++) input[i] = ((i * 2654435761) % 256) / 255;
-  const tensor = new ort.Tensor('float32', input, [batchSize, 3, 224, 224]);
-  await session.run({ input: tensor });
-  const start = performance.now();
-  let done = 0;
-  while (done < frames) {
-    const out = await session.run({ input: tensor });
-    out.embedding.dispose();
-    done += batchSize;
-  }
-  const seconds = (performance.now() - start) / 1000;
-  await session.release();
-  return done / seconds;
-}
-
 export async function streamThroughput(notes, { modelsDir, dataRoot }) {
   const dir = path.join(os.tmpdir(), `framesift-bench-stream-${process.pid}`);
   try {
@@ -60,11 +41,10 @@ export async function streamThroughput(notes, { modelsDir, dataRoot }) {
       resultsDir: path.join(dir, 'server'),
     });
     try {
-      for (const [workers, batchSize] of [
-        [undefined, undefined],
-        [undefined, 32],
-        [2, 32],
-      ]) {
+      const frames = (await readdir(path.join(dir, 'frames'))).sort().map((f) => path.join(dir, 'frames', f));
+      const ceilingSample = frames.filter((_, i) => i % REPEAT === 0).slice(0, 160);
+      const before = await measureCeiling(ceilingSample, modelsDir);
+      for (const [workers, batchSize] of [[2, undefined]]) {
         const cpu0 = process.cpuUsage();
         const result = await runPipeline(
           {
@@ -87,18 +67,21 @@ export async function streamThroughput(notes, { modelsDir, dataRoot }) {
         const processed = result.accounting.processed;
         const fps = processed / (result.streamMs / 1000);
         const status = result.deduper.status();
-        // The images task runs inference in chunks of EMBED_CHUNK frames: compare at that batch size.
-        const inferFps = await inferenceOnly(
-          modelsDir,
-          EMBED_CHUNK,
-          result.intraOpThreads,
-          Math.max(256, processed),
+        // The ceiling is measured before and after the run: the mean brackets load changes during it.
+        const after = await measureCeiling(ceilingSample, modelsDir);
+        const ceiling = (before.ceiling + after.ceiling) / 2;
+        notes.push(
+          `stream ceiling (read + decode + view + layout + inference of one 640×480 JPEG frame on one thread: ` +
+            `${before.msPerImage.toFixed(1)} ms before, ${after.msPerImage.toFixed(1)} ms after the run) × ${before.cores} cores = ` +
+            `${ceiling.toFixed(0)} frames/s; run --mode dedupe --workers ${workers}: ${fps.toFixed(0)} frames/s = ` +
+            `${(fps / ceiling).toFixed(2)} of the ceiling; client CPU per frame ${((cpu.user + cpu.system) / 1e3 / processed).toFixed(1)} ms vs the ceiling's ` +
+            `${((before.cpuMsPerImage + after.cpuMsPerImage) / 2).toFixed(1)} ms = CPU efficiency ${((before.cpuMsPerImage + after.cpuMsPerImage) / 2 / ((cpu.user + cpu.system) / 1e3 / processed)).toFixed(2)}`,
         );
         notes.push(
           `stream: run --mode dedupe (cnn) over ${count} 640×480 JPEG frames from a folder source at fps 0, ` +
             `${result.threads} worker(s) × ${result.intraOpThreads} intra-op, batch ${result.batchSize} (inference in chunks of ${EMBED_CHUNK}): ` +
             `${fps.toFixed(0)} frames/s end-to-end (${processed} processed, ${status.uniques} uniques); ` +
-            `inference-only, same model, batch ${EMBED_CHUNK}, same threads: ${inferFps.toFixed(0)} images/s; client CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s; load average ${os.loadavg()[0].toFixed(1)}`,
+            `client CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s; load average ${os.loadavg()[0].toFixed(1)}`,
         );
       }
     } finally {

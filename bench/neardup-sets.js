@@ -65,3 +65,20 @@ export function loadSets(root = testDataRoot()) {
   }
   return sets;
 }
+
+/** The generated benchmark (bench/neardup-generate.js) as a set; builds it when missing. */
+export async function loadGeneratedSet(root = testDataRoot()) {
+  const { GENERATED_DIR, ensureGenerated } = await import('./neardup-generate.js');
+  const gt = await ensureGenerated(root);
+  const groupOf = new Map();
+  for (const g of gt.groups) for (const m of g.members) groupOf.set(m, g.id);
+  return {
+    name: 'generated',
+    dir: GENERATED_DIR,
+    files: walk(GENERATED_DIR),
+    groupOf,
+    excluded: new Set(),
+    transformOf: new Map(Object.entries(gt.transformOf)),
+    groups: gt.groups,
+  };
+}

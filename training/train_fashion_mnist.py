@@ -18,6 +18,7 @@ import argparse
 import gzip
 import hashlib
 import json
+import math
 import os
 import struct
 import sys
@@ -65,30 +66,33 @@ def conv_bn(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
-# Candidate architectures: channel widths of the three conv blocks. Both: conv-pool, conv-pool, conv-pool,
-# flatten (C×3×3) -> fc 128 (embedding) -> fc 10.
-ARCHS = {
-    "base": (16, 32, 64),
-    "small": (12, 24, 48),
-    "wide": (24, 48, 64),
+# Candidate architectures: conv widths per stage; every stage is its 3x3 convolutions (BN, ReLU) followed by
+# a 2x2 max-pool (28 -> 14 -> 7 -> 3), then flatten (C x 3 x 3) -> fc 128 (embedding) -> fc 10.
+ARCHS: dict[str, tuple[tuple[int, ...], ...]] = {
+    "base": ((16,), (32,), (64,)),
+    "small": ((12,), (24,), (48,)),
+    "wide": ((24,), (48,), (64,)),
+    # a second convolution at 7x7 (the cheapest place to add depth that still sees spatial layout)
+    "deep": ((16,), (32,), (64, 64)),
+    # wider middle stage plus the extra 7x7 convolution
+    "deep-wide": ((16,), (32,), (64, 96)),
 }
 
 
 class FashionCNN(nn.Module):
-    def __init__(self, widths: tuple[int, int, int], embedding_dim: int = 128):
+    def __init__(self, stages: tuple[tuple[int, ...], ...], embedding_dim: int = 128):
         super().__init__()
-        c1, c2, c3 = widths
         self.register_buffer("mean", torch.tensor(PIXEL_MEAN))
         self.register_buffer("std", torch.tensor(PIXEL_STD))
-        self.features = nn.Sequential(
-            conv_bn(1, c1),
-            nn.MaxPool2d(2),  # 14x14
-            conv_bn(c1, c2),
-            nn.MaxPool2d(2),  # 7x7
-            conv_bn(c2, c3),
-            nn.MaxPool2d(2),  # 3x3
-        )
-        self.embed = nn.Linear(c3 * 3 * 3, embedding_dim)
+        layers: list[nn.Module] = []
+        cin = 1
+        for stage in stages:
+            for cout in stage:
+                layers.append(conv_bn(cin, cout))
+                cin = cout
+            layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
+        self.embed = nn.Linear(cin * 3 * 3, embedding_dim)
         self.dropout = nn.Dropout(0.25)
         self.classifier = nn.Linear(embedding_dim, 10)
 
@@ -100,14 +104,16 @@ class FashionCNN(nn.Module):
         return logits, embedding
 
 
-def count_macs(widths: tuple[int, int, int], embedding_dim: int = 128) -> int:
+def count_macs(stages: tuple[tuple[int, ...], ...], embedding_dim: int = 128) -> int:
     """Multiply-accumulates per image of FashionCNN (convolutions and linear layers; pools/ReLU excluded)."""
-    c1, c2, c3 = widths
-    macs = 28 * 28 * c1 * 1 * 9
-    macs += 14 * 14 * c2 * c1 * 9
-    macs += 7 * 7 * c3 * c2 * 9
-    macs += c3 * 9 * embedding_dim + embedding_dim * 10
-    return macs
+    macs = 0
+    cin, size = 1, 28
+    for stage in stages:
+        for cout in stage:
+            macs += size * size * cout * cin * 9
+            cin = cout
+        size //= 2
+    return macs + cin * 9 * embedding_dim + embedding_dim * 10
 
 
 def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -166,11 +172,19 @@ def main() -> int:
     parser.add_argument("--arch", choices=sorted(ARCHS), default="base")
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=4e-3, help="peak learning rate of the one-cycle schedule")
+    parser.add_argument("--lr", type=float, default=4e-3, help="peak learning rate")
+    parser.add_argument(
+        "--schedule",
+        choices=["onecycle", "cosine"],
+        default="onecycle",
+        help="onecycle (25%% warm-up; the committed model) or cosine (linear warm-up, then cosine decay to 0)",
+    )
+    parser.add_argument("--warmup-epochs", type=float, default=1.0, help="cosine schedule: linear warm-up epochs")
     parser.add_argument("--weight-decay", type=float, default=5e-4)
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=20240601)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--progress", type=int, default=0, help="print a progress line every N steps (0: off)")
     parser.add_argument("--opset", type=int, default=17)
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "models" / "fashion-mnist-cnn.onnx")
     parser.add_argument(
@@ -200,9 +214,22 @@ def main() -> int:
         gen = torch.Generator().manual_seed(args.seed)
         steps_per_epoch = (len(x_train) + args.batch_size - 1) // args.batch_size
         optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-        schedule = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=steps_per_epoch, pct_start=0.25
-        )
+        total_steps = args.epochs * steps_per_epoch
+        warmup_steps = max(1, int(args.warmup_epochs * steps_per_epoch))
+
+        def lr_factor(step: int) -> float:
+            # linear warm-up, then cosine decay to zero over the remaining steps
+            if step < warmup_steps:
+                return (step + 1) / warmup_steps
+            progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+            return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+        if args.schedule == "cosine":
+            schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+        else:
+            schedule = torch.optim.lr_scheduler.OneCycleLR(
+                optimizer, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=steps_per_epoch, pct_start=0.25
+            )
         loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
         for epoch in range(1, args.epochs + 1):
             started = time.time()
@@ -219,6 +246,9 @@ def main() -> int:
                 optimizer.step()
                 schedule.step()
                 total_loss += float(loss) * len(idx)
+                step = i // args.batch_size + 1
+                if args.progress and step % args.progress == 0:
+                    print(f"  epoch {epoch} step {step}/{steps_per_epoch} {time.time() - started:.0f} s", flush=True)
             test_acc = evaluate(model, x_test, y_test)
             entry = {
                 "epoch": epoch,
@@ -241,7 +271,11 @@ def main() -> int:
             "batchSize": args.batch_size,
             "optimizer": "AdamW",
             "peakLr": args.lr,
-            "schedule": "OneCycle (pct_start 0.25)",
+            "schedule": (
+                f"linear warm-up {args.warmup_epochs} epoch(s), then cosine decay to 0"
+                if args.schedule == "cosine"
+                else "OneCycle (pct_start 0.25)"
+            ),
             "weightDecay": args.weight_decay,
             "labelSmoothing": args.label_smoothing,
             "augmentation": "random crop 28 from 2px zero padding, horizontal flip p=0.5",

@@ -102,6 +102,7 @@ export async function runPipeline(
         change,
         plan.images ? PHOTO_EMBEDDER : model,
         plan.images ? warm.embedder?.[0] : warm.classifier?.[0],
+        plan.classifierEmbedding,
       );
     const routing = createResultRouting({
       pool,

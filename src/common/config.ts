@@ -260,7 +260,7 @@ export const OPTIONS = {
     schema: nonNegative,
     expected: 'a number ≥ 0',
     description:
-      'A frame at or below this distance from a kept frame is a duplicate; the distance is, per method: cnn 1−cosine of L2-normalised embeddings (0–2; l2: Euclidean of normalised, rmse: root-mean-square of raw features), phash differing bits of 64 (0–64), mse mean squared difference of 16×16 gray thumbnails in [0,1], change changed-area fraction vs the last kept frame (0–1). Default: measured per method (cnn cosine 0.5, l2 1.0, rmse 0.42; phash 16; mse 0.015; change 0.3; see docs/dedupe.md).',
+      'A frame at or below this distance from a kept frame is a duplicate; the distance is, per method: cnn 1−cosine of L2-normalised embeddings (0–2; l2: Euclidean of normalised, rmse: root-mean-square of raw features; photos whose 16×16 layout thumbnails are within cosine 0.1 are duplicates too), phash differing bits of 64 (0–64), mse mean squared difference of 16×16 gray thumbnails in [0,1], change changed-area fraction vs the last kept frame (0–1). Default: measured per method (cnn cosine 0.4, l2 0.8944, rmse 0.42, on 28×28 gray streams, compared by the classifier embedding, cosine 0.003; phash 16; mse 0.015; change 0.3; see docs/dedupe.md).',
     commands: ['run', 'dedupe'],
   }),
   approximateAbove: option({

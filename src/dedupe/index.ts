@@ -23,6 +23,7 @@ export {
 } from './distance.js';
 export { PHASH_INPUT_SIZE, hashToHex, hexToHash, perceptualHash } from './hash.js';
 export {
+  CNN_LAYOUT_THRESHOLD,
   DEFAULT_THRESHOLDS,
   FEATURE_KIND,
   MSE_THUMB_SIZE,

@@ -13,7 +13,15 @@ export const MSE_THUMB_SIZE = 16;
 
 /** What a worker computes for one frame, per method. */
 export type Feature =
-  | { kind: 'embedding'; vector: Float32Array }
+  | {
+      kind: 'embedding';
+      vector: Float32Array;
+      /**
+       * Photos: the layout thumbnail (unit length, flip-symmetric 16×16 gray, see the images task). A frame
+       * whose layout is within CNN_LAYOUT_THRESHOLD (cosine distance) of a kept frame's is a duplicate too.
+       */
+      layout?: Float32Array;
+    }
   | { kind: 'thumbnail'; pixels: Float32Array }
   | { kind: 'hash'; hash: bigint }
   | { kind: 'gray'; image: GrayImage };
@@ -30,19 +38,34 @@ export const FEATURE_KIND: Record<Method, Feature['kind']> = {
  * cnn is per metric because the metrics have different scales.
  */
 export const DEFAULT_THRESHOLDS = {
-  cnn: { cosine: 0.5, l2: 1.0, rmse: 0.42 } satisfies Record<Metric, number>,
+  cnn: { cosine: 0.4, l2: 0.8944, rmse: 0.42 } satisfies Record<Metric, number>,
+  /**
+   * cnn on 28×28 gray streams, where the feature is the Fashion-MNIST classifier's embedding (measured on
+   * test images and altered copies, `npm run bench -- dedupe`): that embedding is trained to gather a
+   * class, so only very close frames are the same picture.
+   */
+  cnnClassifier: { cosine: 0.003, l2: 0.0775, rmse: 0.42 } satisfies Record<Metric, number>,
   phash: 16,
   mse: 0.015,
   change: 0.3,
 };
 
-export function defaultThreshold(method: Method, metric: Metric): number {
-  return method === 'cnn' ? DEFAULT_THRESHOLDS.cnn[metric] : DEFAULT_THRESHOLDS[method];
+/**
+ * The second half of the cnn rule on photos: a frame whose layout thumbnail is within this cosine distance
+ * of a kept frame's is a duplicate of it even when the embeddings are farther apart than the threshold
+ * (grayscale, blurred and tiny copies). Measured with the threshold (docs/dedupe.md).
+ */
+export const CNN_LAYOUT_THRESHOLD = 0.1;
+
+/** `classifierEmbedding`: cnn on a 28×28 gray stream, compared by the classifier's embedding. */
+export function defaultThreshold(method: Method, metric: Metric, classifierEmbedding = false): number {
+  if (method !== 'cnn') return DEFAULT_THRESHOLDS[method];
+  return (classifierEmbedding ? DEFAULT_THRESHOLDS.cnnClassifier : DEFAULT_THRESHOLDS.cnn)[metric];
 }
 
 /** One sentence per method: what its threshold means (for --help and reports). */
 export const THRESHOLD_MEANING: Record<Method, string> = {
-  cnn: 'cosine distance 1−cos between L2-normalised embeddings (0 same, 2 opposite)',
+  cnn: `cosine distance 1−cos between L2-normalised embeddings (0 same, 2 opposite); photos whose layout thumbnails are within ${CNN_LAYOUT_THRESHOLD} are duplicates too`,
   phash: 'Hamming distance between 64-bit perceptual hashes (0–64 differing bits)',
   mse: `mean squared difference of ${MSE_THUMB_SIZE}×${MSE_THUMB_SIZE} gray thumbnails scaled to [0,1]`,
   change: 'changed area / image area versus the last kept frame (0–1)',

@@ -10,7 +10,7 @@
 import { DEFAULT_CHANGE_OPTIONS, changeScore, type ChangeOptions, type GrayImage } from './change.js';
 import { hammingDistance, type Metric } from './distance.js';
 import type { Feature, Method } from './methods.js';
-import { FEATURE_KIND } from './methods.js';
+import { CNN_LAYOUT_THRESHOLD, FEATURE_KIND } from './methods.js';
 import { TieredVectorIndex, type NearestHit, type VectorDistance } from './vector-index.js';
 
 export type Decision =
@@ -58,6 +58,8 @@ function checkKind(method: Method, feature: Feature): void {
 
 class VectorStore implements UniqueStore {
   private index: TieredVectorIndex | undefined;
+  /** cnn on photos: the layout thumbnails of the uniques, numbered like `index`. */
+  private layouts: TieredVectorIndex | undefined;
   constructor(
     private readonly options: UniqueStoreOptions,
     private readonly distance: VectorDistance,
@@ -78,6 +80,19 @@ class VectorStore implements UniqueStore {
     const nearest = this.index.nearest(vector);
     if (nearest && nearest.distance <= this.options.threshold) {
       return { duplicate: true, unique: nearest.index, distance: nearest.distance };
+    }
+    const layout = feature.kind === 'embedding' ? feature.layout : undefined;
+    if (this.layouts && !layout)
+      throw new Error('cnn feature without a layout thumbnail in a store of photos');
+    if (layout && (this.layouts || this.index.size === 0)) {
+      this.layouts ??= new TieredVectorIndex(layout.length, 'cosine', this.options.approximateAbove);
+      const close = this.layouts.nearest(layout);
+      if (close && close.distance <= CNN_LAYOUT_THRESHOLD) {
+        // Reported on the threshold's scale, so "distance ≤ threshold" still means duplicate.
+        const distance = (close.distance / CNN_LAYOUT_THRESHOLD) * this.options.threshold;
+        return { duplicate: true, unique: close.index, distance };
+      }
+      this.layouts.add(layout);
     }
     return { duplicate: false, unique: this.index.add(vector), nearest };
   }

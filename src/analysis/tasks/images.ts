@@ -39,16 +39,22 @@ export interface ImagesTask {
   change?: ChangeOptions;
   /** cnn with a classifier model (mobilenet-v2): also return the top-1 class of each image. */
   labels?: boolean;
+  /** cnn: how a photo becomes its feature (default DEFAULT_CNN_RECIPE). */
+  recipe?: CnnRecipe;
 }
 
 export interface ImagesResult {
   count: number;
-  /** cnn: row-major [count × embeddingDim], raw model output (not normalised). */
+  /**
+   * cnn: row-major [count × embeddingDim], raw model output (not normalised) of the recipe's view.
+   */
   embeddings: Float32Array | null;
   embeddingDim: number;
   /** With `labels`: top-1 class index (-1 for a failed image) and its softmax probability. */
   labels: Int32Array | null;
   confidences: Float32Array | null;
+  /** cnn with a layout recipe: row-major [count × 256] layout thumbnails (`layoutThumbnail`). */
+  layouts: Float32Array | null;
   /** mse: row-major [count × 256] thumbnails in [0, 1]. */
   thumbnails: Float32Array | null;
   /** phash: 16 hex digits per item ('' for a failed one). */
@@ -142,6 +148,34 @@ export async function imageSize(input: ImageInput): Promise<{ width: number; hei
 }
 
 /**
+ * How the cnn method turns a photo into its feature (docs/dedupe.md, "The cnn recipe"):
+ * - `frame`: `fill` squeezes the whole frame to the model's 224×224 (nothing cut away, so crops, small
+ *   rotations and resizes keep the borders they share with the original); `crop` is the classifier recipe
+ *   (short side 256, centre crop 224).
+ * - `landscape`: a portrait image is turned a quarter turn clockwise first, so a copy turned by 90° or
+ *   270° lines up with its original up to a half turn, which the embedding tolerates.
+ * - `layout`: also return the layout thumbnail of the same view (`layoutThumbnail`), the second half of the
+ *   cnn rule that catches colour loss, blur and tiny thumbnails.
+ */
+export interface CnnRecipe {
+  frame: 'fill' | 'crop';
+  landscape: boolean;
+  layout: boolean;
+}
+
+/** The measured default (docs/dedupe.md). */
+export const DEFAULT_CNN_RECIPE: CnnRecipe = { frame: 'fill', landscape: true, layout: true };
+
+/** The recipe before it was measured: centre crop, as stored, embedding only. */
+export const CENTRE_CROP_RECIPE: CnnRecipe = { frame: 'crop', landscape: false, layout: false };
+
+/** Side of the square model input of the photo embedders. */
+export const PHOTO_INPUT_SIZE = 224;
+
+/** Side of the layout thumbnail (224 = 16 × 14: each cell averages a 14×14 block of the view). */
+export const LAYOUT_SIZE = 16;
+
+/**
  * Reference photo preprocessing: short side → `shortSide` (bilinear), centre crop `crop`×`crop`, sRGB,
  * as HWC uint8. One sharp pipeline: for a large JPEG, libjpeg decodes at 1/2, 1/4 or 1/8 scale first
  * (shrink-on-load), which is most of the speed of batch dedupe.
@@ -156,19 +190,109 @@ export async function photoPixels(
   const scale = shortSide / Math.min(width, height);
   const w = Math.max(crop, Math.round(width * scale));
   const h = Math.max(crop, Math.round(height * scale));
-  const { data, info } = await open(input)
+  const pipeline = open(input)
     .resize(w, h, { fit: 'fill', kernel: 'linear' })
-    .extract({ left: Math.floor((w - crop) / 2), top: Math.floor((h - crop) / 2), width: crop, height: crop })
+    .extract({
+      left: Math.floor((w - crop) / 2),
+      top: Math.floor((h - crop) / 2),
+      width: crop,
+      height: crop,
+    });
+  return rgbOf(pipeline, crop);
+}
+
+/**
+ * The whole frame squeezed to `side`×`side` (bilinear), sRGB HWC uint8. In one sharp pipeline, so a JPEG
+ * at least twice the size is decoded at 1/2, 1/4 or 1/8 scale by libjpeg (shrink-on-load): a 640×480
+ * frame is decoded at 320×240.
+ */
+export async function wholeFramePixels(input: ImageInput, side = PHOTO_INPUT_SIZE): Promise<Uint8Array> {
+  return rgbOf(open(input).resize(side, side, { fit: 'fill', kernel: 'linear' }), side);
+}
+
+async function rgbOf(pipeline: sharp.Sharp, side: number): Promise<Uint8Array> {
+  const { data, info } = await pipeline
     .toColourspace('srgb')
     .removeAlpha()
     .raw()
     .toBuffer({ resolveWithObject: true });
   if (info.channels === 3) return data;
   // Gray sources may stay one band: repeat it.
-  const rgb = new Uint8Array(crop * crop * 3);
-  for (let p = 0; p < crop * crop; p++)
+  const rgb = new Uint8Array(side * side * 3);
+  for (let p = 0; p < side * side; p++)
     rgb[3 * p] = rgb[3 * p + 1] = rgb[3 * p + 2] = data[p * info.channels]!;
   return rgb;
+}
+
+/** A square HWC RGB image turned a quarter turn clockwise. */
+export function quarterTurn(pixels: Uint8Array, side: number): Uint8Array {
+  const out = new Uint8Array(pixels.length);
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) {
+      // source (x, y) lands at (side - 1 - y, x)
+      const s = 3 * (y * side + x);
+      const d = 3 * (x * side + (side - 1 - y));
+      out[d] = pixels[s]!;
+      out[d + 1] = pixels[s + 1]!;
+      out[d + 2] = pixels[s + 2]!;
+    }
+  }
+  return out;
+}
+
+/**
+ * The layout thumbnail of a 224×224 HWC RGB view: Rec. 601 luma averaged over 14×14 blocks (16×16), made
+ * symmetric under left/right and up/down flips (each cell plus its three mirror cells), minus its mean,
+ * scaled to unit length. Its cosine distance between a photo and a grayscale, blurred, re-encoded,
+ * brightened or tiny copy stays near 0, while two different photos of one kind of scene differ in layout.
+ */
+export function layoutThumbnail(pixels: Uint8Array, side = PHOTO_INPUT_SIZE): Float32Array {
+  const n = LAYOUT_SIZE;
+  const block = side / n;
+  const cells = new Float32Array(n * n);
+  for (let y = 0; y < side; y++) {
+    const row = Math.floor(y / block) * n;
+    for (let x = 0; x < side; x++) {
+      const i = 3 * (y * side + x);
+      cells[row + Math.floor(x / block)]! +=
+        0.299 * pixels[i]! + 0.587 * pixels[i + 1]! + 0.114 * pixels[i + 2]!;
+    }
+  }
+  const out = new Float32Array(n * n);
+  let mean = 0;
+  for (let y = 0; y < n; y++) {
+    for (let x = 0; x < n; x++) {
+      const v =
+        cells[y * n + x]! +
+        cells[y * n + n - 1 - x]! +
+        cells[(n - 1 - y) * n + x]! +
+        cells[(n - 1 - y) * n + n - 1 - x]!;
+      out[y * n + x] = v;
+      mean += v;
+    }
+  }
+  mean /= n * n;
+  let sum = 0;
+  for (let k = 0; k < out.length; k++) {
+    out[k] = out[k]! - mean;
+    sum += out[k]! ** 2;
+  }
+  // A flat image has no layout: leave it all zero (cosine distance 1 to everything, see l2Normalize).
+  const inv = sum > 0 ? 1 / Math.sqrt(sum) : 0;
+  for (let k = 0; k < out.length; k++) out[k] = out[k]! * inv;
+  return out;
+}
+
+/** The recipe's model input of one image (HWC RGB, 224×224). */
+export async function recipeView(
+  input: ImageInput,
+  recipe: CnnRecipe,
+  size: { width: number; height: number },
+): Promise<Uint8Array> {
+  const side = PHOTO_INPUT_SIZE;
+  const pixels =
+    recipe.frame === 'fill' ? await wholeFramePixels(input, side) : await photoPixels(input, 256, side, size);
+  return recipe.landscape && size.height > size.width ? quarterTurn(pixels, side) : pixels;
 }
 
 /** Gray `size`×`size` thumbnail of the whole image (aspect ratio ignored). */
@@ -271,11 +395,15 @@ export async function handle(task: ImagesTask, context: WorkerContext): Promise<
   let labels: Int32Array | null = null;
   let confidences: Float32Array | null = null;
   let thumbnails: Float32Array | null = null;
+  let layouts: Float32Array | null = null;
   let hashes: string[] | null = null;
   let grays: (GrayImage | null)[] | null = null;
   let inferMs = 0;
   let prepMs = performance.now() - prepStart;
-  const plane = 224 * 224;
+  const plane = PHOTO_INPUT_SIZE * PHOTO_INPUT_SIZE;
+  const recipe = task.recipe ?? DEFAULT_CNN_RECIPE;
+  // Labels (--describe) come from the classifier's own recipe (centre crop).
+  const cnnRecipe = task.labels ? CENTRE_CROP_RECIPE : recipe;
   const model =
     task.method === 'cnn' ? await context.model(task.model ?? 'mobilenet-v3-small-075') : undefined;
   const output = model?.outputs.embedding;
@@ -320,9 +448,12 @@ export async function handle(task: ImagesTask, context: WorkerContext): Promise<
         sizes[2 * i + 1] = size.height;
         switch (task.method) {
           case 'cnn': {
-            const pre = model!.preprocess;
-            const pixels = await photoPixels(item, pre?.resizeShortSide ?? 256, pre?.centerCrop ?? 224, size);
+            const pixels = await recipeView(item, cnnRecipe, size);
             rgbToChw(pixels, input!, offset, plane);
+            if (cnnRecipe.layout) {
+              layouts ??= new Float32Array(n * LAYOUT_SIZE * LAYOUT_SIZE);
+              layouts.set(layoutThumbnail(pixels), i * LAYOUT_SIZE * LAYOUT_SIZE);
+            }
             break;
           }
           case 'mse':
@@ -345,7 +476,7 @@ export async function handle(task: ImagesTask, context: WorkerContext): Promise<
     prepMs += performance.now() - chunkPrepStart;
     if (model && output) {
       const inferStart = performance.now();
-      const tensor = new ort.Tensor('float32', input!, [chunkLength, 3, 224, 224]);
+      const tensor = new ort.Tensor('float32', input!, [chunkLength, 3, PHOTO_INPUT_SIZE, PHOTO_INPUT_SIZE]);
       const fetches = logitsOutput ? [output, logitsOutput] : [output];
       const outputs = await model.session.run({ [model.inputName]: tensor }, fetches);
       inferMs += performance.now() - inferStart;
@@ -378,6 +509,7 @@ export async function handle(task: ImagesTask, context: WorkerContext): Promise<
     confidences,
     embeddingDim,
     thumbnails,
+    layouts,
     hashes,
     grays,
     sizes,

@@ -134,12 +134,14 @@ export function createDeduper(
   change: ChangeOptions,
   embedder: ModelRef,
   warm: { modelPath: string; sha256: string | null } | undefined,
+  /** cnn on 28×28 gray frames by the classifier's embedding: its own default threshold. */
+  classifierEmbedding = false,
 ): StreamDeduper {
   return new StreamDeduper({
     method: config.method as Method,
     change,
     metric: config.metric as Metric,
-    threshold: config.threshold ?? defaultThreshold(config.method, config.metric),
+    threshold: config.threshold ?? defaultThreshold(config.method, config.metric, classifierEmbedding),
     approximateAbove: config.approximateAbove,
     outDir: config.out,
     imageSaveQuality: config.imageSaveQuality,

@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dedupeFolder } from '../../../src/commands/dedupe.js';
 import { PROJECT_ROOT } from '../../../src/common/paths.js';
-import { scorePartition, type BatchReportJson } from '../../../src/dedupe/index.js';
+import { defaultThreshold, scorePartition, type BatchReportJson } from '../../../src/dedupe/index.js';
 
 const run = promisify(execFile);
 const DATA = process.env.FRAMESIFT_TESTDATA ?? '/work/shared/data';
@@ -51,7 +51,7 @@ describe('framesift dedupe (batch)', () => {
     ]);
     expect(onDisk).toMatchObject({
       method: 'cnn',
-      threshold: 0.5,
+      threshold: defaultThreshold('cnn', 'cosine'),
       metric: 'cosine',
       model: 'mobilenet-v3-small-075',
       corrupt: [],

@@ -61,6 +61,18 @@ describe('manifests', () => {
     expect(readFileSync(file).byteLength).toBe(manifest.bytes);
   });
 
+  it.each([FASHION, 'mobilenet-v3-small-075'])(
+    'shipped model %s: the file in models/, its manifest and the model card agree on sha256 and size',
+    async (name) => {
+      const manifest = loadManifest(name);
+      const file = path.join(PROJECT_MODELS_DIR, manifest.file);
+      expect(await sha256File(file)).toBe(manifest.sha256);
+      expect(readFileSync(file).byteLength).toBe(manifest.bytes);
+      const card = readFileSync(path.join(PROJECT_MODELS_DIR, 'README.md'), 'utf8');
+      expect(card).toContain(manifest.sha256);
+    },
+  );
+
   it('rejects an unknown model name, listing the known ones', () => {
     expect(() => loadManifest('resnet-9000')).toThrow(
       /unknown model "resnet-9000": expected one of .*mobilenet-v2/,
