@@ -64,7 +64,7 @@ export async function streamThroughput(notes, { modelsDir, dataRoot }) {
           { skipResults: true },
         );
         const cpu = process.cpuUsage(cpu0);
-        const processed = result.accounting.processed;
+        const processed = result.ledger.processed;
         const fps = processed / (result.streamMs / 1000);
         const status = result.deduper.status();
         // The ceiling is measured before and after the run: the mean brackets load changes during it.

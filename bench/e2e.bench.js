@@ -112,7 +112,7 @@ async function session(server, cfg, count, fps) {
     },
     { skipResults: true, model: MODEL },
   ).finally(() => clearInterval(sampler));
-  const counts = result.accounting.counts(result.sent);
+  const counts = result.ledger.counts(result.sent);
   const latencies = Float64Array.from(result.recorder.predictions.latencyMs()).sort();
   return {
     result,

@@ -2,6 +2,7 @@
 // thread count each pool worker uses (1), on real inputs: Fashion-MNIST test images for the project's
 // classifier, real photos (preprocessed once, outside the timing) for MobileNetV3-Small.
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { readdir } from 'node:fs/promises';
 import { loadModel, preprocessImage, runModel } from '../dist/analysis/models.js';
 import { fashionMnistDir, loadFashionMnist } from '../dist/stream/fashion-mnist.js';
@@ -61,7 +62,8 @@ async function fashionRows() {
 async function photoRows() {
   const rows = [];
   const model = await loadModel('mobilenet-v3-small-075', { intraOpThreads: 1 });
-  const dir = path.join(process.env.FRAMESIFT_TESTDATA ?? '../shared/data', 'neardup', 'caltech-resize');
+  // The shipped fixture photos: this bench needs real images, not a particular set.
+  const dir = fileURLToPath(new URL('../tests/fixtures/photos/caltech-resize', import.meta.url));
   const files = (await readdir(dir))
     .filter((f) => f.endsWith('.jpg'))
     .sort()

@@ -1,6 +1,7 @@
 // Precision/recall chart as SVG, rendered to PNG with sharp: one panel per method, one curve per data set
-// (points = the threshold sweep), the default threshold's point ringed.
+// (points = the threshold sweep), the default threshold's point ringed. Text is drawn with the shipped font.
 import sharp from 'sharp';
+import { svgText } from '../dist/common/font-text.js';
 
 const COLORS = ['#1565c0', '#c62828', '#2e7d32', '#6a1b9a', '#ef6c00'];
 
@@ -13,42 +14,35 @@ export async function renderPrChart(panels, file) {
   const W = cols * pw;
   const H = rows * ph + 40;
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="DejaVu Sans, sans-serif">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
   ];
   const sets = [...new Set(panels.flatMap((p) => p.curves.map((c) => c.set)))];
   sets.forEach((s, i) => {
     const x = 10 + i * 170;
     parts.push(`<rect x="${x}" y="${H - 28}" width="14" height="14" fill="${COLORS[i % COLORS.length]}"/>`);
-    parts.push(`<text x="${x + 20}" y="${H - 16}" font-size="13">${s}</text>`);
+    parts.push(svgText(s, x + 20, H - 16, { size: 13 }));
   });
   panels.forEach((panel, k) => {
     const ox = (k % cols) * pw;
     const oy = Math.floor(k / cols) * ph;
     const x = (r) => ox + m.l + r * (pw - m.l - m.r);
     const y = (p) => oy + m.t + (1 - p) * (ph - m.t - m.b);
-    parts.push(
-      `<text x="${ox + pw / 2}" y="${oy + 20}" font-size="14" text-anchor="middle" font-weight="bold">${panel.title}</text>`,
-    );
+    parts.push(svgText(panel.title, ox + pw / 2, oy + 20, { size: 14, anchor: 'middle', bold: true }));
     for (let g = 0; g <= 10; g += 2) {
       const v = g / 10;
       parts.push(`<line x1="${x(0)}" y1="${y(v)}" x2="${x(1)}" y2="${y(v)}" stroke="#ddd"/>`);
       parts.push(`<line x1="${x(v)}" y1="${y(0)}" x2="${x(v)}" y2="${y(1)}" stroke="#ddd"/>`);
-      parts.push(
-        `<text x="${x(0) - 6}" y="${y(v) + 4}" font-size="11" text-anchor="end">${v.toFixed(1)}</text>`,
-      );
-      parts.push(
-        `<text x="${x(v)}" y="${y(0) + 16}" font-size="11" text-anchor="middle">${v.toFixed(1)}</text>`,
-      );
+      parts.push(svgText(v.toFixed(1), x(0) - 6, y(v) + 4, { size: 11, anchor: 'end' }));
+      parts.push(svgText(v.toFixed(1), x(v), y(0) + 16, { size: 11, anchor: 'middle' }));
     }
     parts.push(
       `<rect x="${x(0)}" y="${y(1)}" width="${x(1) - x(0)}" height="${y(0) - y(1)}" fill="none" stroke="#333"/>`,
     );
+    parts.push(svgText('recall', (x(0) + x(1)) / 2, oy + ph - 12, { size: 12, anchor: 'middle' }));
+    const mid = (y(0) + y(1)) / 2;
     parts.push(
-      `<text x="${(x(0) + x(1)) / 2}" y="${oy + ph - 12}" font-size="12" text-anchor="middle">recall</text>`,
-    );
-    parts.push(
-      `<text x="${ox + 14}" y="${(y(0) + y(1)) / 2}" font-size="12" text-anchor="middle" transform="rotate(-90 ${ox + 14} ${(y(0) + y(1)) / 2})">precision</text>`,
+      `<g transform="rotate(-90 ${ox + 14} ${mid})">${svgText('precision', ox + 14, mid, { size: 12, anchor: 'middle' })}</g>`,
     );
     for (const curve of panel.curves) {
       const color = COLORS[sets.indexOf(curve.set) % COLORS.length];
@@ -63,7 +57,10 @@ export async function renderPrChart(panels, file) {
         );
     }
     parts.push(
-      `<text x="${x(0) + 6}" y="${y(0) - 8}" font-size="11" fill="#555">ring = default threshold ${panel.defaultThreshold}</text>`,
+      svgText(`ring = default threshold ${panel.defaultThreshold}`, x(0) + 6, y(0) - 8, {
+        size: 11,
+        fill: '#555',
+      }),
     );
   });
   parts.push('</svg>');

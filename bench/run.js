@@ -6,6 +6,7 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { startProgress } from '../dist/common/progress.js';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const resultsDir = path.join(benchDir, 'results');
@@ -50,12 +51,14 @@ async function main() {
   };
   await mkdir(resultsDir, { recursive: true });
   let failed = 0;
-  for (const file of selected) {
+  for (const [index, file] of selected.entries()) {
     const started = Date.now();
     console.log(`\n## ${file}`);
+    // On a terminal: which bench is running and for how long (quiet in pipes and CI).
+    const bar = startProgress(`bench ${index + 1}/${selected.length} ${file} | {duration_formatted}`, 1);
     try {
       const mod = await import(pathToFileURL(path.join(benchDir, `${file}.bench.js`)).href);
-      const result = await mod.run();
+      const result = await mod.run().finally(() => bar?.stop());
       console.log(table(result.rows));
       for (const note of result.notes ?? []) console.log(`note: ${note}`);
       const out = path.join(resultsDir, `${result.name}.json`);

@@ -24,6 +24,7 @@ export async function startServerProcess({ resultsDir, source }) {
   });
   return {
     ...ports,
+    pid: child.pid,
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', resolve);

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * `npm run data`: downloads the official Fashion-MNIST files into data/fashion-mnist/ (or the folder given
- * as the first argument) and verifies them. Only needed where the Debian package dataset-fashion-mnist
- * (/usr/share/datasets/fashion-mnist) is not installed.
+ * as the first argument) and verifies them, with a progress bar on a terminal. The test split ships in the
+ * repository; this adds the train split where neither FASHION_MNIST_DIR nor the Debian package
+ * dataset-fashion-mnist (/usr/share/datasets/fashion-mnist) provides it.
  *
  * The checksums are of the DECOMPRESSED content: Debian recompressed the .gz files, so their bytes differ
  * from upstream, but the decompressed bytes are identical (checksums computed from the Debian copy).
@@ -13,6 +14,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
+import { startProgress } from '../dist/common/progress.js';
 
 const BASE_URL = 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/';
 const FILES = {
@@ -52,6 +54,29 @@ function verify(name, gz) {
   return undefined;
 }
 
+/** The body of `url`, with a progress bar of its bytes on a terminal. */
+async function download(url, name) {
+  const response = await fetch(url);
+  if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
+  const total = Number(response.headers.get('content-length') ?? 0);
+  const bar = startProgress(
+    `${name} [{bar}] {percentage}% | {value}/{total} bytes | {eta_formatted} left`,
+    total,
+  );
+  const chunks = [];
+  let received = 0;
+  try {
+    for await (const chunk of response.body) {
+      chunks.push(chunk);
+      received += chunk.byteLength;
+      bar?.update(received);
+    }
+  } finally {
+    bar?.stop();
+  }
+  return Buffer.concat(chunks);
+}
+
 async function main() {
   await mkdir(dir, { recursive: true });
   let failed = false;
@@ -65,9 +90,7 @@ async function main() {
     process.stdout.write(`fetch   ${url}\n`);
     let gz;
     try {
-      const response = await fetch(url);
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      gz = Buffer.from(await response.arrayBuffer());
+      gz = await download(url, name);
     } catch (err) {
       process.stderr.write(`fetch-fashion-mnist: cannot download ${url} (${err.message})\n`);
       failed = true;

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 /**
- * framesift's command line (DESIGN.md, "Command line"). Parses arguments with commander, resolves the
+ * framesift's command line (docs/design.md, "Command line"). Parses arguments with commander, resolves the
  * typed configuration (flags over environment variables over defaults) and calls one command.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   OPTIONS,
   type CommandName,
@@ -145,6 +146,53 @@ export function buildProgram(): Command {
     await datasetCreateCommand(configured('dataset', { ...flags, datasetOut: flags.out }));
   });
 
+  const bus = program
+    .command('bus')
+    .description('Scale-out over NATS JetStream: publish, collect, configure.');
+  addOptions(
+    bus.command('config').description('Print a nats-server configuration with the partition mapping.'),
+    'bus',
+  ).action(async (flags: Record<string, unknown>) => {
+    const { busConfigCommand } = await import('./commands/bus.js');
+    busConfigCommand(configured('bus', flags) as Parameters<typeof busConfigCommand>[0]);
+  });
+  addOptions(
+    bus.command('publish').description('Publish a source as one camera onto the bus.'),
+    'bus',
+  ).action(async (flags: Record<string, unknown>) => {
+    const { busPublishCommand } = await import('./commands/bus.js');
+    await busPublishCommand(configured('bus', flags) as Parameters<typeof busPublishCommand>[0]);
+  });
+  addOptions(
+    bus
+      .command('collect')
+      .description("Collect the workers' outcomes into results folders per camera session."),
+    'bus',
+  ).action(async (flags: Record<string, unknown>) => {
+    const { busCollectCommand } = await import('./commands/bus.js');
+    await busCollectCommand(configured('bus', flags) as Parameters<typeof busCollectCommand>[0]);
+  });
+
+  addOptions(
+    program
+      .command('worker')
+      .description('Decide the frames of one bus partition (classify or dedupe); others stand by.'),
+    'worker',
+  ).action(async (flags: Record<string, unknown>) => {
+    const { workerCommand } = await import('./commands/worker.js');
+    await workerCommand(configured('worker', flags) as Parameters<typeof workerCommand>[0]);
+  });
+
+  addOptions(
+    program
+      .command('conformance')
+      .description('Check that a server speaks the framesift protocol as docs/protocol.md documents it.'),
+    'conformance',
+  ).action(async (flags: Record<string, unknown>) => {
+    const { conformanceCommand } = await import('./commands/conformance.js');
+    await conformanceCommand(configured('conformance', flags));
+  });
+
   program
     .command('config-table', { hidden: true })
     .description('Print the README configuration table.')
@@ -164,20 +212,31 @@ export async function main(argv: string[]): Promise<number> {
       // commander already printed its one-line message (or the help/version text).
       return err.exitCode === 0 ? 0 : 2;
     }
+    // One line on stderr and nothing else: the log copy is at debug level (LOG_LEVEL=debug shows it,
+    // with the stack of an internal error), so an error is never printed twice.
     if (err instanceof UserError) {
+      // Printed once, as the one line a person reads; the log only notes the code at debug level.
       process.stderr.write(`framesift: ${err.message}\n`);
-      logger.error(err.message, { exitCode: err.exitCode });
+      logger.debug('command failed', { code: err.code, exitCode: err.exitCode, detail: err.message });
       return err.exitCode;
     }
     process.stderr.write(`framesift: internal error: ${errorMessage(err)}\n`);
-    logger.error('internal error', { error: err instanceof Error ? err.stack : String(err) });
+    logger.debug('exit on internal error', { error: err instanceof Error ? err.stack : String(err) });
     return 1;
   }
 }
 
-const invokedDirectly =
-  process.argv[1] !== undefined &&
-  path.resolve(process.argv[1]).replace(/\.ts$/, '.js').endsWith(path.join('dist', 'cli.js'));
-if (invokedDirectly) {
+/** Run as a program: `node dist/cli.js`, or the `framesift` bin link an installed package makes to it. */
+function invokedDirectly(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  if (path.resolve(script).replace(/\.ts$/, '.js').endsWith(path.join('dist', 'cli.js'))) return true;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+if (invokedDirectly()) {
   process.exitCode = await main(process.argv);
 }

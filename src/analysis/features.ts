@@ -2,7 +2,7 @@
  * Main-thread side of the images task: frame i of a batch result as the dedupe feature its method compares.
  * (The workers return flat typed arrays; the unique store takes one feature per frame, in seq order.)
  */
-import { hexToHash, type Feature, type Method } from '../dedupe/index.js';
+import { hexToHash, type Feature, type Method } from '../dedupe/features.js';
 import { LAYOUT_SIZE, type ImagesResult } from './tasks/images.js';
 
 export function featureOf(result: ImagesResult, i: number, method: Method): Feature {

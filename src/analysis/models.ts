@@ -15,7 +15,7 @@ import { UserError, errorMessage } from '../common/errors.js';
 import { loggerFor } from '../common/logger.js';
 import { PROJECT_ROOT } from '../common/paths.js';
 
-const log = loggerFor('models');
+const log = loggerFor('analysis.models');
 
 /** The project's own models (trained here, committed) and the manifests of every supported model. */
 export const PROJECT_MODELS_DIR = path.join(PROJECT_ROOT, 'models');

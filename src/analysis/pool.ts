@@ -12,7 +12,7 @@ import { compiledSibling } from '../common/paths.js';
 import type { AnalysisTask, ModelRef, ResultOf, RingHandle, WarmupResult, WorkerTestHooks } from './tasks.js';
 import type { AnalysisWorkerData } from './worker.js';
 
-const log = loggerFor('analysis');
+const log = loggerFor('analysis.pool');
 
 export interface AnalysisPoolOptions {
   /** Worker threads (default: available cores - 1, at least 1). */

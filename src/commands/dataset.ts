@@ -23,17 +23,12 @@ export async function datasetCreateCommand(config: DatasetConfig): Promise<void>
   if (config.datasetOut === undefined) throw new ConfigError('--out is required: the subset file to write');
   const split = config.split ?? 'test';
   const seed = config.seed ?? 0;
-  const set = await loadFashionMnist(split, fashionMnistDir(config.fashionMnistDir));
+  const set = await loadFashionMnist(split, fashionMnistDir(config.fashionMnistDir, split));
   const indices = drawIndices(set.count, config.count, seed);
   const bytes = encodeDatasetFile(set, { source: `fashion-mnist-${split}`, split, seed }, indices);
   await mkdir(path.dirname(path.resolve(config.datasetOut)), { recursive: true });
   await writeDatasetFile(config.datasetOut, bytes);
-  log.info('dataset written', {
-    file: config.datasetOut,
-    count: indices.length,
-    split,
-    seed,
-    bytes: bytes.byteLength,
-  });
-  humanLogger.info(config.datasetOut);
+  const written = { file: config.datasetOut, count: indices.length, split, seed, bytes: bytes.byteLength };
+  log.info('dataset written', written);
+  humanLogger.info(config.json ? JSON.stringify(written) : config.datasetOut);
 }

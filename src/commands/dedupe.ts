@@ -5,9 +5,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { constants } from 'node:fs';
-import { copyFile, mkdir, rename, stat, unlink } from 'node:fs/promises';
+import { access, copyFile, mkdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import cliProgress from 'cli-progress';
 import {
   createAnalysisPool,
   featureOf,
@@ -16,20 +15,22 @@ import {
   type AnalysisPool,
 } from '../analysis/index.js';
 import type { DedupeConfig } from '../common/config.js';
-import { UserError } from '../common/errors.js';
+import { ConfigError, UserError, errorMessage } from '../common/errors.js';
 import { indexInto } from './index-images.js';
 import { humanLogger, loggerFor } from '../common/logger.js';
+import { startProgress } from '../common/progress.js';
 import { metric, metricsRegistry, prom } from '../common/metrics.js';
 import {
   BatchDeduper,
   defaultThreshold,
   groupKeyFunction,
-  listImageFiles,
+  listInputImages,
   parseChangeOptions,
   writeBatchReport,
   type BatchReportJson,
   type Method,
   type Metric,
+  type SkippedFolder,
 } from '../dedupe/index.js';
 
 const log = loggerFor('dedupe');
@@ -83,6 +84,40 @@ async function transfer(dir: string, rel: string, target: string, move: boolean)
 
 const DESCRIBER = 'mobilenet-v2';
 
+/**
+ * Output locations are checked before any work (exit 2, one line): each must be a folder or creatable as
+ * one, none may be the input folder itself, and the report folder is created now.
+ */
+async function checkOutputFolders(root: string, outDir: string, config: DedupeConfig): Promise<void> {
+  const outputs: [string, string | undefined][] = [
+    ['--out', outDir],
+    ['--move-duplicates-to', config.moveDuplicatesTo],
+    ['--copy-uniques-to', config.copyUniquesTo],
+  ];
+  for (const [flag, value] of outputs) {
+    if (!value) continue;
+    const full = path.resolve(value);
+    if (full === root) {
+      throw new ConfigError(`${flag} ${value}: expected a folder other than the input folder`);
+    }
+    const kind = await stat(full).then(
+      (s) => (s.isDirectory() ? 'folder' : 'not-folder'),
+      () => 'missing',
+    );
+    if (kind === 'not-folder') throw new ConfigError(`${flag} ${value}: expected a folder, found a file`);
+    if (flag === '--out' || kind === 'missing') {
+      try {
+        await mkdir(full, { recursive: true });
+        await access(full, constants.W_OK);
+      } catch (err) {
+        throw new ConfigError(
+          `${flag} ${value}: expected a writable folder (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)})`,
+        );
+      }
+    }
+  }
+}
+
 /** MobileNetV2's top-1 ImageNet class of each kept file ("tabby cat (87%)"), computed on the workers. */
 async function describeKept(
   pool: AnalysisPool,
@@ -129,22 +164,33 @@ export async function dedupeFolder(
   );
   if (!isDir) throw new UserError(`dedupe: ${dir}: expected a folder of images`);
   const outDir = path.resolve(config.out ?? 'out');
-  const skip = [outDir, config.moveDuplicatesTo, config.copyUniquesTo].filter((p): p is string => !!p);
-  const files = await listImageFiles(root, skip);
+  await checkOutputFolders(root, outDir, config);
+  const skip: SkippedFolder[] = [
+    { path: outDir, what: '--out' },
+    ...(config.moveDuplicatesTo ? [{ path: config.moveDuplicatesTo, what: '--move-duplicates-to' }] : []),
+    ...(config.copyUniquesTo ? [{ path: config.copyUniquesTo, what: '--copy-uniques-to' }] : []),
+  ];
+  const { files, skipped } = await listInputImages(root, skip);
+  for (const s of skipped) log.warn('input not deduplicated', { file: s.file, reason: s.reason });
   const groupKey = groupKeyFunction(config.groupBy);
   const method: Method = config.method ?? 'cnn';
   const metric: Metric = config.metric ?? 'cosine';
   const threshold = config.threshold ?? defaultThreshold(method, metric);
   const change = parseChangeOptions(config.changeOptions);
-  const deduper = new BatchDeduper(files, groupKey, {
-    method,
-    metric,
-    threshold,
-    approximateAbove: config.approximateAbove ?? 20_000,
-    change,
-    model: method === 'cnn' ? EMBEDDER : null,
-  });
-  log.info('dedupe started', { dir: root, files: files.length, method, threshold });
+  const deduper = new BatchDeduper(
+    files,
+    groupKey,
+    {
+      method,
+      metric,
+      threshold,
+      approximateAbove: config.approximateAbove ?? 20_000,
+      change,
+      model: method === 'cnn' ? EMBEDDER : null,
+    },
+    skipped,
+  );
+  log.info('dedupe started', { dir: root, files: files.length, skipped: skipped.length, method, threshold });
 
   let decidedAt = performance.now();
   let descriptions: Map<string, string> | undefined;
@@ -155,14 +201,7 @@ export async function dedupeFolder(
     intraOpThreads: 1,
     modelsDir: config.modelsDir ?? 'models',
   });
-  const bar =
-    process.stderr.isTTY && files.length > 0
-      ? new cliProgress.SingleBar(
-          { stream: process.stderr, format: 'dedupe [{bar}] {value}/{total} files | {eta_formatted} left' },
-          cliProgress.Presets.shades_classic,
-        )
-      : undefined;
-  bar?.start(files.length, 0);
+  const bar = startProgress('dedupe [{bar}] {value}/{total} files | {eta_formatted} left', files.length);
   try {
     if (method === 'cnn' && files.length > 0) await pool.warmup(EMBEDDER);
     // Load the describer up front: a missing model fails now, not after the whole folder.
@@ -237,9 +276,14 @@ export async function dedupeFolder(
 
 export async function dedupeCommand(dir: string, config: DedupeConfig): Promise<void> {
   const { report, reportDir, seconds, imagesPerSecond } = await dedupeFolder(dir, config);
+  if (config.json) {
+    const reportFile = path.join(reportDir, 'report.md');
+    humanLogger.info(JSON.stringify({ ...report, reportDir, reportFile, seconds, imagesPerSecond }));
+    return;
+  }
   const c = report.counts;
   humanLogger.info(
-    `dedupe: ${c.files} files → ${c.kept} kept, ${c.duplicates} duplicates, ${c.corrupt} unreadable ` +
+    `dedupe: ${c.files} files → ${c.kept} kept, ${c.duplicates} duplicates, ${c.corrupt} unreadable, ${c.skipped} not taken (listed in the report) ` +
       `(${report.method}, threshold ${report.threshold}; ${seconds.toFixed(1)} s, ${imagesPerSecond.toFixed(0)} images/s)`,
   );
   humanLogger.info(`report: ${path.join(reportDir, 'report.md')}`);

@@ -5,9 +5,9 @@
  * so that it finishes in seconds: 2,000 frames at fps 0.
  */
 import type { RunConfig } from '../common/config.js';
-import { humanLogger, loggerFor } from '../common/logger.js';
+import { loggerFor } from '../common/logger.js';
 import { startStreamServer } from '../stream/index.js';
-import { runPipeline } from './run.js';
+import { printPipelineResult, runPipeline } from './run.js';
 
 const log = loggerFor('demo');
 
@@ -32,7 +32,7 @@ export async function demoCommand(
       count: explicit.count ? config.count : DEMO_COUNT,
       fps: explicit.fps ? config.fps : 0,
     });
-    if (result.summary) humanLogger.info(result.summary);
+    printPipelineResult(result, config.json);
   } finally {
     await server.close();
   }

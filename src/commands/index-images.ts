@@ -6,6 +6,7 @@
 import cliProgress from 'cli-progress';
 import type { IndexConfig } from '../common/config.js';
 import { humanLogger } from '../common/logger.js';
+import { listImageFiles } from '../dedupe/index.js';
 import {
   DEFAULT_DB,
   Searcher,
@@ -62,6 +63,7 @@ export async function indexInto(
       signal: options.signal,
       skip: options.skip,
       files: options.files,
+      listFiles: listImageFiles,
       onProgress: ({ done, total, embedded }) => {
         if (!bar) return;
         if (!barStarted) bar.start(total, 0, { speed: '0' });

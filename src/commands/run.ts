@@ -8,7 +8,9 @@ import { availableParallelism } from 'node:os';
 import { UserError } from '../common/errors.js';
 import type { RunConfig } from '../common/config.js';
 import { startHttpServer } from '../common/http.js';
+import { accessPolicy } from '../common/http-guard.js';
 import { humanLogger, loggerFor } from '../common/logger.js';
+import { useFfmpegBinaries } from '../common/ffmpeg.js';
 import { collectProcessMetrics } from '../common/metrics.js';
 import { SessionLedger } from '../common/session/index.js';
 import { createAnalysisPool, defaultThreads, type AnalysisPool } from '../analysis/index.js';
@@ -59,8 +61,13 @@ export async function runPipeline(
   const model = options.model ?? config.classifier ?? DEFAULT_CLASSIFIER;
   if (config.mode !== 'dedupe') await precheckModel(model, config.modelsDir);
   collectProcessMetrics();
+  useFfmpegBinaries({ ffmpeg: config.ffmpegPath, ffprobe: config.ffprobePath });
 
-  const http = await startHttpServer({ host: '127.0.0.1', port: config.metricsPort });
+  const http = await startHttpServer({
+    host: '127.0.0.1',
+    port: config.metricsPort,
+    access: accessPolicy({ bindHost: '127.0.0.1', allowedOrigins: config.allowedOrigins }),
+  });
   let deduper: StreamDeduper | undefined;
   mountRunApi(http, () => deduper);
   const searchIndex = config.index
@@ -78,11 +85,15 @@ export async function runPipeline(
   try {
     pool = createAnalysisPool({ threads, modelsDir: config.modelsDir, testHooks: options.testHooks });
     let warm = await warmModels(pool, model, config, { loadMs: 0 });
-    client = await ClientSession.start(`ws://${config.host}:${config.controlPort}/`, {
-      ...(config.count !== undefined ? { count: config.count } : {}),
-      fps: config.fps,
-      ...(config.source !== undefined ? { source: config.source } : {}),
-    });
+    client = await ClientSession.start(
+      `ws://${config.host}:${config.controlPort}/`,
+      {
+        ...(config.count !== undefined ? { count: config.count } : {}),
+        fps: config.fps,
+        ...(config.source !== undefined ? { source: config.source } : {}),
+      },
+      config.token,
+    );
     const { session } = client;
     options.onSession?.(session);
     const plan = analysisPlan(config, session);
@@ -167,6 +178,7 @@ export async function runPipeline(
       timings: { startedAt, endedAt, modelLoadMs: warm.loadMs, streamMs },
       out: config.out,
       saveName: config.saveName,
+      saveOptions: { saveAs: config.saveAs, frames: config.saveFrames },
       control:
         finish.ending.kind === 'lost' && finish.ending.reason === 'control-closed'
           ? undefined
@@ -189,6 +201,8 @@ export async function runPipeline(
     ingest?.close();
     client?.close();
     await pool?.destroy();
+    // Saves in progress (an API save may be encoding a video) finish before the API goes away.
+    await deduper?.close();
     await searchIndex?.close();
     await http.close();
   }
@@ -196,6 +210,28 @@ export async function runPipeline(
 
 /** Exit code of a session that ran but is not complete (missing frames, not reconciled, lost, ended early). */
 export const INCOMPLETE_EXIT_CODE = 1;
+
+/** What `run --json` and `demo --json` print: the session's outcome as one JSON object, for scripts. */
+export function pipelineResultJson(result: PipelineResult): Record<string, unknown> {
+  const document = result.written?.document;
+  return {
+    sessionId: result.sessionId,
+    folder: result.written?.folder ?? null,
+    counts: document?.counts ?? result.ledger.counts(result.sent),
+    summary: document?.summary ?? null,
+    dedupe: document?.dedupe ?? null,
+    score: result.scored ?? null,
+    complete: result.verdict.complete,
+    incompleteReasons: result.verdict.reasons,
+    stoppedByUser: result.stoppedByUser,
+  };
+}
+
+/** The closing words of a session on stdout: the summary for a person, or JSON with --json. */
+export function printPipelineResult(result: PipelineResult, json: boolean | undefined): void {
+  if (json) humanLogger.info(JSON.stringify(pipelineResultJson(result)));
+  else if (result.summary) humanLogger.info(result.summary);
+}
 
 export async function runCommand(config: RunConfig): Promise<void> {
   const abort = new AbortController();
@@ -206,7 +242,7 @@ export async function runCommand(config: RunConfig): Promise<void> {
   process.on('SIGINT', onSigint);
   try {
     const result = await runPipeline(config, { signal: abort.signal });
-    if (result.summary) humanLogger.info(result.summary);
+    printPipelineResult(result, config.json);
     if (result.failure) throw new UserError(result.failure);
     if (result.submissionError) {
       throw new UserError(
@@ -215,9 +251,15 @@ export async function runCommand(config: RunConfig): Promise<void> {
     }
     if (!result.verdict.complete) {
       log.warn('session incomplete', { sessionId: result.sessionId, reasons: result.verdict.reasons });
-      // A stop the user asked for is not a failure; anything else that left the session incomplete is.
-      if (result.verdict.reasons.some((reason) => reason !== 'stopped'))
-        process.exitCode = INCOMPLETE_EXIT_CODE;
+      // A stop the user asked for is not a failure; anything else that left the session incomplete is,
+      // and the exit says so in one line, as results.json, summary.md and the summary above do.
+      if (result.verdict.reasons.some((reason) => reason !== 'stopped')) {
+        const where = result.written ? `; results in ${result.written.folder}, marked incomplete` : '';
+        throw new UserError(
+          `session ${result.sessionId} incomplete (${result.verdict.reasons.join(', ')}): ${result.verdict.explanation}${where}`,
+          INCOMPLETE_EXIT_CODE,
+        );
+      }
     }
   } finally {
     process.off('SIGINT', onSigint);

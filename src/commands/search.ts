@@ -34,6 +34,7 @@ export function mountSearchApi(http: HttpServer, options: SearchApiOptions): voi
   };
   http.prefix('/api/images/', mount);
   http.prefix('/api/search', mount);
+  http.acceptUpload('POST', '/api/search');
   http.prefix('/search', mount);
 }
 

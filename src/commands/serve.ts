@@ -3,14 +3,35 @@
  * closed with 1001, pending result writes finished).
  */
 import type { ServeConfig } from '../common/config.js';
+import { useFfmpegBinaries } from '../common/ffmpeg.js';
+import { isLoopbackHost } from '../common/http-guard.js';
 import { loggerFor } from '../common/logger.js';
 import { collectProcessMetrics } from '../common/metrics.js';
 import { startStreamServer } from '../stream/index.js';
 
 const log = loggerFor('serve');
 
+/**
+ * The warning `serve` gives when it listens beyond loopback without a token: anyone who can reach the
+ * address can start, stop and read sessions. Undefined when there is nothing to warn about.
+ */
+export function exposureWarning(host: string, token: string | undefined): string | undefined {
+  if (token || isLoopbackHost(host)) return undefined;
+  return (
+    `WARNING: serving on ${host} without --token: anyone who can reach this address can start sessions, ` +
+    'read their frames and fill the results folder. Set --token (FRAMESIFT_TOKEN) or bind 127.0.0.1; see docs/security.md.'
+  );
+}
+
 export async function serveCommand(config: ServeConfig): Promise<void> {
   collectProcessMetrics();
+  const warning = exposureWarning(config.host ?? '127.0.0.1', config.token);
+  if (warning) {
+    // Loud: on the terminal as a plain line, and in the log.
+    process.stderr.write(`framesift: ${warning}\n`);
+    log.warn(warning, { host: config.host });
+  }
+  useFfmpegBinaries({ ffmpeg: config.ffmpegPath, ffprobe: config.ffprobePath });
   const server = await startStreamServer({
     host: config.host,
     framesPort: config.framesPort,
@@ -20,12 +41,24 @@ export async function serveCommand(config: ServeConfig): Promise<void> {
     resultsDir: config.resultsDir,
     sessionTimeoutMs: config.sessionTimeoutMs,
     maxPayloadBytes: config.maxPayloadBytes,
+    allowedOrigins: config.allowedOrigins,
+    token: config.token,
+    maxPendingSessions: config.maxPendingSessions,
+    maxPendingPerConnection: config.maxPendingPerConnection,
+    maxSubmissions: config.maxSubmissions,
+    maxSubmitBytes: config.maxSubmitBytes,
     camera: {
       address: config.cameraAddress,
       token: config.cameraToken,
       timeoutSeconds: config.cameraTimeout ?? 5,
       imagesPerSecond: config.imagesPerSecond ?? 5,
       testDataFolder: config.testDataFolder,
+      maxBytes: config.cameraMaxBytes,
+    },
+    video: {
+      ...(config.frameSize ? { frameSize: config.frameSize } : {}),
+      stallTimeoutSeconds: config.videoStallTimeout ?? 10,
+      rtspListen: config.rtspListen,
     },
   });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

@@ -9,9 +9,21 @@
 import { z } from 'zod';
 import { parseChangeOptions } from './change-options.js';
 import { ConfigError, errorMessage } from './errors.js';
+import { parseOrigins } from './http-guard.js';
 import { sanitizeSaveName } from './save-name.js';
+import { bounded, printable } from './text.js';
 
-export type CommandName = 'serve' | 'run' | 'dedupe' | 'dataset' | 'index' | 'search' | 'neighbours';
+export type CommandName =
+  | 'serve'
+  | 'run'
+  | 'dedupe'
+  | 'dataset'
+  | 'bus'
+  | 'worker'
+  | 'conformance'
+  | 'index'
+  | 'search'
+  | 'neighbours';
 
 interface OptionSpec<S extends z.ZodTypeAny> {
   /** Commander flag syntax, e.g. `--frames-port <port>`. */
@@ -35,6 +47,10 @@ const positiveInt = z.coerce.number().int().positive();
 const nonNegative = z.coerce.number().min(0);
 
 const SERVER_AND_CLIENT = ['serve', 'run'] as const;
+/** A switch: `--flag` on the command line, true/false, 1/0 or yes/no in its variable. */
+const booleanFlag = z
+  .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+  .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
 
 /** A string `check` accepts (it throws a one-line error naming the problem otherwise). */
 const checkedString = (check: (value: string) => unknown) =>
@@ -78,10 +94,11 @@ export const OPTIONS = {
     flag: '--source <source>',
     env: 'FRAMESIFT_SOURCE',
     schema: z.string().min(1),
-    expected: 'fashion-mnist-test, fashion-mnist-train, an IDX/dataset file, an image folder, or camera',
+    expected:
+      'fashion-mnist-test, fashion-mnist-train, an IDX/dataset file, an image folder, camera, a video file (.mp4, .avi, .mkv, .webm, …) or an rtsp:// / http(s):// video stream',
     description:
       "serve: the default source streamed when a client names none (default fashion-mnist-test). run: the source to ask the server for (default: the server's default).",
-    commands: SERVER_AND_CLIENT,
+    commands: ['serve', 'run', 'bus'],
   }),
   resultsDir: option({
     flag: '--results-dir <dir>',
@@ -98,8 +115,9 @@ export const OPTIONS = {
     schema: positiveInt,
     default: '30000',
     expected: 'a positive integer of milliseconds',
-    description: 'A session whose frame socket has not connected within this time expires.',
-    commands: ['serve'],
+    description:
+      "A session whose frame socket has not connected within this time expires. conformance: the tested server's value (the kit waits that long for session-expired).",
+    commands: ['serve', 'conformance'],
   }),
   maxPayloadBytes: option({
     flag: '--max-payload-bytes <bytes>',
@@ -107,8 +125,9 @@ export const OPTIONS = {
     schema: positiveInt,
     default: String(64 * 1024 * 1024),
     expected: 'a positive integer of bytes',
-    description: 'Largest control message the server accepts (a results submission is the largest).',
-    commands: ['serve'],
+    description:
+      "Largest control message the server accepts (a results submission is the largest). conformance: the tested server's value (the kit sends one byte more).",
+    commands: ['serve', 'conformance'],
   }),
   fashionMnistDir: option({
     flag: '--fashion-mnist-dir <dir>',
@@ -116,8 +135,8 @@ export const OPTIONS = {
     schema: z.string().min(1),
     expected: 'a folder holding the Fashion-MNIST IDX files (.gz or plain)',
     description:
-      'Fashion-MNIST location; when unset: /usr/share/datasets/fashion-mnist (Debian dataset-fashion-mnist), else data/fashion-mnist/.',
-    commands: ['serve', 'dataset'],
+      "Fashion-MNIST location, looked at first; then the project's data/fashion-mnist/ (ships the test split), then /usr/share/datasets/fashion-mnist (Debian dataset-fashion-mnist). The train split: here, Debian's, or `npm run data`. conformance: the reference the frames are compared with.",
+    commands: ['serve', 'dataset', 'bus', 'conformance'],
   }),
   count: option({
     flag: '--count <n>',
@@ -125,7 +144,7 @@ export const OPTIONS = {
     schema: positiveInt,
     expected: 'a positive integer',
     description: 'run: frames to ask for (default: the whole source). dataset create: images in the subset.',
-    commands: ['run', 'dataset'],
+    commands: ['run', 'dataset', 'bus'],
   }),
   fps: option({
     flag: '--fps <fps>',
@@ -134,7 +153,7 @@ export const OPTIONS = {
     default: '10',
     expected: 'a number 0-100000 (0 = as fast as the receiver drains)',
     description: 'Frame rate asked of the server.',
-    commands: ['run'],
+    commands: ['run', 'bus'],
   }),
   mode: option({
     flag: '--mode <mode>',
@@ -143,7 +162,7 @@ export const OPTIONS = {
     default: 'classify',
     expected: 'classify, dedupe or both',
     description: 'What the client does with each frame.',
-    commands: ['run'],
+    commands: ['run', 'bus', 'worker'],
   }),
   out: option({
     flag: '--out <dir>',
@@ -152,13 +171,14 @@ export const OPTIONS = {
     default: 'out',
     expected: 'a folder path',
     description: 'Output folder (run: results per session; dedupe: the report).',
-    commands: ['run', 'dedupe'],
+    commands: ['run', 'dedupe', 'bus'],
   }),
   saveName: option({
     flag: '--save-name <name>',
     env: 'FRAMESIFT_SAVE_NAME',
     schema: checkedString(sanitizeSaveName),
-    expected: 'an order number or name (no path separators, no "..")',
+    expected:
+      'an order number or name: at most 100 characters and 200 UTF-8 bytes; no path separators, "..", leading dot, <>:"|?*, control, bidi or other invisible characters',
     description: 'At the end of a dedupe session, save the unique frames to <out>/uniques/<name>/.',
     commands: ['run'],
   }),
@@ -169,7 +189,7 @@ export const OPTIONS = {
     default: '9464',
     expected: 'an integer port 0-65535 (0 = any free port)',
     description: 'HTTP port of /metrics (Prometheus) and the /api endpoints of a run.',
-    commands: ['run'],
+    commands: ['run', 'worker'],
   }),
   modelsDir: option({
     flag: '--models-dir <dir>',
@@ -177,8 +197,9 @@ export const OPTIONS = {
     schema: z.string().min(1),
     default: 'models',
     expected: 'a folder holding the ONNX model files named by the manifests',
-    description: "Where ONNX model files are looked up (the project's own models are in models/).",
-    commands: ['run', 'dedupe', 'index', 'search'],
+    description:
+      "Folder searched for ONNX model files before the project's models/ (which holds the Fashion-MNIST classifier and the default photo embedder); needed only for optional models such as MobileNetV2.",
+    commands: ['run', 'dedupe', 'worker', 'index', 'search'],
   }),
   classifier: option({
     flag: '--classifier <name>',
@@ -187,7 +208,7 @@ export const OPTIONS = {
     default: 'fashion-mnist-cnn',
     expected: 'a model manifest name (models/manifests/<name>.json) with a logits output',
     description: 'The model `run` classifies frames with.',
-    commands: ['run'],
+    commands: ['run', 'worker'],
   }),
   workers: option({
     flag: '--workers <n>',
@@ -195,7 +216,7 @@ export const OPTIONS = {
     schema: positiveInt.max(256),
     expected: 'a positive integer',
     description: 'Worker threads for decoding and inference (default: available cores - 1, at least 1).',
-    commands: ['run', 'dedupe', 'index', 'search'],
+    commands: ['run', 'dedupe', 'worker', 'index', 'search'],
   }),
   batchSize: option({
     flag: '--batch-size <n>',
@@ -205,7 +226,7 @@ export const OPTIONS = {
     expected: 'a positive integer',
     description:
       'Most frames a worker infers in one batch. Measured on 2 cores at fps 0 (bench/e2e.bench.js): 128 ≈ 17,300 frames/s end to end, 256 ≈ 16,500, 64 ≈ 17,400 with twice the batches; ONNX Runtime alone slows ~10% at 512.',
-    commands: ['run'],
+    commands: ['run', 'worker'],
   }),
   batchWaitMs: option({
     flag: '--batch-wait-ms <ms>',
@@ -243,7 +264,7 @@ export const OPTIONS = {
     default: 'cnn',
     expected: 'cnn, phash, mse or change',
     description: 'How frames are compared for dedupe.',
-    commands: ['run', 'dedupe'],
+    commands: ['run', 'dedupe', 'worker'],
   }),
   metric: option({
     flag: '--metric <metric>',
@@ -252,7 +273,7 @@ export const OPTIONS = {
     default: 'cosine',
     expected: 'cosine, l2 or rmse',
     description: 'Distance between cnn embeddings.',
-    commands: ['run', 'dedupe'],
+    commands: ['run', 'dedupe', 'worker'],
   }),
   threshold: option({
     flag: '--threshold <t>',
@@ -261,7 +282,7 @@ export const OPTIONS = {
     expected: 'a number ≥ 0',
     description:
       'A frame at or below this distance from a kept frame is a duplicate; the distance is, per method: cnn 1−cosine of L2-normalised embeddings (0–2; l2: Euclidean of normalised, rmse: root-mean-square of raw features; photos whose 16×16 layout thumbnails are within cosine 0.1 are duplicates too), phash differing bits of 64 (0–64), mse mean squared difference of 16×16 gray thumbnails in [0,1], change changed-area fraction vs the last kept frame (0–1). Default: measured per method (cnn cosine 0.4, l2 0.8944, rmse 0.42, on 28×28 gray streams, compared by the classifier embedding, cosine 0.003; phash 16; mse 0.015; change 0.3; see docs/dedupe.md).',
-    commands: ['run', 'dedupe'],
+    commands: ['run', 'dedupe', 'worker'],
   }),
   approximateAbove: option({
     flag: '--approximate-above <n>',
@@ -271,7 +292,7 @@ export const OPTIONS = {
     expected: 'an integer ≥ 0 (0 = always exact)',
     description:
       'Kept uniques per stream above which nearest-neighbour search switches from exact dot products to an approximate HNSW index.',
-    commands: ['run', 'dedupe'],
+    commands: ['run', 'dedupe', 'worker'],
   }),
   imageSaveQuality: option({
     flag: '--image-save-quality <q>',
@@ -280,7 +301,7 @@ export const OPTIONS = {
     default: '95',
     expected: 'an integer 1-100',
     description: 'JPEG quality of saved unique images.',
-    commands: ['run', 'dedupe'],
+    commands: ['run', 'dedupe', 'bus'],
   }),
   groupBy: option({
     flag: '--group-by <regex>',
@@ -311,9 +332,7 @@ export const OPTIONS = {
   describe: option({
     flag: '--describe',
     env: 'FRAMESIFT_DESCRIBE',
-    schema: z
-      .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
-      .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes'),
+    schema: booleanFlag,
     expected: 'a flag (env: true/false, 1/0, yes/no)',
     description:
       "Describe each kept image in report.md with MobileNetV2's top ImageNet class (needs mobilenet-v2 in MODELS_DIR).",
@@ -439,29 +458,110 @@ export const OPTIONS = {
   exact: option({
     flag: '--exact',
     env: 'FRAMESIFT_EXACT',
-    schema: z
-      .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
-      .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes'),
+    schema: booleanFlag,
     expected: 'a flag (env: true/false, 1/0, yes/no)',
     description: 'search: scan every vector (exact, the reference for recall) instead of the HNSW index.',
     commands: ['search'],
   }),
+  allowedOrigins: option({
+    flag: '--allowed-origins <origins>',
+    env: 'FRAMESIFT_ALLOWED_ORIGINS',
+    schema: checkedString(parseOrigins),
+    expected: 'comma-separated origins like http://host:port (no path)',
+    description:
+      'Web origins (besides same-origin) allowed to open the WebSockets (serve) or change state over the HTTP API (run); their host names are also answered as Host. See docs/security.md.',
+    commands: SERVER_AND_CLIENT,
+  }),
+  token: option({
+    flag: '--token <token>',
+    env: 'FRAMESIFT_TOKEN',
+    schema: z.string().min(16).max(4096),
+    expected: 'a secret of 16-4096 characters',
+    description:
+      'serve: every connection to the frame and control ports must carry it (Authorization: Bearer, or ?token=); run: sent to the server. Set it whenever --host exposes the server beyond loopback.',
+    commands: SERVER_AND_CLIENT,
+  }),
+  saveRate: option({
+    flag: '--save-rate <n>',
+    env: 'FRAMESIFT_SAVE_RATE',
+    schema: positiveInt.max(10_000),
+    default: '10',
+    expected: 'a positive integer',
+    description: 'Most saves of uniques a minute (POST /api/save and --save-name); more are answered 429.',
+    commands: ['run'],
+  }),
+  maxSaveBytes: option({
+    flag: '--max-save-bytes <bytes>',
+    env: 'FRAMESIFT_MAX_SAVE_BYTES',
+    schema: positiveInt,
+    default: String(4 * 1024 ** 3),
+    expected: 'a positive integer of bytes',
+    description:
+      'Most bytes all saves may hold under <out>/uniques/ (earlier runs included); a save past it is refused (507) and nothing of it is kept.',
+    commands: ['run'],
+  }),
+  cameraMaxBytes: option({
+    flag: '--camera-max-bytes <bytes>',
+    env: 'CAMERA_MAX_BYTES',
+    schema: positiveInt,
+    default: String(32 * 1024 * 1024),
+    expected: 'a positive integer of bytes',
+    description:
+      'Largest camera answer read; a bigger body is cut off unread, counted as too-large and the poll retried.',
+    commands: ['serve'],
+  }),
+  maxPendingSessions: option({
+    flag: '--max-pending-sessions <n>',
+    env: 'FRAMESIFT_MAX_PENDING_SESSIONS',
+    schema: positiveInt,
+    default: '1000',
+    expected: 'a positive integer',
+    description:
+      'Most sessions waiting for their frame socket, all connections together; a start beyond it is answered too-many-sessions.',
+    commands: ['serve'],
+  }),
+  maxPendingPerConnection: option({
+    flag: '--max-pending-per-connection <n>',
+    env: 'FRAMESIFT_MAX_PENDING_PER_CONNECTION',
+    schema: positiveInt,
+    default: '16',
+    expected: 'a positive integer',
+    description:
+      'Most sessions one control connection may have waiting for their frame socket; a start beyond it is answered too-many-sessions.',
+    commands: ['serve'],
+  }),
+  maxSubmissions: option({
+    flag: '--max-submissions <n>',
+    env: 'FRAMESIFT_MAX_SUBMISSIONS',
+    schema: positiveInt,
+    default: '10',
+    expected: 'a positive integer',
+    description: 'Most result submissions one session may have scored and persisted.',
+    commands: ['serve'],
+  }),
+  maxSubmitBytes: option({
+    flag: '--max-submit-bytes <bytes>',
+    env: 'FRAMESIFT_MAX_SUBMIT_BYTES',
+    schema: positiveInt,
+    default: String(16 * 1024 * 1024),
+    expected: 'a positive integer of bytes',
+    description:
+      'Largest control message handled (a submission is the largest; 100,000 predictions take about 1.6 MB); a bigger one is answered too-large and the connection stays open.',
+    commands: ['serve'],
+  }),
   json: option({
     flag: '--json',
     env: 'FRAMESIFT_JSON',
-    schema: z
-      .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
-      .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes'),
+    schema: booleanFlag,
     expected: 'a flag (env: true/false, 1/0, yes/no)',
-    description: 'Print the result as JSON on stdout instead of a table.',
-    commands: ['index', 'search', 'neighbours'],
+    description:
+      'Print the result as one JSON object on stdout instead of text, for scripts (run: the session summary and score; dedupe: the report; dataset: the file written; conformance: the pass/fail table; index, search, neighbours: the results).',
+    commands: ['run', 'dedupe', 'dataset', 'conformance', 'index', 'search', 'neighbours'],
   }),
   serveSearch: option({
     flag: '--serve',
     env: 'FRAMESIFT_SEARCH_SERVE',
-    schema: z
-      .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
-      .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes'),
+    schema: booleanFlag,
     expected: 'a flag (env: true/false, 1/0, yes/no)',
     description: 'search: serve the search API and demo page over HTTP instead of answering one query.',
     commands: ['search'],
@@ -493,6 +593,253 @@ export const OPTIONS = {
       "Also add the kept (unique) images to this similar-image index (dedupe: the kept files; run: each saved uniques folder), and serve /api/images and /search on the run's HTTP port.",
     commands: ['run', 'dedupe'],
   }),
+  frameSize: option({
+    flag: '--frame-size <WxH>',
+    env: 'FRAMESIFT_FRAME_SIZE',
+    schema: z
+      .string()
+      .regex(/^\s*\d{1,5}\s*(x\s*\d{1,5}\s*)?$/i)
+      .transform((v) => {
+        const [w, h] = v
+          .toLowerCase()
+          .split('x')
+          .map((n) => Number(n.trim()));
+        return { width: w!, height: h ?? w! };
+      })
+      .refine((b) => b.width >= 2 && b.height >= 2 && b.width <= 65535 && b.height <= 65535),
+    expected: 'WIDTHxHEIGHT (e.g. 640x480) or one number for both, 2-65535',
+    description:
+      'Video sources: frames are scaled down to fit this box (aspect ratio kept, never scaled up) before they are sent.',
+    commands: ['serve'],
+  }),
+  videoStallTimeout: option({
+    flag: '--video-stall-timeout <seconds>',
+    env: 'VIDEO_STALL_TIMEOUT',
+    schema: z.coerce.number().positive().max(3600),
+    default: '10',
+    expected: 'a number of seconds > 0',
+    description:
+      'A network video stream (rtsp://, http(s)://) that yields no frame for this long is dropped and reconnected with backoff.',
+    commands: ['serve'],
+  }),
+  rtspListen: option({
+    flag: '--rtsp-listen',
+    env: 'RTSP_LISTEN',
+    schema: booleanFlag,
+    default: 'false',
+    expected: 'a flag (env: true/false, 1/0, yes/no)',
+    description:
+      'An rtsp:// source is a listening address the camera pushes to (RTSP ANNOUNCE/RECORD) instead of a server to pull from.',
+    commands: ['serve'],
+  }),
+  ffmpegPath: option({
+    flag: '--ffmpeg-path <path>',
+    env: 'FFMPEG_PATH',
+    schema: z.string().min(1),
+    default: 'ffmpeg',
+    expected: 'an ffmpeg executable (a path, or a name found on PATH)',
+    description:
+      'The ffmpeg that decodes video sources and writes video saves (Debian: apt-get install ffmpeg).',
+    commands: ['serve', 'run'],
+  }),
+  ffprobePath: option({
+    flag: '--ffprobe-path <path>',
+    env: 'FFPROBE_PATH',
+    schema: z.string().min(1),
+    default: 'ffprobe',
+    expected: 'an ffprobe executable (a path, or a name found on PATH)',
+    description: 'The ffprobe that checks video files before they are streamed.',
+    commands: ['serve', 'run'],
+  }),
+  saveAs: option({
+    flag: '--save-as <kind>',
+    env: 'FRAMESIFT_SAVE_AS',
+    schema: z.enum(['images', 'video']),
+    default: 'images',
+    expected: 'images or video',
+    description:
+      'How --save-name writes the session: one image per frame, or one video (VIDEO_CODEC); both with manifest.json.',
+    commands: ['run'],
+  }),
+  saveFrames: option({
+    flag: '--save-frames <which>',
+    env: 'FRAMESIFT_SAVE_FRAMES',
+    schema: z.enum(['kept', 'all']),
+    default: 'kept',
+    expected: 'kept or all',
+    description:
+      'Which frames a save holds: the kept (unique) frames, or all frames of the session (all: every frame is kept on disk in a temp folder while the run lasts).',
+    commands: ['run'],
+  }),
+  videoCodec: option({
+    flag: '--video-codec <codec>',
+    env: 'VIDEO_CODEC',
+    schema: z
+      .string()
+      .refine((v) => ['h264', 'avc1', 'x264', 'mp4v', 'hevc', 'vp9', 'mjpeg'].includes(v.toLowerCase())),
+    default: 'h264',
+    expected:
+      'h264, avc1, X264 (libx264 .mp4), mp4v (mpeg4 .mp4), HEVC (libx265 .mp4), vp9 (.webm) or mjpeg (.avi)',
+    description: 'Codec of video saves.',
+    commands: ['run'],
+  }),
+  videoFps: option({
+    flag: '--video-fps <fps>',
+    env: 'VIDEO_FPS',
+    schema: z.coerce.number().positive().max(240),
+    default: '10',
+    expected: 'a number > 0 (at most 240)',
+    description: 'Frame rate of video saves: each saved frame shows for 1/fps seconds.',
+    commands: ['run'],
+  }),
+  bus: option({
+    flag: '--bus <url>',
+    env: 'FRAMESIFT_BUS',
+    schema: z.string().regex(/^(nats:\/\/)?[^\s,]+(,(nats:\/\/)?[^\s,]+)*$/),
+    default: 'nats://127.0.0.1:4222',
+    expected: 'nats://HOST:PORT, or several separated by commas (a cluster)',
+    description: 'NATS server(s) with JetStream that carry frames and results in the bus mode.',
+    commands: ['bus', 'worker'],
+  }),
+  partition: option({
+    flag: '--partition <p>',
+    env: 'FRAMESIFT_PARTITION',
+    schema: z.coerce.number().int().min(0).max(1023),
+    expected: 'an integer 0-1023, below the partitions of the NATS mapping',
+    description:
+      'worker: the partition whose frames this process decides (one owner at a time; others stand by).',
+    commands: ['worker'],
+  }),
+  partitions: option({
+    flag: '--partitions <n>',
+    env: 'FRAMESIFT_PARTITIONS',
+    schema: z.coerce.number().int().min(1).max(1024),
+    default: '4',
+    expected: 'an integer 1-1024',
+    description: 'bus config: partitions that cameras are mapped onto (one worker process owns each).',
+    commands: ['bus'],
+  }),
+  camera: option({
+    flag: '--camera <id>',
+    env: 'FRAMESIFT_CAMERA',
+    schema: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+    default: 'cam0',
+    expected: '1-64 letters, digits, "_" or "-"',
+    description:
+      'bus publish: the camera (stream) id the frames are published under; it picks the partition.',
+    commands: ['bus'],
+  }),
+  leaseTtlMs: option({
+    flag: '--lease-ttl-ms <ms>',
+    env: 'FRAMESIFT_LEASE_TTL_MS',
+    schema: z.coerce.number().int().min(200),
+    default: '5000',
+    expected: 'an integer of milliseconds, at least 200',
+    description:
+      'worker: a partition owner that stops renewing its lease loses it to a standby after this long.',
+    commands: ['worker'],
+  }),
+  busBacklogBytes: option({
+    flag: '--bus-backlog-bytes <bytes>',
+    env: 'FRAMESIFT_BUS_BACKLOG_BYTES',
+    schema: positiveInt,
+    default: String(1024 * 1024 * 1024),
+    expected: 'a positive integer of bytes',
+    description:
+      'Frames the bus holds for slow workers; past it new frames are refused and counted as bus-full.',
+    commands: ['bus', 'worker'],
+  }),
+  busBacklogFrames: option({
+    flag: '--bus-backlog-frames <n>',
+    env: 'FRAMESIFT_BUS_BACKLOG_FRAMES',
+    schema: positiveInt,
+    default: '1000000',
+    expected: 'a positive integer',
+    description:
+      'Frames the bus holds for slow workers, by count; past it new frames are refused (bus-full).',
+    commands: ['bus', 'worker'],
+  }),
+  busReplicas: option({
+    flag: '--bus-replicas <n>',
+    env: 'FRAMESIFT_BUS_REPLICAS',
+    schema: z.coerce.number().int().min(1).max(5),
+    default: '1',
+    expected: 'an integer 1-5 (at most the cluster size)',
+    description: 'Copies of each JetStream stream (3 on a 3-node cluster survives one node lost).',
+    commands: ['bus', 'worker'],
+  }),
+  busAckWaitMs: option({
+    flag: '--bus-ack-wait-ms <ms>',
+    env: 'FRAMESIFT_BUS_ACK_WAIT_MS',
+    schema: z.coerce.number().int().min(100),
+    default: '30000',
+    expected: 'an integer of milliseconds, at least 100',
+    description:
+      'A frame a worker took but did not acknowledge within this time (the worker died) is redelivered.',
+    commands: ['bus', 'worker'],
+  }),
+  busIdleMs: option({
+    flag: '--bus-idle-ms <ms>',
+    env: 'FRAMESIFT_BUS_IDLE_MS',
+    schema: positiveInt,
+    default: '10000',
+    expected: 'a positive integer of milliseconds',
+    description:
+      'bus collect: a session whose end has come but whose frames stop arriving is written as incomplete after this long.',
+    commands: ['bus'],
+  }),
+  natsPort: option({
+    flag: '--nats-port <port>',
+    env: 'FRAMESIFT_NATS_PORT',
+    schema: port,
+    default: '4222',
+    expected: 'an integer port 0-65535',
+    description: 'bus config: the client port of the NATS server configuration it prints.',
+    commands: ['bus'],
+  }),
+  natsStoreDir: option({
+    flag: '--nats-store-dir <dir>',
+    env: 'FRAMESIFT_NATS_STORE_DIR',
+    schema: z.string().min(1),
+    default: '.nats',
+    expected: 'a folder path',
+    description: 'bus config: where the printed NATS configuration keeps JetStream data.',
+    commands: ['bus'],
+  }),
+  natsMaxPayload: option({
+    flag: '--nats-max-payload <bytes>',
+    env: 'FRAMESIFT_NATS_MAX_PAYLOAD',
+    schema: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024),
+    default: String(8 * 1024 * 1024),
+    expected: 'an integer of bytes, 1024 to 64 MiB',
+    description:
+      'bus config: largest message (frame) the NATS server takes; a larger frame is refused and counted as too-large.',
+    commands: ['bus'],
+  }),
+  control: option({
+    flag: '--control <url>',
+    env: 'FRAMESIFT_CONFORMANCE_CONTROL',
+    schema: z.string().regex(/^wss?:\/\/[^\s/]+\/?$/),
+    default: 'ws://127.0.0.1:7000',
+    expected: 'a WebSocket URL ws://HOST:PORT',
+    description: 'conformance: the control socket of the server to test.',
+    commands: ['conformance'],
+  }),
+  checks: option({
+    flag: '--checks <ids>',
+    env: 'FRAMESIFT_CONFORMANCE_CHECKS',
+    schema: z
+      .string()
+      .regex(/^[a-z-]+(,[a-z-]+)*$/)
+      .transform((v) => v.split(',')),
+    expected: 'comma-separated check ids (as the report lists them)',
+    description: 'conformance: run only these checks (default: all).',
+    commands: ['conformance'],
+  }),
   logLevel: option({
     flag: '--log-level <level>',
     env: 'LOG_LEVEL',
@@ -500,7 +847,18 @@ export const OPTIONS = {
     default: 'info',
     expected: 'error, warn, info or debug',
     description: 'Log verbosity (JSON lines on stderr).',
-    commands: ['serve', 'run', 'dedupe', 'dataset', 'index', 'search', 'neighbours'],
+    commands: [
+      'serve',
+      'run',
+      'dedupe',
+      'dataset',
+      'bus',
+      'worker',
+      'conformance',
+      'index',
+      'search',
+      'neighbours',
+    ],
   }),
 } as const;
 
@@ -517,6 +875,9 @@ export const SERVE_OPTIONS = keysFor('serve');
 export const RUN_OPTIONS = keysFor('run');
 export const DEDUPE_OPTIONS = keysFor('dedupe');
 export const DATASET_OPTIONS = keysFor('dataset');
+export const BUS_OPTIONS = keysFor('bus');
+export const WORKER_OPTIONS = keysFor('worker');
+export const CONFORMANCE_OPTIONS = keysFor('conformance');
 export const INDEX_OPTIONS = keysFor('index');
 export const SEARCH_OPTIONS = keysFor('search');
 export const NEIGHBOURS_OPTIONS = keysFor('neighbours');
@@ -529,6 +890,9 @@ export type ServeConfig = Config<KeysOf<'serve'>>;
 export type RunConfig = Config<KeysOf<'run'>>;
 export type DedupeConfig = Config<KeysOf<'dedupe'>>;
 export type DatasetConfig = Config<KeysOf<'dataset'>>;
+export type BusConfig = Config<KeysOf<'bus'>>;
+export type WorkerConfig = Config<KeysOf<'worker'>>;
+export type ConformanceConfig = Config<KeysOf<'conformance'>>;
 export type IndexConfig = Config<KeysOf<'index'>>;
 export type SearchConfig = Config<KeysOf<'search'>>;
 export type NeighboursConfig = Config<KeysOf<'neighbours'>>;
@@ -583,7 +947,7 @@ export function resolveConfig<C extends CommandName>(
       // A custom check names the exact problem; the schema's own messages add nothing to `expected`.
       const custom = parsed.error.issues.find((issue) => issue.code === z.ZodIssueCode.custom);
       throw new ConfigError(
-        `${origin}=${JSON.stringify(raw)}: expected ${spec.expected}${custom ? ` (${custom.message})` : ''}`,
+        `${origin}=${printable(bounded(JSON.stringify(raw)))}: expected ${spec.expected}${custom ? ` (${custom.message})` : ''}`,
       );
     }
     resolved[key] = parsed.data;

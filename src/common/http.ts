@@ -7,10 +7,24 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { UserError, errorMessage } from './errors.js';
+import { accessPolicy, guardRequest, type AccessPolicy } from './http-guard.js';
 import { loggerFor } from './logger.js';
-import { metricsRegistry } from './metrics.js';
+import { metric, metricsRegistry, prom } from './metrics.js';
+import { bounded } from './text.js';
 
-const log = loggerFor('http');
+const log = loggerFor('common.http');
+
+const refused = () =>
+  metric(
+    'framesift_http_refused_total',
+    () =>
+      new prom.Counter({
+        name: 'framesift_http_refused_total',
+        help: "Requests the run's HTTP port refused before routing, by reason (forbidden-host, forbidden-origin, unsupported-media-type, unauthorized).",
+        labelNames: ['reason'],
+        registers: [metricsRegistry],
+      }),
+  );
 
 export type RouteHandler = (
   req: http.IncomingMessage,
@@ -29,6 +43,8 @@ export interface HttpServer {
    * (it answers, including its own 404/405). Exact routes win over prefixes; the longest prefix wins.
    */
   prefix(prefix: string, handler: RouteHandler): void;
+  /** Lets `method path` (exact path) take a non-JSON body, e.g. an image upload; Host/Origin still apply. */
+  acceptUpload(method: string, path: string): void;
   close(): Promise<void>;
 }
 
@@ -36,6 +52,11 @@ export interface HttpServerOptions {
   host?: string;
   /** 0 = any free port. */
   port: number;
+  /**
+   * Who may talk to this port (src/common/http-guard.ts); default: loopback and the bound host, same
+   * origin only, no token. Every request is checked before it reaches a route.
+   */
+  access?: AccessPolicy;
   /** Names the server in a listen error (default "the metrics server"). */
   what?: string;
   /** What to do about a listen error (default: choose another --metrics-port). */
@@ -98,10 +119,28 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const host = options.host ?? '127.0.0.1';
   const routes = new Map<string, RouteHandler>();
   const prefixes = new Map<string, RouteHandler>();
+  const uploads = new Set<string>();
   routes.set('GET /metrics', (_req, res) => serveMetrics(res));
 
+  const access = options.access ?? accessPolicy({ bindHost: host });
+
   const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? host}`);
+    const upload = uploads.has(`${(req.method ?? 'GET').toUpperCase()} ${(req.url ?? '/').split('?')[0]}`);
+    const verdict = guardRequest(req, access, upload);
+    if (!verdict.ok) {
+      refused().inc({ reason: verdict.reason });
+      log.warn('http request refused', {
+        reason: verdict.reason,
+        method: req.method,
+        detail: verdict.message,
+      });
+      sendJson(res, verdict.status, { error: verdict.message, code: verdict.reason });
+      // The body is not read: close the connection rather than drain an unwanted upload.
+      req.resume();
+      return;
+    }
+    // The Host header was checked above; the URL is parsed against our own address.
+    const url = new URL(req.url ?? '/', `http://127.0.0.1`);
     const handler =
       routes.get(`${req.method ?? 'GET'} ${url.pathname}`) ??
       // The longest matching prefix wins (a stage's /api/images/ before another's /api/).
@@ -112,10 +151,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       const allowed = [...routes.keys()].filter((key) => key.endsWith(` ${url.pathname}`));
       if (allowed.length > 0) {
         sendJson(res, 405, {
-          error: `${req.method} ${url.pathname}: expected ${allowed.map((k) => k.split(' ')[0]).join(' or ')}`,
+          error: `${bounded(req.method ?? '')} ${bounded(url.pathname)}: expected ${allowed.map((k) => k.split(' ')[0]).join(' or ')}`,
         });
       } else {
-        sendJson(res, 404, { error: `${url.pathname}: no such endpoint` });
+        sendJson(res, 404, { error: `${bounded(url.pathname)}: no such endpoint` });
       }
       return;
     }
@@ -124,7 +163,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       .catch((err: unknown) => {
         const status = err instanceof UserError ? 400 : 500;
         log.warn('http handler failed', { path: url.pathname, status, error: errorMessage(err) });
-        if (!res.headersSent) sendJson(res, status, { error: errorMessage(err) });
+        // A user error's message names the input; anything else may hold server paths: not sent.
+        const message = status === 400 ? errorMessage(err) : 'internal error (details in the run log)';
+        if (!res.headersSent) sendJson(res, status, { error: message });
         else res.end();
       });
   });
@@ -146,6 +187,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     },
     prefix(prefix, handler) {
       prefixes.set(prefix, handler);
+    },
+    acceptUpload(method, path) {
+      uploads.add(`${method.toUpperCase()} ${path}`);
     },
     close() {
       return closeHttp(server);

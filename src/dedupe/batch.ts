@@ -3,9 +3,11 @@
  * regular expression, and taking the keep-or-drop decisions in file order as features arrive (in any
  * order) from the workers. The command feeds it; the report is built from what it records.
  */
-import { readdir } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../common/errors.js';
+import { printable } from '../common/text.js';
 import type { Metric } from './distance.js';
 import type { Feature, Method } from './methods.js';
 import { InMemoryKeyedStore, type KeyedUniqueStore, type UniqueStoreOptions } from './store.js';
@@ -32,37 +34,183 @@ export function isImageFile(name: string): boolean {
   return IMAGE_EXTENSIONS.includes(path.extname(name).toLowerCase());
 }
 
+/** An input that is not deduplicated, and why (listed in the report, never dropped silently). */
+export interface SkippedInput {
+  /** Path relative to the input folder, `/`-separated (a folder ends with `/`); unsafe characters escaped. */
+  file: string;
+  reason: string;
+}
+
+export interface InputListing {
+  /** Image files to dedupe, relative to the input folder, `/`-separated, sorted by code point. */
+  files: string[];
+  skipped: SkippedInput[];
+}
+
+/** A folder not to enter (an output folder inside the input) and the name it is reported by. */
+export interface SkippedFolder {
+  path: string;
+  what: string;
+}
+
+/** A name that is not valid UTF-8, shown with its bytes: printable ASCII as is, the rest as `\xHH`. */
+function showBytes(name: Buffer): string {
+  let out = '';
+  for (const byte of name)
+    out +=
+      byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
+  return out;
+}
+
+const errorCode = (err: unknown) => (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+
 /**
- * Image files under `dir`, recursively, as paths relative to `dir` with `/` separators, sorted by code
- * point (name order). Folders in `skip` (absolute paths, e.g. the output folder) are not entered.
+ * Image files under `dir`, recursively, and every image-like input that is not taken with its reason:
+ *
+ * - a subfolder that cannot be read, or a name that is not valid UTF-8 (the workers could not open it);
+ * - a symbolic link is followed once: to a file, it is taken unless the same file is already taken (by its
+ *   real path or another link); to a folder, the folder is entered unless it was already entered (a loop
+ *   or an alias); a dangling link or a link loop is listed;
+ * - files inside the `skip` folders (output folders that sit inside the input) are listed, not taken.
  */
-export async function listImageFiles(dir: string, skip: string[] = []): Promise<string[]> {
+export async function listInputImages(dir: string, skip: SkippedFolder[] = []): Promise<InputListing> {
   const root = path.resolve(dir);
-  const skipped = new Set(skip.map((p) => path.resolve(p)));
-  const out: string[] = [];
-  const walk = async (folder: string): Promise<void> => {
-    let entries;
+  let rootReal: string;
+  try {
+    rootReal = await realpath(root);
+  } catch (err) {
+    throw new UserError(`dedupe: ${dir}: expected a readable folder of images (${errorCode(err)})`);
+  }
+  const skipped = new Map(skip.map((s) => [path.resolve(s.path), s.what]));
+  const files: string[] = [];
+  const out: SkippedInput[] = [];
+  /** Real path of each entered folder → its relative path (loop and alias detection). */
+  const entered = new Map<string, string>();
+  /** Files reached through a link: relative path → real path. */
+  const linked: { rel: string; real: string }[] = [];
+  const relOf = (full: string) => printable(path.relative(root, full).split(path.sep).join('/'));
+
+  const walk = async (folder: string, real: string, outputFolder?: string): Promise<void> => {
+    entered.set(real, relOf(folder));
+    let entries: Dirent<Buffer>[];
     try {
-      entries = await readdir(folder, { withFileTypes: true });
+      entries = await readdir(folder, { withFileTypes: true, encoding: 'buffer' });
     } catch (err) {
       if (folder === root) {
-        throw new UserError(
-          `dedupe: ${dir}: expected a readable folder of images (${(err as Error).message})`,
-        );
+        throw new UserError(`dedupe: ${dir}: expected a readable folder of images (${errorCode(err)})`);
       }
+      out.push({ file: `${relOf(folder)}/`, reason: `folder cannot be read (${errorCode(err)})` });
       return;
     }
     for (const entry of entries) {
-      const full = path.join(folder, entry.name);
-      if (entry.isDirectory()) {
-        if (!skipped.has(full)) await walk(full);
-      } else if (entry.isFile() && isImageFile(entry.name)) {
-        out.push(path.relative(root, full).split(path.sep).join('/'));
+      const name = entry.name.toString('utf8');
+      const full = path.join(folder, name);
+      const validName = Buffer.from(name, 'utf8').equals(entry.name);
+      if (entry.isDirectory() || (entry.isSymbolicLink() && !isImageFile(name))) {
+        if (!validName) {
+          out.push({
+            file: `${relOf(path.join(folder, showBytes(entry.name)))}/`,
+            reason: 'folder name is not valid UTF-8: not entered',
+          });
+          continue;
+        }
+        const outputOf = outputFolder ?? skipped.get(full);
+        if (entry.isSymbolicLink()) folderLinks.push({ full, outputOf });
+        else await walk(full, path.join(real, name), outputOf);
+      } else if (isImageFile(name)) {
+        const rel = relOf(full);
+        if (!validName) {
+          out.push({
+            file: relOf(path.join(folder, showBytes(entry.name))),
+            reason: 'name is not valid UTF-8 (rename it to include it)',
+          });
+        } else if (outputFolder !== undefined) {
+          out.push({ file: rel, reason: `inside the ${outputFolder} folder: not an input` });
+        } else if (entry.isFile()) {
+          files.push(rel);
+        } else if (entry.isSymbolicLink()) {
+          const target = await realpath(full).catch((err: unknown) => errorCode(err));
+          if (!path.isAbsolute(target)) {
+            out.push({
+              file: rel,
+              reason: target === 'ENOENT' ? 'dangling link' : `link cannot be followed (${target})`,
+            });
+          } else if (
+            !(await stat(target).then(
+              (st) => st.isFile(),
+              () => false,
+            ))
+          ) {
+            out.push({ file: rel, reason: 'link to something that is not a file' });
+          } else {
+            linked.push({ rel, real: target });
+          }
+        } else {
+          out.push({ file: rel, reason: 'not a regular file' });
+        }
       }
     }
   };
-  await walk(root);
-  return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  /** Links to folders, followed after the real folders are walked (a folder is listed by its own path). */
+  const folderLinks: { full: string; outputOf?: string }[] = [];
+  const followFolderLink = async ({ full, outputOf }: { full: string; outputOf?: string }) => {
+    const target = await stat(full).then(
+      (st) => (st.isDirectory() ? realpath(full) : undefined),
+      (err: unknown) => ({ code: errorCode(err) }),
+    );
+    if (target === undefined) return; // a link to a non-image file: not an input
+    if (typeof target === 'object') {
+      // A dangling link without an image name is not an input; a loop or a denied one is listed.
+      if (target.code !== 'ENOENT')
+        out.push({ file: `${relOf(full)}/`, reason: `link cannot be followed (${target.code})` });
+      return;
+    }
+    const first = entered.get(target);
+    if (first !== undefined) {
+      out.push({
+        file: `${relOf(full)}/`,
+        reason: `link to a folder already listed (${first === '' ? 'the input folder' : `${first}/`}): not entered again`,
+      });
+      return;
+    }
+    await walk(full, target, outputOf);
+  };
+  await walk(root, rootReal, skipped.get(root));
+  while (folderLinks.length > 0) await followFolderLink(folderLinks.shift()!);
+
+  // A linked file is taken once: not when its target is itself listed, nor twice through two links.
+  const direct = new Set(files);
+  const byReal = new Map<string, string>();
+  for (const link of linked.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0))) {
+    const inside = path.relative(rootReal, link.real);
+    const targetRel =
+      inside.startsWith('..') || path.isAbsolute(inside) ? undefined : inside.split(path.sep).join('/');
+    const same =
+      (targetRel !== undefined && direct.has(targetRel) ? targetRel : undefined) ?? byReal.get(link.real);
+    if (same !== undefined) {
+      out.push({ file: link.rel, reason: `link to ${same}, already listed: taken once` });
+    } else {
+      byReal.set(link.real, link.rel);
+      files.push(link.rel);
+    }
+  }
+  const order = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  files.sort(order);
+  out.sort((a, b) => order(a.file, b.file));
+  return { files, skipped: out };
+}
+
+/**
+ * Image files under `dir`, recursively, as paths relative to `dir` with `/` separators, sorted by code
+ * point (name order). Folders in `skip` (absolute paths, e.g. the output folder) are not taken.
+ */
+export async function listImageFiles(dir: string, skip: string[] = []): Promise<string[]> {
+  return (
+    await listInputImages(
+      dir,
+      skip.map((p) => ({ path: p, what: 'output' })),
+    )
+  ).files;
 }
 
 /** The group key of a file: the first capture group of `--group-by` (files that do not match share ''). */
@@ -111,6 +259,8 @@ export interface BatchOutcome {
   corruptReasons: Record<string, string>;
   closeCalls: CloseCall[];
   files: number;
+  /** Inputs not deduplicated, with the reason (links, unreadable folders, names, output folders). */
+  skipped: SkippedInput[];
 }
 
 /**
@@ -132,6 +282,7 @@ export class BatchDeduper {
     private readonly files: string[],
     private readonly groupKey: (file: string) => string,
     private readonly options: UniqueStoreOptions & { model: string | null; closeCalls?: number },
+    private readonly skipped: SkippedInput[] = [],
   ) {
     this.store = new InMemoryKeyedStore(options);
   }
@@ -202,6 +353,7 @@ export class BatchDeduper {
       corruptReasons: this.corruptReasons,
       closeCalls: this.calls,
       files: this.files.length,
+      skipped: this.skipped,
     };
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Public face of the dedupe stage: per-frame features and distances (pure, also used by the analysis
- * workers), the keyed unique store, live-stream dedupe with saves and its /api routes, and thresholds.
+ * workers; they import it through ./features.ts), the keyed unique store, live-stream dedupe with saves,
+ * batch dedupe and thresholds.
  */
 export {
   DEFAULT_CHANGE_OPTIONS,
@@ -32,7 +33,8 @@ export {
   type Feature,
   type Method,
 } from './methods.js';
-export { MAX_SAVE_NAME_LENGTH, sanitizeSaveName } from '../common/save-name.js';
+export { MAX_SAVE_NAME_BYTES, MAX_SAVE_NAME_LENGTH, sanitizeSaveName } from '../common/save-name.js';
+export { SaveRefused } from './save-limits.js';
 export {
   encodeKeptImage,
   writeUniquesFolder,
@@ -55,7 +57,19 @@ export {
   type DedupeStatus,
   type StreamDeduperOptions,
   type UniqueInfo,
+  type SaveOptions,
+  type DedupeSaveResult,
 } from './stream-deduper.js';
+export {
+  VIDEO_CODEC_NAMES,
+  canvasFor,
+  encodeVideo,
+  videoCodecSpec,
+  type EncodeVideoRequest,
+  type EncodedVideo,
+  type VideoCodecSpec,
+} from './video-export.js';
+export { writeFramesSave, type FramesManifest, type SaveAs, type SaveFrames } from './frames-save.js';
 export { ExactVectorIndex, HnswVectorIndex, TieredVectorIndex, type VectorIndex } from './vector-index.js';
 export { scorePartition, type PairwiseScore } from './scoring.js';
 export {
@@ -64,7 +78,11 @@ export {
   groupKeyFunction,
   isImageFile,
   listImageFiles,
+  listInputImages,
   type BatchGroup,
+  type InputListing,
+  type SkippedFolder,
+  type SkippedInput,
   type BatchOutcome,
   type CloseCall,
 } from './batch.js';

@@ -6,6 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
+import { fitText, svgText } from '../common/font-text.js';
 import type { BatchOutcome, CloseCall } from './batch.js';
 import { THRESHOLD_MEANING } from './methods.js';
 
@@ -16,7 +17,9 @@ export interface BatchReportJson {
   model: string | null;
   groups: { kept: string; duplicates: { file: string; distance: number }[] }[];
   corrupt: string[];
-  counts: { files: number; kept: number; duplicates: number; corrupt: number };
+  /** Inputs not deduplicated and why (links followed once, unreadable folders, names, output folders). */
+  skipped: { file: string; reason: string }[];
+  counts: { files: number; kept: number; duplicates: number; corrupt: number; skipped: number };
 }
 
 export function reportJson(outcome: BatchOutcome): BatchReportJson {
@@ -31,11 +34,13 @@ export function reportJson(outcome: BatchOutcome): BatchReportJson {
       duplicates: g.duplicates.map((d) => ({ file: d.file, distance: round(d.distance) })),
     })),
     corrupt: outcome.corrupt,
+    skipped: outcome.skipped,
     counts: {
       files: outcome.files,
       kept: outcome.groups.length,
       duplicates,
       corrupt: outcome.corrupt.length,
+      skipped: outcome.skipped.length,
     },
   };
 }
@@ -44,6 +49,15 @@ const round = (x: number) => Math.round(x * 1e6) / 1e6;
 
 const TILE = 128;
 const MAX_SHEET_TILES = 400;
+/** Height of the file-name line under each tile of the contact sheet. */
+const CAPTION = 16;
+
+/** A transparent SVG layer of `width`×`height` holding `body` (text drawn with the shipped font). */
+function svgLayer(width: number, height: number, body: string): Buffer {
+  return Buffer.from(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${body}</svg>`,
+  );
+}
 
 /** A square tile of an image, letterboxed on gray; a gray tile if it cannot be read. */
 async function tile(file: string, size: number): Promise<Buffer> {
@@ -68,21 +82,25 @@ async function contactSheet(dir: string, files: string[], target: string): Promi
   const rows = Math.max(1, Math.ceil(shown.length / columns));
   const gap = 4;
   const tiles = await Promise.all(shown.map((f) => tile(path.join(dir, f), TILE)));
-  await sharp({
-    create: {
-      width: columns * (TILE + gap) + gap,
-      height: rows * (TILE + gap) + gap,
-      channels: 3,
-      background: '#202020',
-    },
-  })
-    .composite(
-      tiles.map((input, i) => ({
-        input,
-        left: gap + (i % columns) * (TILE + gap),
-        top: gap + Math.floor(i / columns) * (TILE + gap),
-      })),
-    )
+  const width = columns * (TILE + gap) + gap;
+  const height = rows * (TILE + CAPTION + gap) + gap;
+  const at = (i: number) => ({
+    left: gap + (i % columns) * (TILE + gap),
+    top: gap + Math.floor(i / columns) * (TILE + CAPTION + gap),
+  });
+  // Each tile's file name (its last path part) under it.
+  const captions = shown
+    .map((file, i) => {
+      const { left, top } = at(i);
+      const name = fitText(path.basename(file), TILE - 4, 10);
+      return svgText(name, left + 2, top + TILE + 12, { size: 10, fill: '#e0e0e0' });
+    })
+    .join('');
+  await sharp({ create: { width, height, channels: 3, background: '#202020' } })
+    .composite([
+      ...tiles.map((input, i) => ({ input, ...at(i) })),
+      { input: svgLayer(width, height, captions), left: 0, top: 0 },
+    ])
     .png()
     .toFile(target);
 }
@@ -95,10 +113,20 @@ async function pairImage(dir: string, call: CloseCall, target: string): Promise<
   ]);
   // Green frame: kept as duplicate; orange: kept as a new unique.
   const background = call.duplicate ? '#2e7d32' : '#ef6c00';
-  await sharp({ create: { width: 2 * size + 18, height: size + 12, channels: 3, background } })
+  const width = 2 * size + 18;
+  const band = 22;
+  const verdict = `distance ${round(call.distance)}: ${call.duplicate ? 'duplicate' : 'new unique'}`;
+  const text = svgText(fitText(verdict, width - 12, 13, true), width / 2, size + 12 + 15, {
+    size: 13,
+    bold: true,
+    anchor: 'middle',
+    fill: '#ffffff',
+  });
+  await sharp({ create: { width, height: size + 12 + band, channels: 3, background } })
     .composite([
       { input: a, left: 6, top: 6 },
       { input: b, left: size + 12, top: 6 },
+      { input: svgLayer(width, size + 12 + band, text), left: 0, top: 0 },
     ])
     .png()
     .toFile(target);
@@ -131,9 +159,9 @@ export async function writeBatchReport(
     '',
     `Method **${outcome.method}**${outcome.model ? ` (model ${outcome.model}, metric ${outcome.metric})` : ''}, threshold **${outcome.threshold}**: ${THRESHOLD_MEANING[outcome.method]}; a file at or below the threshold from a kept file is a duplicate.`,
     '',
-    '| files | kept | duplicates | corrupt |',
-    '|---|---|---|---|',
-    `| ${json.counts.files} | ${json.counts.kept} | ${json.counts.duplicates} | ${json.counts.corrupt} |`,
+    '| files | kept | duplicates | corrupt | not taken |',
+    '|---|---|---|---|---|',
+    `| ${json.counts.files} | ${json.counts.kept} | ${json.counts.duplicates} | ${json.counts.corrupt} | ${json.counts.skipped} |`,
     '',
     '## Kept images',
     '',
@@ -160,6 +188,11 @@ export async function writeBatchReport(
     lines.push('## Unreadable files (skipped)', '');
     for (const f of outcome.corrupt)
       lines.push(`- \`${f}\`: ${md(outcome.corruptReasons[f] ?? 'unreadable')}`);
+    lines.push('');
+  }
+  if (outcome.skipped.length > 0) {
+    lines.push('## Inputs not taken', '');
+    for (const s of outcome.skipped) lines.push(`- \`${md(s.file)}\`: ${md(s.reason)}`);
     lines.push('');
   }
   if (outcome.closeCalls.length > 0) {

@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import type { Metric } from './distance.js';
 import type { Method } from './methods.js';
 import { sanitizeSaveName } from '../common/save-name.js';
+import { SaveRefused } from './save-limits.js';
 
 /** A kept frame's pixels, copied out of the frame ring (raw HWC) or its encoded file. */
 export interface KeptImage {
@@ -29,6 +30,8 @@ export interface ModelInfo {
 
 export interface SavedUnique {
   seq?: number;
+  /** The frame's time in its video source, ms (video sources only). */
+  sourceTimeMs?: number;
   file?: string;
   image: string;
   sha256: string;
@@ -40,6 +43,7 @@ export interface SavedUnique {
 
 export interface SavedDuplicate {
   seq?: number;
+  sourceTimeMs?: number;
   file?: string;
   /** The seq (stream) or file (folder) of the unique it duplicates. */
   unique: number | string;
@@ -61,6 +65,7 @@ export interface UniquesManifest {
 export interface UniqueToSave {
   streamId: string;
   seq?: number;
+  sourceTimeMs?: number;
   file?: string;
   image: KeptImage;
 }
@@ -76,6 +81,8 @@ export interface SaveRequest {
   uniques: UniqueToSave[];
   /** Duplicates per stream id. */
   duplicates: Map<string, SavedDuplicate[]>;
+  /** Most bytes this save may write (images and manifest); past it the save is refused and removed. */
+  maxBytes?: number;
 }
 
 export interface SaveResult {
@@ -83,6 +90,8 @@ export interface SaveResult {
   folder: string;
   uniques: number;
   duplicates: number;
+  /** Bytes written (images and manifest). */
+  bytes: number;
 }
 
 /** Encoded bytes and extension of a kept image: encoded frames keep their bytes (no second lossy pass). */
@@ -115,12 +124,41 @@ function imageBaseName(index: number, unique: UniqueToSave): string {
   return `${n}-${stem.slice(0, 60)}`;
 }
 
-export async function writeUniquesFolder(request: SaveRequest): Promise<SaveResult> {
-  const name = sanitizeSaveName(request.name);
-  const root = path.join(request.outDir, 'uniques');
+/**
+ * Renames the finished temp folder to `<root>/<name>`, or `<name>_1`, `_2`… when that exists: a save never
+ * overwrites another. Rename fails (ENOTEMPTY/EEXIST) if another save took the name meanwhile: next one.
+ */
+export async function moveIntoFreeFolder(
+  temp: string,
+  root: string,
+  name: string,
+): Promise<{ name: string; folder: string }> {
+  for (let attempt = 0; ; attempt++) {
+    const folderName = attempt === 0 ? name : `${name}_${attempt}`;
+    const folder = path.join(root, folderName);
+    if (await exists(folder)) continue;
+    try {
+      await rename(temp, folder);
+      return { name: folderName, folder };
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+    }
+  }
+}
+
+/** A hidden temp folder under `<outDir>/uniques/` that a save is written into before it is renamed. */
+export async function saveTempFolder(outDir: string): Promise<{ root: string; temp: string }> {
+  const root = path.join(outDir, 'uniques');
   await mkdir(root, { recursive: true });
   const temp = path.join(root, `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   await mkdir(temp);
+  return { root, temp };
+}
+
+export async function writeUniquesFolder(request: SaveRequest): Promise<SaveResult> {
+  const name = sanitizeSaveName(request.name);
+  const { root, temp } = await saveTempFolder(request.outDir);
   try {
     const streams = new Map<string, { uniques: SavedUnique[]; duplicates: SavedDuplicate[] }>();
     const streamOf = (id: string) => {
@@ -131,12 +169,25 @@ export async function writeUniquesFolder(request: SaveRequest): Promise<SaveResu
       }
       return s;
     };
+    let written = 0;
+    const count = (bytes: number): void => {
+      written += bytes;
+      if (request.maxBytes !== undefined && written > request.maxBytes) {
+        throw new SaveRefused(
+          507,
+          'save-bytes',
+          `save refused: the saves under --out would pass the limit of --max-save-bytes (${request.maxBytes} bytes left)`,
+        );
+      }
+    };
     for (const [index, unique] of request.uniques.entries()) {
       const { bytes, ext } = await encodeKeptImage(unique.image, request.imageSaveQuality);
+      count(bytes.length);
       const file = `${imageBaseName(index, unique)}.${ext}`;
       await writeFile(path.join(temp, file), bytes);
       streamOf(unique.streamId).uniques.push({
         ...(unique.seq !== undefined ? { seq: unique.seq } : {}),
+        ...(unique.sourceTimeMs !== undefined ? { sourceTimeMs: unique.sourceTimeMs } : {}),
         ...(unique.file !== undefined ? { file: unique.file } : {}),
         image: file,
         sha256: createHash('sha256').update(bytes).digest('hex'),
@@ -160,20 +211,17 @@ export async function writeUniquesFolder(request: SaveRequest): Promise<SaveResu
       counts: { frames: request.uniques.length + duplicates, uniques: request.uniques.length, duplicates },
       streams: [...streams.entries()].map(([streamId, s]) => ({ streamId, ...s })),
     };
-    await writeFile(path.join(temp, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n');
-    // Pick the first free folder name; rename fails (ENOTEMPTY/EEXIST) if another save took it meanwhile.
-    for (let attempt = 0; ; attempt++) {
-      const folderName = attempt === 0 ? name : `${name}_${attempt}`;
-      const folder = path.join(root, folderName);
-      if (await exists(folder)) continue;
-      try {
-        await rename(temp, folder);
-        return { name: folderName, folder, uniques: request.uniques.length, duplicates };
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-      }
-    }
+    const manifestText = JSON.stringify(manifest, null, 1) + '\n';
+    count(Buffer.byteLength(manifestText));
+    await writeFile(path.join(temp, 'manifest.json'), manifestText);
+    const placed = await moveIntoFreeFolder(temp, root, name);
+    return {
+      name: placed.name,
+      folder: placed.folder,
+      uniques: request.uniques.length,
+      duplicates,
+      bytes: written,
+    };
   } catch (err) {
     await rm(temp, { recursive: true, force: true });
     throw err;

@@ -3,9 +3,20 @@
  * keyed unique store for a decision, keeps a copy of each unique's pixels (the frame ring reuses its slot)
  * and a compact log of duplicates, and writes save folders on request.
  */
+import path from 'node:path';
+import { UserError } from '../common/errors.js';
 import { loggerFor } from '../common/logger.js';
+import { sourceTimeOf } from '../common/wire/frame-time.js';
 import { metric, metricsRegistry, prom } from '../common/metrics.js';
 import type { Metric } from './distance.js';
+import { FrameSpool } from './frame-spool.js';
+import {
+  writeFramesSave,
+  type FrameToSave,
+  type FramesSaveResult,
+  type SaveAs,
+  type SaveFrames,
+} from './frames-save.js';
 import type { Feature, Method } from './methods.js';
 import {
   writeUniquesFolder,
@@ -15,6 +26,8 @@ import {
   type SavedDuplicate,
   type UniqueToSave,
 } from './save.js';
+import { SaveRate, SaveRefused, bytesUnder } from './save-limits.js';
+import { sanitizeSaveName } from '../common/save-name.js';
 import {
   InMemoryKeyedStore,
   type Decision,
@@ -41,7 +54,7 @@ const savesTotal = () =>
     () =>
       new prom.Counter({
         name: 'framesift_dedupe_saves_total',
-        help: 'Unique-folder saves, by outcome (ok or error).',
+        help: 'Unique-folder saves, by outcome (ok, bad-name, save-rate, save-bytes, error).',
         labelNames: ['outcome'],
         registers: [metricsRegistry],
       }),
@@ -49,11 +62,35 @@ const savesTotal = () =>
 
 export interface StreamDeduperOptions extends UniqueStoreOptions {
   outDir: string;
+  /** Most saves a minute (--save-rate); undefined = no limit. */
+  savesPerMinute?: number;
+  /** Most bytes of all saves under `<outDir>/uniques/`, earlier runs' included (--max-save-bytes). */
+  maxSaveBytes?: number;
   imageSaveQuality: number;
   model: ModelInfo | null;
   /** Another store implementation (e.g. a partitioned one); default: in-process. */
   store?: KeyedUniqueStore;
+  /** Codec of video saves (VIDEO_CODEC); default h264. */
+  videoCodec?: string;
+  /** Frame rate of video saves; default 10. */
+  videoFps?: number;
+  /**
+   * Keep every frame (on disk, in a temp folder) so that saves may hold all frames, not only the kept ones
+   * (`--save-frames all`). Off by default: nothing but the kept frames is retained.
+   */
+  retainAllFrames?: boolean;
 }
+
+/** How a save is written: images (default) or a video; the kept frames (default) or all frames. */
+export interface SaveOptions {
+  saveAs?: SaveAs;
+  frames?: SaveFrames;
+}
+
+/** What a save wrote; image saves of kept frames have no saveAs/frames fields (as before). */
+export type DedupeSaveResult = Omit<SaveResult, 'bytes'> &
+  Partial<Pick<SaveResult, 'bytes'>> &
+  Partial<Pick<FramesSaveResult, 'saveAs' | 'frames' | 'video'>>;
 
 export interface AcceptedFrame {
   streamId: string;
@@ -69,10 +106,12 @@ class DuplicateLog {
   seqs = new Uint32Array(64);
   uniques = new Uint32Array(64);
   distances = new Float32Array(64);
+  /** Source time of each duplicate, NaN when its frame carried none. */
+  times = new Float64Array(64);
   length = 0;
-  push(seq: number, unique: number, distance: number): void {
+  push(seq: number, unique: number, distance: number, time = NaN): void {
     if (this.length === this.seqs.length) {
-      const grow = <T extends Uint32Array | Float32Array>(a: T): T => {
+      const grow = <T extends Uint32Array | Float32Array | Float64Array>(a: T): T => {
         const b = new (a.constructor as new (n: number) => T)(a.length * 2);
         b.set(a);
         return b;
@@ -80,7 +119,9 @@ class DuplicateLog {
       this.seqs = grow(this.seqs);
       this.uniques = grow(this.uniques);
       this.distances = grow(this.distances);
+      this.times = grow(this.times);
     }
+    this.times[this.length] = time;
     this.seqs[this.length] = seq;
     this.uniques[this.length] = unique;
     this.distances[this.length] = distance;
@@ -102,6 +143,8 @@ export interface UniqueInfo {
   height: number;
   /** Frames recorded as duplicates of this unique so far. */
   duplicates: number;
+  /** Its time in the source video, ms (video sources). */
+  sourceTimeMs?: number;
 }
 
 export interface DedupeStatus {
@@ -113,17 +156,30 @@ export interface DedupeStatus {
   uniques: number;
   duplicates: number;
   streams: { streamId: string; frames: number; uniques: number; duplicates: number; lastSeq: number }[];
-  saves: SaveResult[];
+  saves: DedupeSaveResult[];
 }
 
 export class StreamDeduper {
   private readonly store: KeyedUniqueStore;
   private readonly streams = new Map<string, StreamState>();
-  private readonly savesDone: SaveResult[] = [];
+  private readonly savesDone: DedupeSaveResult[] = [];
   private saveChain: Promise<unknown> = Promise.resolve();
+  private readonly saveRate?: SaveRate;
+  /** Bytes under `<outDir>/uniques/`, measured at the first save and kept up to date after. */
+  private savedBytes?: number;
+  private readonly spool?: FrameSpool;
+  private readonly spoolStreams: string[] = [];
 
   constructor(private readonly options: StreamDeduperOptions) {
     this.store = options.store ?? new InMemoryKeyedStore(options);
+    if (options.savesPerMinute !== undefined) this.saveRate = new SaveRate(options.savesPerMinute);
+    if (options.retainAllFrames) this.spool = new FrameSpool();
+  }
+
+  /** Waits for saves in progress (an API save may be encoding a video), then releases the retained frames. */
+  async close(): Promise<void> {
+    await this.saveChain;
+    this.spool?.close();
   }
 
   /**
@@ -142,13 +198,25 @@ export class StreamDeduper {
       );
     }
     state.lastSeq = frame.seq;
+    const sourceTimeMs = frame.image.encoding === 1 ? sourceTimeOf(frame.image.data) : undefined;
+    if (this.spool) {
+      let stream = this.spoolStreams.indexOf(frame.streamId);
+      if (stream < 0) stream = this.spoolStreams.push(frame.streamId) - 1;
+      this.spool.add(frame.seq, frame.image, sourceTimeMs, stream);
+    }
     const decision = this.store.decide(frame.streamId, frame.feature);
     if (decision.duplicate) {
-      state.duplicates.push(frame.seq, decision.unique, decision.distance);
+      state.duplicates.push(frame.seq, decision.unique, decision.distance, sourceTimeMs);
       framesTotal().inc({ decision: 'duplicate' });
     } else {
       const image = { ...frame.image, data: frame.image.data.slice() };
-      state.kept.push({ streamId: frame.streamId, seq: frame.seq, file: frame.file, image });
+      state.kept.push({
+        streamId: frame.streamId,
+        seq: frame.seq,
+        file: frame.file,
+        image,
+        ...(sourceTimeMs !== undefined ? { sourceTimeMs } : {}),
+      });
       framesTotal().inc({ decision: 'unique' });
       log.debug('new unique', { streamId: frame.streamId, seq: frame.seq, nearest: decision.nearest });
     }
@@ -190,6 +258,7 @@ export class StreamDeduper {
           width: k.image.width,
           height: k.image.height,
           duplicates: counts[i]!,
+          ...(k.sourceTimeMs !== undefined ? { sourceTimeMs: k.sourceTimeMs } : {}),
         }),
       );
     }
@@ -200,22 +269,34 @@ export class StreamDeduper {
    * Saves every unique kept so far (all streams) to `<out>/uniques/<name>/`. The snapshot is taken now;
    * saves are written one after another. Rejects with a UserError on a bad name.
    */
-  save(name: string): Promise<SaveResult> {
+  save(name: string, options: SaveOptions = {}): Promise<DedupeSaveResult> {
+    try {
+      sanitizeSaveName(name);
+      this.saveRate?.take();
+    } catch (err) {
+      savesTotal().inc({ outcome: err instanceof SaveRefused ? err.reason : 'bad-name' });
+      return Promise.reject(err);
+    }
+    const saveAs = options.saveAs ?? 'images';
+    const frames = options.frames ?? 'kept';
+    if (saveAs !== 'images' || frames !== 'kept') return this.saveFrames(name, saveAs, frames);
     const uniques: UniqueToSave[] = [];
     const duplicates = new Map<string, SavedDuplicate[]>();
     for (const [streamId, s] of this.streams) {
       uniques.push(...s.kept);
       const list: SavedDuplicate[] = [];
       for (let i = 0; i < s.duplicates.length; i++) {
+        const time = s.duplicates.times[i]!;
         list.push({
           seq: s.duplicates.seqs[i]!,
+          ...(Number.isNaN(time) ? {} : { sourceTimeMs: time }),
           unique: s.kept[s.duplicates.uniques[i]!]!.seq!,
           distance: s.duplicates.distances[i]!,
         });
       }
       duplicates.set(streamId, list);
     }
-    const run = this.saveChain.then(() =>
+    return this.recordSave((left) =>
       writeUniquesFolder({
         outDir: this.options.outDir,
         name,
@@ -226,18 +307,106 @@ export class StreamDeduper {
         imageSaveQuality: this.options.imageSaveQuality,
         uniques,
         duplicates,
+        ...(left !== undefined ? { maxBytes: left } : {}),
       }),
     );
+  }
+
+  /** Saves as a video, or all frames as images: the frame list is snapshotted now, written in turn. */
+  private saveFrames(name: string, saveAs: SaveAs, frames: SaveFrames): Promise<DedupeSaveResult> {
+    if (frames === 'all' && !this.spool) {
+      savesTotal().inc({ outcome: 'error' });
+      return Promise.reject(
+        new UserError('save of all frames: the run keeps only kept frames (start it with --save-frames all)'),
+      );
+    }
+    const list: FrameToSave[] = [];
+    if (frames === 'kept') {
+      for (const [streamId, s] of this.streams) {
+        for (const k of s.kept) {
+          list.push({
+            streamId,
+            seq: k.seq!,
+            unique: true,
+            width: k.image.width,
+            height: k.image.height,
+            ...(k.sourceTimeMs !== undefined ? { sourceTimeMs: k.sourceTimeMs } : {}),
+            load: () => k.image,
+          });
+        }
+      }
+    } else {
+      const spool = this.spool!;
+      const keptSeqs = new Map([...this.streams].map(([id, s]) => [id, new Set(s.kept.map((k) => k.seq!))]));
+      for (const f of spool.frames) {
+        const streamId = this.spoolStreams[f.stream]!;
+        list.push({
+          streamId,
+          seq: f.seq,
+          unique: keptSeqs.get(streamId)?.has(f.seq) ?? false,
+          width: f.width,
+          height: f.height,
+          ...(f.sourceTimeMs !== undefined ? { sourceTimeMs: f.sourceTimeMs } : {}),
+          load: () => spool.read(f),
+        });
+      }
+    }
+    return this.recordSave(() =>
+      writeFramesSave({
+        outDir: this.options.outDir,
+        name,
+        saveAs,
+        frames,
+        list,
+        videoCodec: this.options.videoCodec ?? 'h264',
+        videoFps: this.options.videoFps ?? 10,
+        imageSaveQuality: this.options.imageSaveQuality,
+        method: this.options.method,
+        metric: this.options.method === 'cnn' ? this.options.metric : null,
+        threshold: this.options.threshold,
+        model: this.options.model,
+      }),
+    );
+  }
+
+  /**
+   * Runs one save after the previous ones, within what --max-save-bytes leaves (`left`, when limited);
+   * counts and logs its outcome.
+   */
+  private recordSave(write: (left?: number) => Promise<DedupeSaveResult>): Promise<DedupeSaveResult> {
+    const maxBytes = this.options.maxSaveBytes;
+    const run = this.saveChain.then(async () => {
+      let left: number | undefined;
+      if (maxBytes !== undefined) {
+        this.savedBytes ??= await bytesUnder(path.join(this.options.outDir, 'uniques'));
+        left = maxBytes - this.savedBytes;
+        if (left <= 0) {
+          throw new SaveRefused(
+            507,
+            'save-bytes',
+            `save refused: the saves under --out already hold ${this.savedBytes} bytes, the limit of --max-save-bytes is ${maxBytes}`,
+          );
+        }
+      }
+      const result = await write(left);
+      if (this.savedBytes !== undefined) {
+        this.savedBytes =
+          'bytes' in result && typeof result.bytes === 'number'
+            ? this.savedBytes + result.bytes
+            : await bytesUnder(path.join(this.options.outDir, 'uniques'));
+      }
+      return result;
+    });
     this.saveChain = run.catch(() => undefined);
     return run.then(
       (result) => {
         this.savesDone.push(result);
         savesTotal().inc({ outcome: 'ok' });
-        log.info('saved uniques', { ...result });
+        log.info('saved', { ...result });
         return result;
       },
       (err: unknown) => {
-        savesTotal().inc({ outcome: 'error' });
+        savesTotal().inc({ outcome: err instanceof SaveRefused ? err.reason : 'error' });
         throw err;
       },
     );

@@ -11,7 +11,7 @@ import { errorMessage } from '../common/errors.js';
 import { loggerFor } from '../common/logger.js';
 import { batchSizeFrames, batchesInFlight, ringDepth } from './metrics.js';
 
-const log = loggerFor('batcher');
+const log = loggerFor('processing.batcher');
 
 export interface Batch {
   /** Ring slots of the batch's frames, oldest first. */

@@ -11,7 +11,7 @@ import type { SessionMessage } from '../common/wire/control.js';
 import { ControlClient } from './control-client.js';
 import type { FrameListener } from './frame-listener.js';
 
-const log = loggerFor('client-session');
+const log = loggerFor('processing.session');
 
 /** After a stop, how long the frame socket may take to close before it is cut. */
 const STOP_CLOSE_MS = 2000;
@@ -39,11 +39,15 @@ export class ClientSession {
   private constructor(
     readonly control: ControlClient,
     readonly session: SessionMessage,
+    private readonly token?: string,
   ) {}
 
-  /** Connects the control socket and starts a session; throws a UserError when either fails. */
-  static async start(controlUrl: string, request: StartRequest): Promise<ClientSession> {
-    const control = await ControlClient.connect(controlUrl);
+  /**
+   * Connects the control socket and starts a session; throws a UserError when either fails. `token` is
+   * the server's `--token`, sent on both sockets.
+   */
+  static async start(controlUrl: string, request: StartRequest, token?: string): Promise<ClientSession> {
+    const control = await ControlClient.connect(controlUrl, token ? { token } : {});
     try {
       const session = await control.start(request);
       log.info('session started', {
@@ -52,7 +56,7 @@ export class ClientSession {
         fps: session.fps,
         source: session.source,
       });
-      return new ClientSession(control, session);
+      return new ClientSession(control, session, token);
     } catch (err) {
       control.close();
       throw err;
@@ -75,7 +79,7 @@ export class ClientSession {
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted) stopRequested();
     try {
-      await listener.connect(this.session.framesUrl);
+      await listener.connect(this.session.framesUrl, undefined, this.token);
       const controlClosed = new Promise<'control-closed'>((resolve) =>
         control.once('close', () => resolve('control-closed')),
       );

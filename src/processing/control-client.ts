@@ -18,7 +18,7 @@ import type {
   StoppedMessage,
 } from '../common/wire/control.js';
 
-const log = loggerFor('control-client');
+const log = loggerFor('processing.control');
 
 interface Waiter {
   types: readonly string[];
@@ -33,6 +33,8 @@ export interface ControlClientOptions {
   connectTimeoutMs?: number;
   /** Largest message accepted (a `scored` reply with a confusion matrix is small). */
   maxPayloadBytes?: number;
+  /** The server's token (`--token`), sent as `Authorization: Bearer`. */
+  token?: string;
 }
 
 export class ControlClient extends EventEmitter<{ end: [EndMessage]; close: [] }> {
@@ -59,7 +61,10 @@ export class ControlClient extends EventEmitter<{ end: [EndMessage]; close: [] }
   static connect(url: string, options: ControlClientOptions = {}): Promise<ControlClient> {
     const timeoutMs = options.connectTimeoutMs ?? 10_000;
     return new Promise((resolve, reject) => {
-      const socket = new WebSocket(url, { maxPayload: options.maxPayloadBytes ?? 64 * 1024 * 1024 });
+      const socket = new WebSocket(url, {
+        maxPayload: options.maxPayloadBytes ?? 64 * 1024 * 1024,
+        ...(options.token ? { headers: { authorization: `Bearer ${options.token}` } } : {}),
+      });
       const timer = setTimeout(() => {
         socket.terminate();
         reject(new UserError(`control server ${url} did not answer within ${timeoutMs} ms`));
@@ -102,7 +107,7 @@ export class ControlClient extends EventEmitter<{ end: [EndMessage]; close: [] }
       const waiter = this.waiters.shift();
       const err = message as ErrorMessage;
       if (!waiter) {
-        log.warn('control error from server', { code: err.code, message: err.message });
+        log.warn('control error from server', { code: err.code, detail: err.message });
         return;
       }
       clearTimeout(waiter.timer);

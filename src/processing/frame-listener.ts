@@ -16,7 +16,7 @@ import { FrameFormatError, decodeFrame } from '../common/wire/header.js';
 import type { DropReason, InvalidReason, SessionLedger } from '../common/session/index.js';
 import { oversizeFrames, ringDepth } from './metrics.js';
 
-const log = loggerFor('frame-listener');
+const log = loggerFor('processing.listener');
 
 export type RingPolicy = 'block' | 'drop-oldest';
 
@@ -55,9 +55,12 @@ export class FrameListener {
   }
 
   /** Opens the frame socket; streaming starts when it connects. */
-  connect(url: string, timeoutMs = 10_000): Promise<void> {
+  connect(url: string, timeoutMs = 10_000, token?: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      const socket = new WebSocket(url, { maxPayload: 256 * 1024 * 1024 });
+      const socket = new WebSocket(url, {
+        maxPayload: 256 * 1024 * 1024,
+        ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),
+      });
       this.socket = socket;
       const timer = setTimeout(() => {
         socket.terminate();

@@ -9,7 +9,7 @@ import { loggerFor } from '../common/logger.js';
 import { MicroBatcher, type Batch } from './batcher.js';
 import { FrameListener, type RingPolicy } from './frame-listener.js';
 
-const log = loggerFor('ingest');
+const log = loggerFor('processing.ingest');
 
 export interface IngestOptions {
   /** The frame size the session announced (slots are sized from it). */

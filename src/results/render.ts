@@ -1,13 +1,13 @@
 /**
- * Pictures for the report: annotated sample cards, the contact sheet and the charts. Text is drawn as an
- * SVG overlay that sharp rasterises with librsvg, in DejaVu Sans named explicitly (installed on CI by
- * .ci/run), so the output does not depend on a desktop font configuration.
+ * Pictures for the report: annotated sample cards, the contact sheet and the charts. Text is an SVG overlay
+ * that sharp rasterises, drawn as outlines of the DejaVu Sans files shipped in fonts/ (src/common/text.ts),
+ * so it does not depend on the fonts installed on the machine.
  */
 import sharp from 'sharp';
+import { fitText, svgText, type TextStyle } from '../common/font-text.js';
 import type { FrameImage } from '../common/frame-image.js';
 import type { Histogram } from './metrics.js';
 
-export const FONT_FAMILY = "'DejaVu Sans', sans-serif";
 /** The smallest side of a sample's image area: 28×28 frames are upscaled 6× with nearest-neighbour. */
 export const SAMPLE_MIN_SIDE = 168;
 /** Large frames (photos) are shrunk to about this box: the samples travel inside the document. */
@@ -26,21 +26,21 @@ export const COLORS = {
   bar: '#3b6fb6',
 } as const;
 
-export function escapeXml(text: string): string {
-  return text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-/** Cuts `text` to about `width` px at `fontSize` (DejaVu Sans averages ~0.6 em per character). */
-export function fitText(text: string, width: number, fontSize: number): string {
-  const maxChars = Math.max(4, Math.floor(width / (fontSize * 0.6)));
-  return text.length <= maxChars ? text : `${text.slice(0, maxChars - 1)}…`;
-}
-
 function svgDocument(width: number, height: number, body: string): Buffer {
   return Buffer.from(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">` +
-      `<style>text { font-family: ${FONT_FAMILY}; fill: ${COLORS.text}; }</style>${body}</svg>`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${body}</svg>`,
   );
+}
+
+/** Text in the report's colour unless `fill` says otherwise. */
+function label(
+  value: string,
+  x: number,
+  y: number,
+  size: number,
+  style: Omit<TextStyle, 'size'> = {},
+): string {
+  return svgText(value, x, y, { size, fill: COLORS.text, ...style });
 }
 
 function sharpInput(image: FrameImage): sharp.Sharp {
@@ -105,14 +105,14 @@ export async function renderSampleCard(display: Buffer, text: CardText): Promise
       ? text.scoredWithoutLabel
         ? 'true: unknown'
         : 'true: not scored yet'
-      : `true: ${fitText(text.truth, inner - 40, 14)} ${text.correct ? '✓' : '✗'}`;
+      : `true: ${fitText(text.truth, inner - 60, 14, true)} ${text.correct ? '✓' : '✗'}`;
   const band = svgDocument(
     width,
     BAND_HEIGHT,
     `<rect width="${width}" height="${BAND_HEIGHT}" fill="${COLORS.band}"/>` +
-      `<text x="${PAD}" y="18" font-size="15" font-weight="bold">${escapeXml(fitText(text.predicted, inner, 15))}</text>` +
-      `<text x="${PAD}" y="37" font-size="13">conf ${text.confidence.toFixed(4)}  #${text.seq}</text>` +
-      `<text x="${PAD}" y="57" font-size="14" font-weight="bold" style="fill:${truthColor}">${escapeXml(truthLine)}</text>`,
+      label(fitText(text.predicted, inner, 15, true), PAD, 18, 15, { bold: true }) +
+      label(`conf ${text.confidence.toFixed(4)}  #${text.seq}`, PAD, 37, 13) +
+      label(truthLine, PAD, 57, 14, { bold: true, fill: truthColor }),
   );
   return sharp({
     create: { width, height: imageHeight + BAND_HEIGHT, channels: 3, background: COLORS.background },
@@ -140,7 +140,7 @@ export async function renderContactSheet(cards: Buffer[], title: string, columns
   const header = svgDocument(
     width,
     titleHeight,
-    `<text x="${gap}" y="24" font-size="17" font-weight="bold">${escapeXml(fitText(title, width - 2 * gap, 17))}</text>`,
+    label(fitText(title, width - 2 * gap, 17, true), gap, 24, 17, { bold: true }),
   );
   const layers: sharp.OverlayOptions[] = [{ input: header, top: 0, left: 0 }];
   cards.forEach((card, i) => {
@@ -181,15 +181,15 @@ export async function renderBarChart(title: string, rows: BarRow[]): Promise<Buf
   const height = top + Math.max(1, rows.length) * rowHeight + 16;
   const max = Math.max(1, ...rows.map((r) => r.count));
   let body = `<rect width="${width}" height="${height}" fill="#ffffff"/>`;
-  body += `<text x="10" y="26" font-size="17" font-weight="bold">${escapeXml(title)}</text>`;
-  if (rows.length === 0) body += `<text x="10" y="${top + 18}" font-size="14">no predictions</text>`;
+  body += label(fitText(title, width - 20, 17, true), 10, 26, 17, { bold: true });
+  if (rows.length === 0) body += label('no predictions', 10, top + 18, 14);
   rows.forEach((row, i) => {
     const y = top + i * rowHeight;
     const barWidth = Math.round((row.count / max) * barArea);
     body +=
-      `<text x="${labelWidth}" y="${y + 17}" font-size="14" text-anchor="end">${escapeXml(fitText(row.name, labelWidth - 14, 14))}</text>` +
+      label(fitText(row.name, labelWidth - 14, 14), labelWidth, y + 17, 14, { anchor: 'end' }) +
       `<rect x="${labelWidth + 8}" y="${y + 4}" width="${Math.max(barWidth, row.count > 0 ? 1 : 0)}" height="${rowHeight - 8}" fill="${COLORS.bar}"/>` +
-      `<text x="${labelWidth + 14 + barWidth}" y="${y + 17}" font-size="13">${row.count}${row.note ? `  ·  ${escapeXml(row.note)}` : ''}</text>`;
+      label(`${row.count}${row.note ? `  ·  ${row.note}` : ''}`, labelWidth + 14 + barWidth, y + 17, 13);
   });
   return svgToPng(svgDocument(width, height, body));
 }
@@ -215,9 +215,9 @@ export async function renderHistogram(
   const barWidth = plotWidth / Math.max(1, hist.counts.length);
   const x = (value: number): number => left + (Math.min(value, range) / range) * plotWidth;
   let body = `<rect width="${width}" height="${height}" fill="#ffffff"/>`;
-  body += `<text x="10" y="26" font-size="17" font-weight="bold">${escapeXml(title)}</text>`;
+  body += label(fitText(title, width - 20, 17, true), 10, 26, 17, { bold: true });
   if (total === 0) {
-    body += `<text x="${left}" y="${top + 30}" font-size="14">no timed frames</text>`;
+    body += label('no timed frames', left, top + 30, 14);
     return svgToPng(svgDocument(width, height, body));
   }
   hist.counts.forEach((count, i) => {
@@ -230,17 +230,22 @@ export async function renderHistogram(
   for (let t = 0; t <= 5; t++) {
     const value = (range * t) / 5;
     const tx = left + (plotWidth * t) / 5;
-    body += `<text x="${tx.toFixed(1)}" y="${top + plotHeight + 18}" font-size="12" text-anchor="middle">${formatTick(value)}${t === 5 && hist.overflow > 0 ? '+' : ''}</text>`;
+    const tick = `${formatTick(value)}${t === 5 && hist.overflow > 0 ? '+' : ''}`;
+    body += label(tick, tx, top + plotHeight + 18, 12, { anchor: 'middle' });
     const count = Math.round((max * t) / 5);
     const ty = top + plotHeight - (plotHeight * t) / 5;
-    body += `<text x="${left - 6}" y="${(ty + 4).toFixed(1)}" font-size="12" text-anchor="end">${count}</text>`;
+    body += label(String(count), left - 6, ty + 4, 12, { anchor: 'end' });
   }
-  body += `<text x="${left + plotWidth / 2}" y="${height - 14}" font-size="13" text-anchor="middle">${escapeXml(unit)} (n = ${total}${hist.overflow > 0 ? `, ${hist.overflow} above range in last bin` : ''})</text>`;
+  const axis = `${unit} (n = ${total}${hist.overflow > 0 ? `, ${hist.overflow} above range in last bin` : ''})`;
+  body += label(axis, left + plotWidth / 2, height - 14, 13, { anchor: 'middle' });
   markers.forEach((marker, i) => {
     const mx = x(marker.value);
     body += `<line x1="${mx.toFixed(1)}" y1="${top}" x2="${mx.toFixed(1)}" y2="${top + plotHeight}" stroke="${COLORS.wrong}" stroke-dasharray="4 3"/>`;
     // A white halo keeps the label readable where it crosses a bar.
-    body += `<text x="${(mx + 4).toFixed(1)}" y="${top + 14 + i * 16}" font-size="12" stroke="#ffffff" stroke-width="4" paint-order="stroke" style="fill:${COLORS.wrong}">${escapeXml(`${marker.label} ${formatTick(marker.value)}`)}</text>`;
+    body += label(`${marker.label} ${formatTick(marker.value)}`, mx + 4, top + 14 + i * 16, 12, {
+      fill: COLORS.wrong,
+      attributes: 'stroke="#ffffff" stroke-width="4" paint-order="stroke"',
+    });
   });
   return svgToPng(svgDocument(width, height, body));
 }

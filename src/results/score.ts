@@ -1,13 +1,10 @@
 /** The server's `scored` reply, read defensively: the results stage only trusts what it checks. */
 import type { ScoredMessage } from '../common/wire/control.js';
+import type { ClassScore } from '../common/wire/score.js';
 
-export interface ClassScore {
-  label: number;
-  precision: number | null;
-  recall: number | null;
-  support: number;
-}
+export type { ClassScore };
 
+/** A `scored` reply as far as it could be trusted: the score's fields, null where one was missing or bad. */
 export interface ScoreReport {
   sessionId: string;
   accuracy: number | null;

@@ -11,7 +11,6 @@ import path from 'node:path';
 import { UserError } from '../common/errors.js';
 import { loggerFor } from '../common/logger.js';
 import { metric, metricsRegistry, prom } from '../common/metrics.js';
-import { listImageFiles } from '../dedupe/index.js';
 import type { ImageWrite, ModelStamp, SearchStore } from './store.js';
 
 const log = loggerFor('search-index');
@@ -58,6 +57,11 @@ export interface IndexFolderOptions {
    * Default: every image below root, and files gone from it are removed.
    */
   files?: string[];
+  /**
+   * Lists the image files below root (relative paths, sorted); needed when `files` is not given. The
+   * commands pass dedupe's listImageFiles: a stage does not import another stage (docs/design.md).
+   */
+  listFiles?: (root: string, skip?: string[]) => Promise<string[]>;
 }
 
 export interface IndexReport {
@@ -95,6 +99,11 @@ interface Candidate {
   storedSha?: string;
 }
 
+function listFilesOf(options: IndexFolderOptions): NonNullable<IndexFolderOptions['listFiles']> {
+  if (!options.listFiles) throw new Error('indexFolder: give files or listFiles');
+  return options.listFiles;
+}
+
 export async function indexFolder(
   store: SearchStore,
   embedder: Embedder,
@@ -109,7 +118,7 @@ export async function indexFolder(
   );
   if (!isDir) throw new UserError(`index: ${dir}: expected a folder of images`);
   await store.ensureModel(embedder.model);
-  const files = options.files ?? (await listImageFiles(root, options.skip));
+  const files = options.files ?? (await listFilesOf(options)(root, options.skip));
   const stored = new Map((await store.files(root)).map((f) => [f.path, f]));
   const report: IndexReport = {
     root,

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import hnswlib from 'hnswlib-node';
 import { loggerFor } from '../common/logger.js';
-import { dot, l2Normalize } from '../dedupe/index.js';
+import { dot, l2Normalize } from '../common/vector.js';
 import type { ModelStamp, SearchStore } from './store.js';
 
 const log = loggerFor('search');

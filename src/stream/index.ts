@@ -34,3 +34,17 @@ export {
 } from './dataset-file.js';
 export { scoreSubmission, type Score, type ClassScore, type ServerReconciliation } from './scoring.js';
 export { Pacer } from './pacer.js';
+export {
+  decodeVideo,
+  VideoDecodeError,
+  type DecodeOptions,
+  type DecodedFrame,
+  type FrameBound,
+} from './video-decoder.js';
+export {
+  videoFramesEvery,
+  isVideoFile,
+  type VideoFrameSample,
+  type VideoFramesOptions,
+} from './video-frames.js';
+export type { VideoSourceOptions } from './sources/source.js';

@@ -48,8 +48,40 @@ export const submissions = metric(
   () =>
     new prom.Counter({
       name: 'framesift_server_submissions_total',
-      help: 'Result submissions, by outcome (scored, invalid, unknown-session, not-ready).',
+      help: 'Result submissions, by outcome (scored, invalid, unknown-session, not-owner, not-ready, too-many, not-persisted).',
       labelNames: ['outcome'],
+      registers: [metricsRegistry],
+    }),
+);
+
+export const videoFrames = metric(
+  'framesift_video_frames_total',
+  () =>
+    new prom.Counter({
+      name: 'framesift_video_frames_total',
+      help: 'Frames decoded from video sources (files and network streams), by kind (file, stream).',
+      labelNames: ['kind'],
+      registers: [metricsRegistry],
+    }),
+);
+
+export const videoErrors = metric(
+  'framesift_video_errors_total',
+  () =>
+    new prom.Counter({
+      name: 'framesift_video_errors_total',
+      help: 'Video source failures, by reason (stall, failed, not-video, missing-ffmpeg).',
+      labelNames: ['reason'],
+      registers: [metricsRegistry],
+    }),
+);
+
+export const videoReconnects = metric(
+  'framesift_video_reconnects_total',
+  () =>
+    new prom.Counter({
+      name: 'framesift_video_reconnects_total',
+      help: 'Reconnections of network video streams after a stall or a drop.',
       registers: [metricsRegistry],
     }),
 );

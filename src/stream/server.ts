@@ -1,6 +1,6 @@
 /**
  * The stream server: a frame server (binary frames, one WebSocket per session) and a control server (JSON
- * messages: start, stop, status, submit), as specified in DESIGN.md "Wire protocol" and docs/protocol.md.
+ * messages: start, stop, status, submit), as specified in docs/design.md "Wire protocol" and docs/protocol.md.
  * This file holds the sockets and the server's life; the parts live in ./server/: the session table, the
  * streamer, the control protocol and the submissions.
  *
@@ -13,14 +13,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket, WebSocketServer } from 'ws';
 import { errorMessage } from '../common/errors.js';
 import { closeHttp, listen, serveMetrics } from '../common/http.js';
+import { accessPolicy } from '../common/http-guard.js';
 import { loggerFor } from '../common/logger.js';
+import { bounded, quoted } from '../common/text.js';
 import type { ControlErrorCode, ErrorMessage, ServerMessage } from '../common/wire/control.js';
+import { upgradeVerifier } from './access.js';
 import { serverErrors } from './metrics.js';
 import { handleControlMessage, type ControlContext } from './server/control-protocol.js';
 import { ProtocolError } from './server/protocol-error.js';
-import { SessionTable, isLive, statusOf, type AbortReason } from './server/session-table.js';
+import { SessionTable, isFinished, isLive, statusOf, type AbortReason } from './server/session-table.js';
 import { streamSession } from './server/streamer.js';
 import { Submissions } from './server/submissions.js';
+import { SubmissionChecker } from './submission-checker.js';
 import { BUILTIN_SOURCES, DEFAULT_SOURCE, openSource } from './sources/index.js';
 import type { FrameSource } from './sources/source.js';
 import type { StreamServer, StreamServerOptions } from './server/types.js';
@@ -43,7 +47,11 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
   const sourceNamed = (name: string): Promise<FrameSource> => {
     let source = opened.get(name);
     if (!source) {
-      source = openSource(name, { fashionMnistDir: options.fashionMnistDir, camera: options.camera });
+      source = openSource(name, {
+        fashionMnistDir: options.fashionMnistDir,
+        camera: options.camera,
+        video: options.video,
+      });
       opened.set(name, source);
       source.catch(() => opened.delete(name));
     }
@@ -70,6 +78,8 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
   const table = new SessionTable({
     timeoutMs: sessionTimeoutMs,
     maxFinished: options.maxFinishedSessions ?? 1000,
+    maxPending: options.maxPendingSessions ?? 1000,
+    maxPendingPerConnection: options.maxPendingPerConnection ?? 16,
     onExpired: (session) =>
       reportError(
         session.control,
@@ -78,12 +88,20 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
         session.id,
       ),
   });
-  const submissions = new Submissions(table, options.resultsDir ?? path.join('out', 'server'), send);
+  const submissions = new Submissions(
+    table,
+    options.resultsDir ?? path.join('out', 'server'),
+    send,
+    options.maxSubmissions ?? 10,
+  );
+  const checker = new SubmissionChecker();
   let closing = false;
   let framesPort = 0;
   const control: ControlContext = {
     table,
     submissions,
+    checker,
+    maxSubmitBytes: options.maxSubmitBytes ?? 16 * 1024 * 1024,
     offered,
     openSource: sourceNamed,
     framesPort: () => framesPort,
@@ -102,8 +120,23 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
   const framesHttp = http.createServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain' }).end('framesift frames: WebSocket only\n');
   });
-  const controlWss = new WebSocketServer({ server: controlHttp, maxPayload: maxPayloadBytes });
-  const framesWss = new WebSocketServer({ server: framesHttp, maxPayload: FRAMES_MAX_PAYLOAD });
+  // Every upgrade on both ports: Host, Origin and token (src/common/http-guard.ts), refused before it
+  // becomes a WebSocket.
+  const access = accessPolicy({
+    bindHost: host,
+    allowedOrigins: options.allowedOrigins,
+    token: options.token,
+  });
+  const verifyClient = upgradeVerifier(access, (verdict, req) => {
+    serverErrors.inc({ code: verdict.reason });
+    log.warn('connection refused', {
+      code: verdict.reason,
+      detail: verdict.message,
+      port: req.socket.localPort,
+    });
+  });
+  const controlWss = new WebSocketServer({ server: controlHttp, maxPayload: maxPayloadBytes, verifyClient });
+  const framesWss = new WebSocketServer({ server: framesHttp, maxPayload: FRAMES_MAX_PAYLOAD, verifyClient });
   for (const wss of [controlWss, framesWss]) {
     wss.on('error', (err) => log.error('WebSocket server error', { error: errorMessage(err) }));
   }
@@ -132,7 +165,7 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
       handleControlMessage(control, socket, data, isBinary, advertisedHost).catch((err: unknown) => {
         if (err instanceof ProtocolError) return reportError(socket, err.code, err.message);
         log.error('control request failed', { error: err instanceof Error ? err.stack : String(err) });
-        reportError(socket, 'internal', `internal error: ${errorMessage(err)}`);
+        reportError(socket, 'internal', `internal error: ${bounded(errorMessage(err), 300)}`);
       });
     });
   });
@@ -156,17 +189,17 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
     }
     const session = id ? table.get(id) : undefined;
     if (!id || !session) {
-      const message = `frame socket for unknown session "${id ?? ''}": expected /?session=<id from start>`;
+      const message = `frame socket for unknown session ${quoted(id ?? '')}: expected /?session=<id from start>`;
       return reject('unknown-session', message);
-    }
-    if (session.everConnected) {
-      return reject('duplicate-frame-socket', `session ${id} already has a frame socket`, id);
     }
     if (session.state === 'expired') {
       return reject('session-expired', `session ${id} expired before its frame socket connected`, id);
     }
-    if (session.state !== 'waiting') {
+    if (isFinished(session)) {
       return reject('unknown-session', `session ${id} is ${session.state}: nothing to stream`, id);
+    }
+    if (session.everConnected) {
+      return reject('duplicate-frame-socket', `session ${id} already has a frame socket`, id);
     }
     table.connected(session);
     session.everConnected = true;
@@ -214,6 +247,7 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
         for (const client of wss.clients) client.close(1001, 'server shutting down');
       }
       await submissions.settled();
+      await checker.close();
       // Give close frames a moment to go out before the TCP connections are cut.
       await sleep(50);
       for (const wss of [controlWss, framesWss]) for (const client of wss.clients) client.terminate();

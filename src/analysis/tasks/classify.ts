@@ -7,6 +7,7 @@ import ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RingFrameView } from '../../common/frame-ring.js';
+import { top1Rows } from '../logits.js';
 import { hwcToNchw, preprocessImage, type ModelManifest } from '../models.js';
 import { errorMessage } from '../../common/errors.js';
 import type { ClassifyResult, ClassifyTask, FrameFailure, WorkerContext, WorkerModel } from '../tasks.js';
@@ -76,23 +77,7 @@ export async function handle(task: ClassifyTask, context: WorkerContext): Promis
   if (model.outputs.logits) {
     const logits = outputs[model.outputs.logits]!;
     const classes = logits.dims[1]!;
-    const values = logits.data as Float32Array;
-    for (let i = 0; i < n; i++) {
-      const row = i * classes;
-      let best = 0;
-      let max = values[row]!;
-      for (let c = 1; c < classes; c++) {
-        const v = values[row + c]!;
-        if (v > max) {
-          max = v;
-          best = c;
-        }
-      }
-      let sum = 0;
-      for (let c = 0; c < classes; c++) sum += Math.exp(values[row + c]! - max);
-      labels[i] = best;
-      confidences[i] = 1 / sum;
-    }
+    top1Rows(logits.data as Float32Array, n, classes, labels, confidences);
   }
   let embeddings: Float32Array | null = null;
   let embeddingDim = 0;

@@ -22,7 +22,8 @@ import {
   type ChangeOptions,
   type GrayImage,
   type Method,
-} from '../../dedupe/index.js';
+} from '../../dedupe/features.js';
+import { top1Rows } from '../logits.js';
 import type { FrameFailure, ModelRef, WorkerContext } from '../tasks.js';
 
 /** Compute the dedupe features of a batch of images. */
@@ -487,16 +488,7 @@ export async function handle(task: ImagesTask, context: WorkerContext): Promise<
       if (logitsOutput) {
         const logits = outputs[logitsOutput]!;
         const classes = logits.dims[1]!;
-        const values = logits.data as Float32Array;
-        for (let k = 0; k < chunkLength; k++) {
-          const row = values.subarray(k * classes, (k + 1) * classes);
-          let best = 0;
-          for (let c = 1; c < classes; c++) if (row[c]! > row[best]!) best = c;
-          let sum = 0;
-          for (let c = 0; c < classes; c++) sum += Math.exp(row[c]! - row[best]!);
-          labels![chunkStart + k] = best;
-          confidences![chunkStart + k] = 1 / sum;
-        }
+        top1Rows(logits.data as Float32Array, chunkLength, classes, labels!, confidences!, chunkStart);
       }
       for (const value of Object.values(outputs)) value.dispose();
     }

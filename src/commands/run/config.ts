@@ -31,6 +31,17 @@ export interface PipelineConfig {
   index?: string;
   annFile?: string;
   maxUploadBytes?: number;
+  saveRate?: number;
+  maxSaveBytes?: number;
+  allowedOrigins?: string;
+  token?: string;
+  /** Saves as video and video sources (docs/video.md). */
+  saveAs?: 'images' | 'video';
+  saveFrames?: 'kept' | 'all';
+  videoCodec?: string;
+  videoFps?: number;
+  ffmpegPath?: string;
+  ffprobePath?: string;
 }
 
 const REQUIRED = [

@@ -9,7 +9,7 @@ import { loggerFor } from '../../common/logger.js';
 import type { SessionLedger } from '../../common/session/index.js';
 import type { ResultsMode, ResultsModel, ResultsSource } from '../../common/results-document.js';
 import type { ScoredMessage, SessionMessage } from '../../common/wire/control.js';
-import type { StreamDeduper } from '../../dedupe/index.js';
+import type { SaveOptions, StreamDeduper } from '../../dedupe/index.js';
 import type { ControlClient, SessionFinish } from '../../processing/index.js';
 import {
   formatTerminalSummary,
@@ -38,6 +38,8 @@ export interface FinishInput {
   timings: { startedAt: number; endedAt: number; modelLoadMs: number; streamMs: number };
   out: string;
   saveName?: string;
+  /** How the --save-name save is written (--save-as, --save-frames). */
+  saveOptions?: SaveOptions;
   /** Where to submit; absent when the control connection is gone. */
   control?: ControlClient;
   /** Only judge the session: write, submit and score nothing (the benchmark's timing). */
@@ -53,7 +55,9 @@ export interface Finished {
 }
 
 /** The session's outcome: counts, reconciliation and verdict from the ledger, the document's source. */
-export function sessionOutcome(input: Omit<FinishInput, 'out' | 'saveName' | 'control'>): SessionOutcome {
+export function sessionOutcome(
+  input: Omit<FinishInput, 'out' | 'saveName' | 'saveOptions' | 'control'>,
+): SessionOutcome {
   const { session, finish, ledger, deduper } = input;
 
   // The contract leaves `source` and the frame size optional in `session`: fill from what the client knows.
@@ -94,7 +98,7 @@ export async function finishSession(input: FinishInput): Promise<Finished> {
   const { session } = input;
   const sessionId = session.sessionId;
   if (input.deduper && input.saveName !== undefined && !input.skipResults) {
-    await input.deduper.save(input.saveName);
+    await input.deduper.save(input.saveName, input.saveOptions);
   }
   const outcome = sessionOutcome(input);
   const { counts, reconciliation, verdict } = outcome;

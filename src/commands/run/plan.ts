@@ -144,7 +144,12 @@ export function createDeduper(
     threshold: config.threshold ?? defaultThreshold(config.method, config.metric, classifierEmbedding),
     approximateAbove: config.approximateAbove,
     outDir: config.out,
+    savesPerMinute: config.saveRate,
+    maxSaveBytes: config.maxSaveBytes,
     imageSaveQuality: config.imageSaveQuality,
+    videoCodec: config.videoCodec,
+    videoFps: config.videoFps,
+    retainAllFrames: config.saveFrames === 'all',
     model:
       config.method === 'cnn' && warm
         ? {

@@ -70,7 +70,7 @@ export function createResultRouting(options: RoutingOptions): ResultRouting {
       failed.add(f.index);
       const reason = f.reason as InvalidReason;
       ledger.invalid(reason, ring.seqOf(batch.slots[f.index]!));
-      log.warn('frame could not be analysed', { reason, message: f.message });
+      log.warn('frame could not be analysed', { reason, detail: f.message });
     }
     for (let i = 0; i < batch.slots.length; i++) {
       if (failed?.has(i)) continue;

@@ -24,6 +24,7 @@ export {
   DROP_REASONS,
   INVALID_REASONS,
   UNATTRIBUTED_REASONS,
+  type BusDropReason,
   type DropReason,
   type InvalidReason,
 } from './reasons.js';

@@ -12,7 +12,14 @@ export type DropReason =
   /** The worker batch holding the frame failed. */
   | 'worker-error'
   /** Received after a stop, still held back behind a full ring: not waited for. */
-  | 'stopped';
+  | 'stopped'
+  | BusDropReason;
+
+/**
+ * Bus mode: frames the NATS bus refused at publish, so no worker ever saw them — its backlog was full,
+ * the frame was above the server's max_payload, or publishing kept failing (cluster unreachable).
+ */
+export type BusDropReason = 'bus-full' | 'bus-too-large' | 'bus-publish-failed';
 
 /** A frame message that could not be analysed, or whose seq cannot be trusted. */
 export type InvalidReason =
@@ -26,7 +33,14 @@ export type InvalidReason =
   /** The payload does not decode as the image its header announces (found on a worker). */
   | 'undecodable';
 
-export const DROP_REASONS: readonly DropReason[] = ['ring-full', 'worker-error', 'stopped'];
+export const DROP_REASONS: readonly DropReason[] = [
+  'ring-full',
+  'worker-error',
+  'stopped',
+  'bus-full',
+  'bus-too-large',
+  'bus-publish-failed',
+];
 
 export const INVALID_REASONS: readonly InvalidReason[] = [
   'short-message',

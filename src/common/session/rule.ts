@@ -14,6 +14,7 @@
  * The verdict is separate: a reconciled session is complete only when nothing is missing and the session
  * ended as it should (not cut short by a failure or by a stop before its announced count).
  */
+import type { IncompleteReason, SessionVerdict } from '../wire/control.js';
 import { UNATTRIBUTED_REASONS } from './reasons.js';
 
 /** A session's frame counts: the results document's `counts` (reasons keyed by their stable codes). */
@@ -103,23 +104,8 @@ export type SessionEnding =
   /** The server's source failed mid-stream. */
   | { kind: 'failed' };
 
-/** Why a session is not complete; stable codes, listed in docs/pipeline.md. */
-export type IncompleteReason =
-  | 'not-reconciled'
-  | 'frames-missing'
-  | 'stopped'
-  | 'frame-socket-closed'
-  | 'control-closed'
-  | 'no-end'
-  | 'source-failed';
-
-export interface SessionVerdict {
-  complete: boolean;
-  /** Empty when complete. */
-  reasons: IncompleteReason[];
-  /** One line: "complete", or "incomplete: …". */
-  explanation: string;
-}
+// The verdict travels in `scored`, so its shape is the wire's (one definition, published in schemas/).
+export type { IncompleteReason, SessionVerdict } from '../wire/control.js';
 
 const REASON_TEXT: Record<IncompleteReason, string> = {
   'not-reconciled': 'the frame counts do not reconcile',

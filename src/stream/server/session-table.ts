@@ -5,6 +5,7 @@
 import type { WebSocket } from 'ws';
 import type { SessionEnding } from '../../common/session/index.js';
 import type { SessionState, SessionStatus } from '../../common/wire/control.js';
+import { PendingSessions, secretMatches } from '../access.js';
 import { sessionsByState, sessionsExpired } from '../metrics.js';
 import type { FrameSource } from '../sources/source.js';
 
@@ -33,6 +34,21 @@ export interface Session {
   submissions: number;
   /** Why a failed session failed. */
   failure?: 'frame-socket-closed' | 'source-failed';
+  /** Returned in `session`; lets a reconnecting owner claim the session from another connection. */
+  secret: string;
+  /** The connection whose waiting sessions this one counts against (the one that started it). */
+  startedBy?: WebSocket;
+}
+
+/**
+ * Whether `connection` may act on `session`: it owns it, or it presents the session's secret (and then
+ * becomes its owner: later notices go to it).
+ */
+export function claim(session: Session, connection: WebSocket, secret: unknown): boolean {
+  if (session.control === connection) return true;
+  if (!secretMatches(secret, session.secret)) return false;
+  session.control = connection;
+  return true;
 }
 
 export const FINISHED: readonly SessionState[] = ['ended', 'stopped', 'expired', 'failed'];
@@ -76,6 +92,10 @@ export interface SessionTableOptions {
   maxFinished: number;
   /** Called when a waiting session expires (the server reports it to the client). */
   onExpired: (session: Session) => void;
+  /** Sessions waiting for their frame socket: at most this many in total … */
+  maxPending: number;
+  /** … and this many per control connection. */
+  maxPendingPerConnection: number;
 }
 
 export class SessionTable {
@@ -83,7 +103,21 @@ export class SessionTable {
   /** Finished sessions in the order they finished: the first is the next to forget. */
   private readonly finished = new Set<string>();
 
-  constructor(private readonly options: SessionTableOptions) {}
+  private readonly pending: PendingSessions<WebSocket>;
+
+  constructor(private readonly options: SessionTableOptions) {
+    this.pending = new PendingSessions(options.maxPending, options.maxPendingPerConnection);
+  }
+
+  /** Why `connection` may not start another session now (too many waiting), or undefined. */
+  pendingRefusal(connection: WebSocket): string | undefined {
+    return this.pending.refusal(connection);
+  }
+
+  /** The sessions `connection` owns, for its `status`. */
+  *ownedBy(connection: WebSocket): IterableIterator<Session> {
+    for (const session of this.sessions.values()) if (session.control === connection) yield session;
+  }
 
   get(id: string): Session | undefined {
     return this.sessions.get(id);
@@ -97,6 +131,7 @@ export class SessionTable {
   add(session: Session): void {
     this.sessions.set(session.id, session);
     sessionsByState.inc({ state: session.state });
+    if (session.startedBy) this.pending.add(session.startedBy);
     session.expiry = setTimeout(() => this.expire(session), this.options.timeoutMs);
   }
 
@@ -106,6 +141,10 @@ export class SessionTable {
   }
 
   setState(session: Session, state: SessionState): void {
+    if (session.state === 'waiting' && state !== 'waiting' && session.startedBy) {
+      this.pending.remove(session.startedBy);
+      session.startedBy = undefined;
+    }
     sessionsByState.dec({ state: session.state });
     sessionsByState.inc({ state });
     session.state = state;
@@ -140,6 +179,7 @@ export class SessionTable {
     for (const session of this.sessions.values()) {
       clearTimeout(session.expiry);
       sessionsByState.dec({ state: session.state });
+      if (session.state === 'waiting' && session.startedBy) this.pending.remove(session.startedBy);
     }
     this.sessions.clear();
     this.finished.clear();

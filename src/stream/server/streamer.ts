@@ -56,7 +56,7 @@ export async function streamSession(
   };
   let exhausted = false;
   try {
-    for await (const frame of session.source.frames({ count: session.count, signal })) {
+    for await (const frame of session.source.frames({ count: session.count, signal, fps: session.fps })) {
       if (signal.aborted) break;
       if (pacer) {
         const delay = pacer.delayBefore(session.sent, performance.now());

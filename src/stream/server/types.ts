@@ -1,6 +1,6 @@
 /** The stream server's options and its handle (src/stream/server.ts). */
 import type { SessionStatus } from '../../common/wire/control.js';
-import type { CameraSourceOptions } from '../sources/source.js';
+import type { CameraSourceOptions, VideoSourceOptions } from '../sources/source.js';
 
 export interface StreamServerOptions {
   /** Bind address; default 127.0.0.1 (use 0.0.0.0 to expose). */
@@ -13,6 +13,8 @@ export interface StreamServerOptions {
   source?: string;
   fashionMnistDir?: string;
   camera?: CameraSourceOptions;
+  /** Video files and network streams: frame-size bound, stall timeout, RTSP listen mode. */
+  video?: VideoSourceOptions;
   /** Where submissions and scores are written; default out/server. */
   resultsDir?: string;
   /** A session whose frame socket has not connected within this time expires; default 30 s. */
@@ -26,6 +28,18 @@ export interface StreamServerOptions {
   highWaterBytes?: number;
   /** Finished sessions kept for status and late submissions; the oldest are forgotten first. Default 1000. */
   maxFinishedSessions?: number;
+  /** Web origins allowed to open the WebSockets (comma-separated); default none (no Origin passes). */
+  allowedOrigins?: string;
+  /** When set, every connection to either port must carry it (Authorization: Bearer, or ?token=). */
+  token?: string;
+  /** Sessions waiting for their frame socket, all connections together; default 1000. */
+  maxPendingSessions?: number;
+  /** Sessions one control connection may have waiting for their frame socket; default 16. */
+  maxPendingPerConnection?: number;
+  /** Submissions one session may have scored; default 10. */
+  maxSubmissions?: number;
+  /** Largest control message handled (a submission); bigger ones are answered too-large. Default 16 MiB. */
+  maxSubmitBytes?: number;
 }
 
 export interface StreamServer {

@@ -10,7 +10,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
-import { UserError, errorMessage } from '../../common/errors.js';
+import { FramesiftError, UserError, errorMessage } from '../../common/errors.js';
 import { loggerFor } from '../../common/logger.js';
 import { metric, metricsRegistry, prom } from '../../common/metrics.js';
 import { FrameEncoding } from '../../common/wire/header.js';
@@ -26,7 +26,7 @@ const cameraErrors = () =>
     () =>
       new prom.Counter({
         name: 'framesift_camera_errors_total',
-        help: 'Failed camera polls, by reason (timeout, http, not-image, network).',
+        help: 'Failed camera polls, by reason (timeout, http, not-image, network, too-large).',
         labelNames: ['reason'],
         registers: [metricsRegistry],
       }),
@@ -42,13 +42,13 @@ const cameraFrames = () =>
       }),
   );
 
-/** Why a poll failed; the reason is the metric label. */
-export class CameraPollError extends Error {
+/** Why a poll failed; the reason is the metric label and the error's code. */
+export class CameraPollError extends FramesiftError {
   constructor(
-    readonly reason: 'timeout' | 'http' | 'not-image' | 'network',
+    readonly reason: 'timeout' | 'http' | 'not-image' | 'network' | 'too-large',
     message: string,
   ) {
-    super(message);
+    super(message, `camera-${reason}`);
   }
 }
 
@@ -86,12 +86,46 @@ export async function frameFromImage(body: Uint8Array, file?: string): Promise<S
   };
 }
 
+/** Default of CAMERA_MAX_BYTES: a camera JPEG is a few MB at most. */
+export const DEFAULT_CAMERA_MAX_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Reads a response body into one buffer, at most `maxBytes`: a declared length over the cap is refused
+ * before reading, and a body that grows past it is cancelled mid-stream (memory stays bounded by the cap).
+ */
+async function readCapped(response: Response, maxBytes: number): Promise<Uint8Array> {
+  const declared = Number(response.headers.get('content-length') ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new CameraPollError(
+      'too-large',
+      `answer of ${declared} bytes is over CAMERA_MAX_BYTES=${maxBytes}`,
+    );
+  }
+  if (!response.body) return new Uint8Array(0);
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw new CameraPollError('too-large', `answer passed CAMERA_MAX_BYTES=${maxBytes} bytes: cut off`);
+    }
+    chunks.push(value);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+}
+
 /** One GET of the camera: the image, or a CameraPollError saying why not. */
 export async function pollCamera(
   address: string,
   token: string | undefined,
   timeoutMs: number,
   signal: AbortSignal,
+  maxBytes = DEFAULT_CAMERA_MAX_BYTES,
 ): Promise<SourceFrame> {
   const timeout = AbortSignal.timeout(timeoutMs);
   let response: Response;
@@ -104,15 +138,18 @@ export async function pollCamera(
     if (timeout.aborted) throw new CameraPollError('timeout', `no answer within ${timeoutMs} ms`);
     throw new CameraPollError('network', errorMessage((err as { cause?: unknown }).cause ?? err));
   }
+  if (!response.ok) {
+    // An error page is not read: its size is the camera's business, not ours.
+    await response.body?.cancel().catch(() => undefined);
+    throw new CameraPollError('http', `HTTP ${response.status} ${response.statusText}`.trim());
+  }
   let body: Uint8Array;
   try {
-    body = new Uint8Array(await response.arrayBuffer());
+    body = await readCapped(response, maxBytes);
   } catch (err) {
+    if (err instanceof CameraPollError) throw err;
     if (timeout.aborted) throw new CameraPollError('timeout', `body not complete within ${timeoutMs} ms`);
     throw new CameraPollError('network', errorMessage(err));
-  }
-  if (!response.ok) {
-    throw new CameraPollError('http', `HTTP ${response.status} ${response.statusText}`.trim());
   }
   return frameFromImage(body);
 }
@@ -168,7 +205,13 @@ export async function openCameraSource(options: CameraSourceOptions): Promise<Fr
               throw new CameraPollError('not-image', `${file}: ${errorMessage(err)}`);
             });
           } else {
-            frame = await pollCamera(options.address!, options.token, timeoutMs, signal);
+            frame = await pollCamera(
+              options.address!,
+              options.token,
+              timeoutMs,
+              signal,
+              options.maxBytes ?? DEFAULT_CAMERA_MAX_BYTES,
+            );
           }
         } catch (err) {
           if (signal.aborted) break;

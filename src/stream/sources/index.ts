@@ -10,7 +10,9 @@ import { readDatasetFile, DATASET_MAGIC } from '../dataset-file.js';
 import { pairImagesAndLabels, readIdxFile } from '../idx.js';
 import { openFolderSource } from './folder.js';
 import { memorySource } from './memory.js';
-import type { CameraSourceOptions, FrameSource, OpenCameraSource } from './source.js';
+import type { CameraSourceOptions, FrameSource, OpenCameraSource, VideoSourceOptions } from './source.js';
+import { VIDEO_FILE_EXTENSION, openVideoFileSource } from './video-file.js';
+import { VIDEO_STREAM_URL, openVideoStreamSource } from './video-stream.js';
 
 export type {
   CameraSourceOptions,
@@ -18,6 +20,7 @@ export type {
   SourceFrame,
   SourceInfo,
   FrameIteratorOptions,
+  VideoSourceOptions,
 } from './source.js';
 
 export const BUILTIN_SOURCES = ['fashion-mnist-test', 'fashion-mnist-train'] as const;
@@ -26,7 +29,10 @@ export const DEFAULT_SOURCE = 'fashion-mnist-test';
 export interface OpenSourceOptions {
   fashionMnistDir?: string;
   camera?: CameraSourceOptions;
+  video?: VideoSourceOptions;
 }
+
+const DEFAULT_VIDEO_OPTIONS: VideoSourceOptions = { stallTimeoutSeconds: 10 };
 
 async function startsWithMagic(file: string, magic: string): Promise<boolean> {
   const handle = await open(file, 'r');
@@ -74,21 +80,25 @@ async function openCamera(options: CameraSourceOptions | undefined): Promise<Fra
 
 /**
  * Opens `spec`: `fashion-mnist-test`, `fashion-mnist-train`, `camera`, a dataset file written by
- * `dataset create`, an IDX images file (labels read from the sibling labels file when present), or a folder
- * of images. Throws UserError naming `spec` and what was expected.
+ * `dataset create`, an IDX images file (labels read from the sibling labels file when present), a folder
+ * of images, a video file (by extension: .mp4, .avi, .mkv, .webm, …) or an rtsp:// / http(s):// video
+ * stream. Throws UserError naming `spec` and what was expected.
  */
 export async function openSource(spec: string, options: OpenSourceOptions = {}): Promise<FrameSource> {
   if (spec === 'fashion-mnist-test' || spec === 'fashion-mnist-train') {
     const split = spec === 'fashion-mnist-test' ? 'test' : 'train';
-    return memorySource(spec, await loadFashionMnist(split, fashionMnistDir(options.fashionMnistDir)));
+    return memorySource(spec, await loadFashionMnist(split, fashionMnistDir(options.fashionMnistDir, split)));
   }
   if (spec === 'camera') return openCamera(options.camera);
+  if (VIDEO_STREAM_URL.test(spec)) return openVideoStreamSource(spec, options.video ?? DEFAULT_VIDEO_OPTIONS);
   if (!existsSync(spec)) {
     throw new UserError(
-      `source "${spec}": expected fashion-mnist-test, fashion-mnist-train, camera, a dataset/IDX file or an image folder`,
+      `source "${spec}": expected fashion-mnist-test, fashion-mnist-train, camera, a dataset/IDX file, an image folder, a video file or an rtsp:// / http(s):// stream`,
     );
   }
   if (statSync(spec).isDirectory()) return openFolderSource(spec, spec);
+  if (VIDEO_FILE_EXTENSION.test(spec))
+    return openVideoFileSource(spec, options.video ?? DEFAULT_VIDEO_OPTIONS);
   if (await startsWithMagic(spec, DATASET_MAGIC)) {
     return memorySource(spec, await readDatasetFile(spec));
   }

@@ -18,6 +18,12 @@ export interface SourceFrame {
   label?: number;
   /** Where the frame came from (image file name), for logs and reports; never sent. */
   file?: string;
+  /**
+   * The frame's own time in its source, ms: a video's presentation time from its start (a live stream:
+   * when ffmpeg received it, ms since the epoch). Video sources also write it into the JPEG payload
+   * (src/common/wire/frame-time.ts), which is how it reaches clients.
+   */
+  sourceTimeMs?: number;
 }
 
 /** What a source tells the server (and, through `session`/`status`, the client) about itself. */
@@ -47,6 +53,11 @@ export interface FrameIteratorOptions {
   count?: number;
   /** Aborted when the session stops (client `stop`, socket closed, server shutdown). */
   signal: AbortSignal;
+  /**
+   * The session's frame rate (0 = as fast as the receiver drains). A video source keeps at most this many
+   * frames per second of video time and never yields them faster than the video plays.
+   */
+  fps?: number;
 }
 
 /**
@@ -76,6 +87,18 @@ export interface CameraSourceOptions {
   imagesPerSecond: number;
   /** Replay this folder instead of polling the camera (TEST_DATA_FOLDER). */
   testDataFolder?: string;
+  /** Largest answer read, bytes (CAMERA_MAX_BYTES); default 32 MiB. */
+  maxBytes?: number;
 }
 
 export type OpenCameraSource = (options: CameraSourceOptions) => Promise<FrameSource>;
+
+/** Options of the video sources (`serve --source <video file> | rtsp://… | http(s)://…`). */
+export interface VideoSourceOptions {
+  /** Frames are scaled down to fit this box (`--frame-size`), never up. */
+  frameSize?: { width: number; height: number };
+  /** A network stream that yields no frame for this long is dropped and reconnected (seconds). */
+  stallTimeoutSeconds: number;
+  /** rtsp:// sources: listen at the address for a camera that pushes, instead of connecting to it. */
+  rtspListen?: boolean;
+}

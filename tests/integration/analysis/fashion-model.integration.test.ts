@@ -5,15 +5,16 @@
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, runModel, type LoadedModel } from '../../../src/analysis/models.js';
-import { fashionMnistDir, loadFashionMnist } from '../../../src/stream/fashion-mnist.js';
+import { loadFashionMnist } from '../../../src/stream/fashion-mnist.js';
 import type { LabelledImages } from '../../../src/stream/idx.js';
+import { FASHION_MNIST_DIR } from '../../test-data.js';
 
 let model: LoadedModel;
 let test: LabelledImages;
 
 beforeAll(async () => {
   model = await loadModel('fashion-mnist-cnn', { intraOpThreads: 2 });
-  test = await loadFashionMnist('test', fashionMnistDir(process.env.FASHION_MNIST_DIR));
+  test = await loadFashionMnist('test', FASHION_MNIST_DIR);
 });
 
 function batchInput(start: number, count: number): Float32Array {

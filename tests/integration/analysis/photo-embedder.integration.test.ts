@@ -1,5 +1,5 @@
 /**
- * The default photo embedder (MobileNetV3-Small from MODELS_DIR) on real photos: a photo and its resized,
+ * The default photo embedder (MobileNetV3-Small, shipped in models/) on real photos: a photo and its resized,
  * re-encoded copy embed closer than two different photos.
  */
 import path from 'node:path';
@@ -12,10 +12,10 @@ import {
   runModel,
   type LoadedModel,
 } from '../../../src/analysis/models.js';
+import { IMAGEHASH, optionalModelsOrSkip } from '../../test-data.js';
 
-const DATA = path.join(process.env.FRAMESIFT_TESTDATA ?? '/work/shared/data', 'neardup', 'imagehash');
-const FOREST = path.join(DATA, 'forest', 'forest-high.jpg');
-const OFFICE = path.join(DATA, 'office', 'tumblr_ndyfdoR6Wp1tubinno1_1280.jpg');
+const FOREST = path.join(IMAGEHASH, 'forest', 'forest-high.jpg');
+const OFFICE = path.join(IMAGEHASH, 'office', 'tumblr_ndyfdoR6Wp1tubinno1_1280.jpg');
 
 function cosine(a: Float32Array, b: Float32Array): number {
   let dot = 0;
@@ -31,7 +31,7 @@ function cosine(a: Float32Array, b: Float32Array): number {
 
 let v3: LoadedModel;
 beforeAll(async () => {
-  v3 = await loadModel('mobilenet-v3-small-075', { modelsDir: process.env.MODELS_DIR });
+  v3 = await loadModel('mobilenet-v3-small-075', { modelsDir: '' });
 });
 
 describe('mobilenet-v3-small-075 embedder', () => {
@@ -52,9 +52,12 @@ describe('mobilenet-v3-small-075 embedder', () => {
 });
 
 describe('mobilenet-v2 classifier', () => {
-  it('classifies a real forest photo and its resized copy the same, with a 1280-d embedding', async () => {
-    const v2 = await loadModel('mobilenet-v2', { modelsDir: process.env.MODELS_DIR });
-    const labels = await loadLabels(v2.manifest, process.env.MODELS_DIR);
+  it('classifies a real forest photo and its resized copy the same, with a 1280-d embedding', async ({
+    skip,
+  }) => {
+    const dir = optionalModelsOrSkip(skip, 'mobilenet_v2_1.0_224-embed.onnx', 'imagenet-classes.txt');
+    const v2 = await loadModel('mobilenet-v2', { modelsDir: dir });
+    const labels = await loadLabels(v2.manifest, dir);
     const copy = await sharp(FOREST).resize({ width: 300 }).jpeg({ quality: 70 }).toBuffer();
     const size = 3 * 224 * 224;
     const batch = new Float32Array(2 * size);

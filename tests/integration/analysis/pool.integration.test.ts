@@ -12,6 +12,7 @@ import { FrameRing } from '../../../src/common/frame-ring.js';
 import { PROJECT_ROOT } from '../../../src/common/paths.js';
 import { loadFashionMnist } from '../../../src/stream/fashion-mnist.js';
 import { testModel } from '../processing/helpers.js';
+import { MODELS_DIR } from '../../test-data.js';
 
 const { ref: MODEL, path: MODEL_PATH } = testModel();
 
@@ -23,7 +24,7 @@ describe('analysis pool on the Fashion-MNIST test set', () => {
     pool = createAnalysisPool({
       threads: 2,
       intraOpThreads: 1,
-      modelsDir: process.env.MODELS_DIR ?? 'models',
+      modelsDir: MODELS_DIR,
       ring,
     });
   });

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { copyFile, cp, mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -8,12 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dedupeFolder } from '../../../src/commands/dedupe.js';
 import { PROJECT_ROOT } from '../../../src/common/paths.js';
 import { defaultThreshold, scorePartition, type BatchReportJson } from '../../../src/dedupe/index.js';
+import { CALTECH, IMAGEDEDUP, MODELS_DIR, optionalModelsOrSkip } from '../../test-data.js';
 
 const run = promisify(execFile);
-const DATA = process.env.FRAMESIFT_TESTDATA ?? '/work/shared/data';
-const MODELS = process.env.MODELS_DIR ?? '/work/shared/models';
-const CALTECH = path.join(DATA, 'neardup/caltech-resize');
-const IMAGEDEDUP = path.join(DATA, 'neardup/imagededup-tests');
 
 let tmp: string;
 beforeAll(async () => {
@@ -27,7 +24,7 @@ const config = (out: string, extra: Record<string, unknown> = {}) => ({
   method: 'cnn' as const,
   metric: 'cosine' as const,
   out,
-  modelsDir: MODELS,
+  modelsDir: MODELS_DIR,
   approximateAbove: 20_000,
   imageSaveQuality: 95,
   workers: 2,
@@ -37,7 +34,7 @@ const config = (out: string, extra: Record<string, unknown> = {}) => ({
 describe('framesift dedupe (batch)', () => {
   it('recovers the ground-truth groups of caltech-resize and writes report.json in the documented shape', async () => {
     const out = path.join(tmp, 'caltech');
-    const { report } = await dedupeFolder(CALTECH, config(out, { describe: true }));
+    const { report } = await dedupeFolder(CALTECH, config(out));
     const onDisk = JSON.parse(await readFile(path.join(out, 'report.json'), 'utf8')) as BatchReportJson;
     expect(onDisk).toEqual(report);
     expect(Object.keys(onDisk)).toEqual([
@@ -47,6 +44,7 @@ describe('framesift dedupe (batch)', () => {
       'model',
       'groups',
       'corrupt',
+      'skipped',
       'counts',
     ]);
     expect(onDisk).toMatchObject({
@@ -56,7 +54,7 @@ describe('framesift dedupe (batch)', () => {
       model: 'mobilenet-v3-small-075',
       corrupt: [],
     });
-    expect(onDisk.counts).toEqual({ files: 82, kept: 17, duplicates: 65, corrupt: 0 });
+    expect(onDisk.counts).toEqual({ files: 82, kept: 17, duplicates: 65, corrupt: 0, skipped: 0 });
 
     const truth = JSON.parse(await readFile(path.join(CALTECH, 'ground_truth.json'), 'utf8')) as {
       groups: string[][];
@@ -81,42 +79,77 @@ describe('framesift dedupe (batch)', () => {
     const md = await readFile(path.join(out, 'report.md'), 'utf8');
     expect(md).toContain('| 82 | 17 | 65 | 0 |');
     expect(md).toContain('contact-sheet.png');
-    // --describe: MobileNetV2's top ImageNet class per kept image (this Caltech photo is an accordion).
-    expect(md).toMatch(/\| `60183368-a242-4699-b2e9-abc4ae9a8752\.jpg` \| accordion \(\d+%\) \| 6 \|/);
     const sheet = await sharp(path.join(out, 'contact-sheet.png')).metadata();
     expect(sheet.format).toBe('png');
     expect(sheet.width).toBe(10 * 132 + 4);
     expect((await readdir(path.join(out, 'closest-calls'))).length).toBe(20);
   });
 
-  it('reports corrupt files of imagededup-tests and goes on (CLI, phash)', async () => {
+  it('--describe names the top ImageNet class of each kept image (optional mobilenet-v2)', async ({
+    skip,
+  }) => {
+    const modelsDir = optionalModelsOrSkip(skip, 'mobilenet_v2_1.0_224-embed.onnx', 'imagenet-classes.txt');
+    const out = path.join(tmp, 'caltech-described');
+    await dedupeFolder(CALTECH, config(out, { describe: true, modelsDir }));
+    const md = await readFile(path.join(out, 'report.md'), 'utf8');
+    // This Caltech photo is an accordion; 6 copies of it were found.
+    expect(md).toMatch(/\| `60183368-a242-4699-b2e9-abc4ae9a8752\.jpg` \| accordion \(\d+%\) \| 6 \|/);
+  });
+
+  it('reports corrupt files of imagededup and goes on (CLI, phash)', async () => {
+    // The fixture plus a byte-identical copy under another extension.
+    const input = path.join(tmp, 'imagededup-input');
+    await cp(IMAGEDEDUP, input, { recursive: true });
+    await copyFile(
+      path.join(input, 'formats_images/ukbench09380.png'),
+      path.join(input, 'formats_images/ukbench09380.jpeg'),
+    );
     const out = path.join(tmp, 'imagededup');
     const { stdout } = await run(
       process.execPath,
-      [path.join(PROJECT_ROOT, 'dist/cli.js'), 'dedupe', IMAGEDEDUP, '--method', 'phash', '--out', out],
+      [path.join(PROJECT_ROOT, 'dist/cli.js'), 'dedupe', input, '--method', 'phash', '--out', out],
       { env: { ...process.env, LOG_LEVEL: 'error' } },
     );
-    expect(stdout).toMatch(/dedupe: 34 files → \d+ kept, \d+ duplicates, 2 unreadable/);
+    expect(stdout).toMatch(/dedupe: 12 files → \d+ kept, \d+ duplicates, 1 unreadable/);
     const report = JSON.parse(await readFile(path.join(out, 'report.json'), 'utf8')) as BatchReportJson;
-    expect(report.corrupt).toEqual([
-      'mixed_images/ukbench09268_corrupt.jpg',
-      'mixed_nested_images/ukbench09268_corrupt.jpg',
-    ]);
-    expect(report.counts.files).toBe(34);
-    expect(report.counts.kept + report.counts.duplicates + report.counts.corrupt).toBe(34);
-    // Byte-identical copies are always duplicates (distance 0) of the first one in name order.
-    const group = report.groups.find((g) => g.kept === 'base_images/ukbench09380.jpg')!;
+    expect(report.corrupt).toEqual(['mixed_images/ukbench09268_corrupt.jpg']);
+    expect(report.counts.files).toBe(12);
+    expect(report.counts.kept + report.counts.duplicates + report.counts.corrupt).toBe(12);
+    // Byte-identical copies are always duplicates (distance 0) of the first one in name order; the
+    // JPEG under a .png name and the real WebP re-encode are found too.
+    const group = report.groups.find((g) => g.kept === 'formats_images/ukbench09380.jpeg')!;
     expect(group.duplicates).toEqual(
       expect.arrayContaining([
-        { file: 'formats_images/ukbench09380.bmp', distance: 0 },
-        { file: 'formats_images/ukbench09380.jpeg', distance: 0 },
+        { file: 'formats_images/ukbench09380.png', distance: 0 },
+        expect.objectContaining({ file: 'formats_images/ukbench09380.webp' }),
       ]),
     );
-    // Netpbm files are read, not reported corrupt.
-    expect(report.groups.some((g) => g.kept === 'formats_images/baboon.pgm')).toBe(true);
+    // TIFF and GIF are read, not reported corrupt.
+    expect(report.groups.some((g) => g.kept === 'formats_images/copyleft.tiff')).toBe(true);
+    expect(report.groups.some((g) => g.kept === 'formats_images/giphy.gif')).toBe(true);
     const md = await readFile(path.join(out, 'report.md'), 'utf8');
     expect(md).toContain('Unreadable files (skipped)');
     expect(md).toContain('ukbench09268_corrupt.jpg');
+
+    // --json: the same report as one JSON object on stdout, for scripts.
+    const json = await run(
+      process.execPath,
+      [
+        path.join(PROJECT_ROOT, 'dist/cli.js'),
+        'dedupe',
+        input,
+        '--method',
+        'phash',
+        '--json',
+        '--out',
+        `${out}-json`,
+      ],
+      { env: { ...process.env, LOG_LEVEL: 'error' } },
+    );
+    const printed = JSON.parse(json.stdout) as BatchReportJson & { reportFile: string };
+    expect(printed.counts).toEqual(report.counts);
+    expect(printed.groups).toEqual(report.groups);
+    expect(printed.reportFile).toBe(path.join(`${out}-json`, 'report.md'));
   });
 
   it('moves duplicates and copies uniques (never deletes), comparing only within --group-by groups', async () => {
@@ -142,7 +175,7 @@ describe('framesift dedupe (batch)', () => {
       }),
     );
     // cam2's scene is kept again although cam1 kept it: groups are never compared with each other.
-    expect(report.counts).toEqual({ files: 7, kept: 3, duplicates: 4, corrupt: 0 });
+    expect(report.counts).toEqual({ files: 7, kept: 3, duplicates: 4, corrupt: 0, skipped: 0 });
     expect(report.groups.map((g) => g.kept.split('/')[0])).toEqual(['cam1', 'cam1', 'cam2']);
     const exists = (p: string) =>
       stat(p).then(

@@ -12,9 +12,7 @@ import { runPipeline } from '../../../src/commands/run.js';
 import type { UniquesManifest } from '../../../src/dedupe/index.js';
 import type { HttpServer } from '../../../src/common/http.js';
 import { startStreamServer, type StreamServer } from '../../../src/stream/index.js';
-
-const DATA = process.env.FRAMESIFT_TESTDATA ?? '/work/shared/data';
-const CALTECH = path.join(DATA, 'neardup/caltech-resize');
+import { CALTECH, MODELS_DIR } from '../../test-data.js';
 
 let dir: string;
 let frames: string;
@@ -66,7 +64,7 @@ describe('live dedupe session', () => {
         framesPort: server.framesPort,
         controlPort: server.controlPort,
         metricsPort: 0,
-        modelsDir: process.env.MODELS_DIR ?? 'models',
+        modelsDir: MODELS_DIR,
         out,
         source: frames,
         fps: 4,

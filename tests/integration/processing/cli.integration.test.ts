@@ -13,7 +13,6 @@ import { PROJECT_ROOT } from '../../../src/common/paths.js';
 import { startStreamServer, type StreamServer } from '../../../src/stream/index.js';
 
 const CLI = path.join(PROJECT_ROOT, 'dist', 'cli.js');
-const SHARED_MODELS = process.env.MODELS_DIR ?? '/work/shared/models';
 
 interface Exit {
   code: number | null;
@@ -74,12 +73,18 @@ describe('framesift run (CLI)', () => {
 
   it('exits 0 after a complete session and prints the summary', async () => {
     const out = path.join(dir, 'ok');
-    const exit = await runCli(
-      ['run', ...ports(), '--count', '500', '--fps', '0', '--metrics-port', '0', '--out', out],
-      {
-        MODELS_DIR: SHARED_MODELS,
-      },
-    );
+    const exit = await runCli([
+      'run',
+      ...ports(),
+      '--count',
+      '500',
+      '--fps',
+      '0',
+      '--metrics-port',
+      '0',
+      '--out',
+      out,
+    ]);
     expect(exit.stderr).not.toMatch(/framesift: /);
     expect(exit.code).toBe(0);
     expect(exit.stdout).toMatch(/500/);
@@ -129,22 +134,15 @@ describe('framesift run (CLI)', () => {
 
   it('an unreachable server: non-zero exit, one line naming the address', async () => {
     const port = await closedPort();
-    const exit = await runCli(
-      [
-        'run',
-        '--control-port',
-        String(port),
-        '--classifier',
-        'mobilenet-v2',
-        '--metrics-port',
-        '0',
-        '--out',
-        path.join(dir, 'x'),
-      ],
-      {
-        MODELS_DIR: SHARED_MODELS,
-      },
-    );
+    const exit = await runCli([
+      'run',
+      '--control-port',
+      String(port),
+      '--metrics-port',
+      '0',
+      '--out',
+      path.join(dir, 'x'),
+    ]);
     expect(exit.code).not.toBe(0);
     const lines = userLine(exit.stderr);
     expect(lines).toHaveLength(1);
@@ -173,8 +171,9 @@ describe('framesift run (CLI)', () => {
 
   it('a corrupt model file: non-zero exit, one line naming both hashes', async () => {
     const models = await mkdtemp(path.join(dir, 'corrupt-'));
-    const file = path.join(models, 'mobilenet_v2_1.0_224-embed.onnx');
-    await copyFile(path.join(SHARED_MODELS, 'mobilenet_v2_1.0_224-embed.onnx'), file);
+    // The project's classifier with one byte changed, found in --models-dir before models/.
+    const file = path.join(models, 'fashion-mnist-cnn.onnx');
+    await copyFile(path.join(PROJECT_ROOT, 'models', 'fashion-mnist-cnn.onnx'), file);
     const bytes = await readFile(file);
     const middle = bytes.length >> 1;
     bytes[middle] = bytes[middle]! ^ 0xff;
@@ -183,7 +182,7 @@ describe('framesift run (CLI)', () => {
       'run',
       ...ports(),
       '--classifier',
-      'mobilenet-v2',
+      'fashion-mnist-cnn',
       '--models-dir',
       models,
       '--metrics-port',
@@ -205,7 +204,7 @@ describe('framesift run (CLI)', () => {
     const out = path.join(dir, 'stopped');
     const exit = await runCli(
       ['run', ...ports(), '--count', '10000', '--fps', '200', '--metrics-port', '0', '--out', out],
-      { MODELS_DIR: SHARED_MODELS },
+      {},
       (kill) => {
         // Ctrl-C once the session streams (the server has sent 300 frames of it).
         const poll = setInterval(() => {

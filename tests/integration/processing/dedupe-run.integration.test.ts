@@ -10,6 +10,7 @@ import { runPipeline, analysisPlan, type PipelineConfig } from '../../../src/com
 import type { HttpServer } from '../../../src/common/http.js';
 import { startStreamServer } from '../../../src/stream/index.js';
 import { startServerFixture, testModel, type ServerFixture } from './helpers.js';
+import { POTATOES } from '../../test-data.js';
 
 const { ref: MODEL } = testModel();
 
@@ -108,7 +109,7 @@ describe('run with dedupe', () => {
   });
 
   it('dedupe + change over a fixed camera: --change-options reach the workers and the store', async () => {
-    const folder = path.join(process.env.FRAMESIFT_TESTDATA ?? '../shared/data', 'stream', 'potatoes');
+    const folder = POTATOES;
     const photos = await startStreamServer({
       framesPort: 0,
       controlPort: 0,
@@ -119,21 +120,21 @@ describe('run with dedupe', () => {
       ...base,
       framesPort: photos.framesPort,
       controlPort: photos.controlPort,
-      count: 60,
+      count: 40,
       mode: 'dedupe' as const,
       method: 'change' as const,
     };
     try {
       // Defaults: each new potato passing under the camera is a change.
       const defaults = await runPipeline(session, { model: MODEL });
-      expect(defaults.ledger.counts(defaults.sent)).toMatchObject({ received: 60, processed: 60 });
+      expect(defaults.ledger.counts(defaults.sent)).toMatchObject({ received: 40, processed: 40 });
       expect(defaults.deduper!.status().uniques).toBeGreaterThan(3);
       // A pixel threshold of 255 can never be exceeded: nothing changes, only the first frame is kept.
       const blind = await runPipeline({ ...session, changeOptions: 'pixel=255' }, { model: MODEL });
-      expect(blind.ledger.counts(blind.sent)).toMatchObject({ received: 60, processed: 60 });
+      expect(blind.ledger.counts(blind.sent)).toMatchObject({ received: 40, processed: 40 });
       expect(blind.deduper!.status().uniques).toBe(1);
     } finally {
       await photos.close();
     }
-  });
+  }, 180_000); // two sessions of 299×299 PNG frames: minutes on a loaded 2-core machine
 });

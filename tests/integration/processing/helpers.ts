@@ -6,6 +6,7 @@ import type { ModelRef } from '../../../src/analysis/index.js';
 import type { PipelineConfig } from '../../../src/commands/run.js';
 import { PROJECT_ROOT } from '../../../src/common/paths.js';
 import { startStreamServer, type StreamServer } from '../../../src/stream/index.js';
+import { MODELS_DIR } from '../../test-data.js';
 
 /** The project's Fashion-MNIST CNN (models/manifests/fashion-mnist-cnn.json), the classifier of `run`. */
 export function testModel(): { ref: ModelRef; path: string; name: string } {
@@ -40,7 +41,7 @@ export async function startServerFixture(
     framesPort: server.framesPort,
     controlPort: server.controlPort,
     metricsPort: 0,
-    modelsDir: process.env.MODELS_DIR ?? 'models',
+    modelsDir: MODELS_DIR,
     out: path.join(dir, 'out'),
     workers: 1,
     fps: 0,

@@ -8,11 +8,9 @@ import { RecordedSession } from '../../helpers/recorded-session.js';
 import { validateResultsDocument } from '../../../src/common/results-document.js';
 import { writeResultsFolder, writeScore } from '../../../src/results/index.js';
 import { expectResultsFolderFiles } from './folder-files.js';
+import { CALTECH, IMAGEHASH, POTATOES, optionalModelsDir } from '../../test-data.js';
 
-const TESTDATA = process.env.FRAMESIFT_TESTDATA ?? '/work/shared/data';
-const PHOTOS = path.join(TESTDATA, 'neardup', 'pimmi', 'images');
-const CAMERA = path.join(TESTDATA, 'stream', 'potatoes');
-const MODELS_DIR = process.env.MODELS_DIR ?? '/work/shared/models';
+const CAMERA = POTATOES;
 
 let outDir: string;
 beforeAll(async () => {
@@ -24,11 +22,37 @@ afterAll(async () => {
 
 /** ImageNet class names (long, with commas): the card must cut them, not overflow. */
 async function imagenetNames(): Promise<string[]> {
-  const file = path.join(MODELS_DIR, 'imagenet-classes.txt');
-  if (existsSync(file)) return (await readFile(file, 'utf8')).split('\n').filter((l) => l.trim() !== '');
+  // The real names when the optional MobileNetV2 labels are in MODELS_DIR, names as long otherwise.
+  const { dir } = optionalModelsDir('imagenet-classes.txt');
+  const file = dir && path.join(dir, 'imagenet-classes.txt');
+  if (file && existsSync(file))
+    return (await readFile(file, 'utf8')).split('\n').filter((l) => l.trim() !== '');
   return Array.from(
     { length: 1000 },
     (_, i) => `a rather long ImageNet-style class name number ${i}, with synonyms`,
+  );
+}
+
+/**
+ * `count` real JPEG photos from the fixtures (caltech-resize, then imagehash), every fourth one enlarged
+ * to a 1600-pixel long side as a camera or phone would deliver it.
+ */
+async function largePhotos(count: number): Promise<Buffer[]> {
+  const files: string[] = [];
+  for (const dir of [CALTECH, path.join(IMAGEHASH, 'forest')]) {
+    for (const f of (await readdir(dir)).filter((name) => name.endsWith('.jpg')).sort()) {
+      files.push(path.join(dir, f));
+    }
+  }
+  return Promise.all(
+    files.slice(0, count).map(async (file, i) => {
+      const bytes = await readFile(file);
+      if (i % 4 !== 0) return bytes;
+      return sharp(bytes)
+        .resize({ width: 1600, height: 1600, fit: 'inside' })
+        .jpeg({ quality: 90 })
+        .toBuffer();
+    }),
   );
 }
 
@@ -40,14 +64,10 @@ const baseOutcome = {
 
 describe('results samples from real photos and camera frames', () => {
   it('shrinks large JPEG photos to fit, keeps text legible with long class names, and colours after scoring', async () => {
-    const files = (await readdir(PHOTOS))
-      .filter((f) => f.endsWith('.jpg'))
-      .sort()
-      .slice(0, 60);
+    const files = await largePhotos(60);
     const names = await imagenetNames();
     const recorder = new RecordedSession();
-    for (const [seq, file] of files.entries()) {
-      const bytes = await readFile(path.join(PHOTOS, file));
+    for (const [seq, bytes] of files.entries()) {
       const meta = await sharp(bytes).metadata();
       recorder.received(seq);
       // 12 classes: the top 10 by count give one sample each.
@@ -63,7 +83,7 @@ describe('results samples from real photos and camera frames', () => {
       ...baseOutcome,
       sessionId: 'photos',
       mode: 'classify',
-      source: { name: PHOTOS },
+      source: { name: 'photos' },
       classNames: names,
       ...recorder.outcome(files.length),
     });

@@ -11,6 +11,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPhotoEmbedder, type PhotoEmbedder } from '../../../src/commands/photo-embedder.js';
 import { mountSearchApi } from '../../../src/commands/search.js';
+import { listImageFiles } from '../../../src/dedupe/index.js';
 import { PROJECT_ROOT } from '../../../src/common/paths.js';
 import { startHttpServer, type HttpServer } from '../../../src/common/http.js';
 import {
@@ -36,7 +37,7 @@ beforeAll(async () => {
   tmp = await mkdtemp(path.join(tmpdir(), 'framesift-api-'));
   embedder = await startPhotoEmbedder({ modelsDir: path.join(PROJECT_ROOT, 'models'), workers: 2 });
   store = await openStore(path.join(tmp, 'index.db'));
-  await indexFolder(store, embedder, CALTECH);
+  await indexFolder(store, embedder, CALTECH, { listFiles: listImageFiles });
   idOf = new Map((await store.files()).map((f) => [path.basename(f.path), f.id]));
   server = await startHttpServer({ port: 0 });
   mountSearchApi(server, {
@@ -177,14 +178,14 @@ describe('search API', () => {
         413,
         'too-large',
       ],
-      [request('GET', '/api/images/1', { headers: { host: 'evil.example:80' } }), 403, 'foreign-host'],
+      [request('GET', '/api/images/1', { headers: { host: 'evil.example:80' } }), 403, 'forbidden-host'],
       [
         request('POST', '/api/search', {
           body: Buffer.from('x'),
           headers: { 'content-type': 'image/jpeg', origin: 'http://evil.example' },
         }),
         403,
-        'cross-origin',
+        'forbidden-origin',
       ],
     ];
     for (const [reply, status, code] of cases) {

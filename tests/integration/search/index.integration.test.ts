@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPhotoEmbedder, type PhotoEmbedder } from '../../../src/commands/photo-embedder.js';
+import { listImageFiles } from '../../../src/dedupe/index.js';
 import { PROJECT_ROOT } from '../../../src/common/paths.js';
 import { ModelMismatchError, Searcher, indexFolder, openStore } from '../../../src/search/index.js';
 import { mariadbMissing, startMariaDb, type MariaDb } from '../../helpers/mariadb.js';
@@ -108,7 +109,7 @@ describe.each(backends)('index on $name', (backend) => {
     const db = await backend.create('groups');
     const store = await openStore(db);
     try {
-      const first = await indexFolder(store, embedder, dir);
+      const first = await indexFolder(store, embedder, dir, { listFiles: listImageFiles });
       expect(first).toMatchObject({
         files: 82,
         added: 82,
@@ -134,7 +135,7 @@ describe.each(backends)('index on $name', (backend) => {
       }
 
       // Second run with nothing changed: nothing embedded.
-      const again = await indexFolder(store, embedder, dir);
+      const again = await indexFolder(store, embedder, dir, { listFiles: listImageFiles });
       expect(again).toMatchObject({ unchanged: 82, embedded: 0, removed: 0, total: 82 });
 
       // Add one, delete one, change one, touch one (same bytes, new mtime), add a corrupt file.
@@ -161,7 +162,7 @@ describe.each(backends)('index on $name', (backend) => {
         path.join(dir, 'broken.jpg'),
       );
 
-      const third = await indexFolder(store, embedder, dir);
+      const third = await indexFolder(store, embedder, dir, { listFiles: listImageFiles });
       expect(third).toMatchObject({
         files: 83,
         added: 1,
@@ -211,7 +212,7 @@ describe.each(backends)('index on $name', (backend) => {
       let vectors = 0;
       await store.scanVectors(() => vectors++);
       expect(vectors).toBe(committed);
-      const resumed = await indexFolder(store, embedder, dir);
+      const resumed = await indexFolder(store, embedder, dir, { listFiles: listImageFiles });
       expect(resumed).toMatchObject({ unchanged: committed, added: 246 - committed, total: 246 });
     } finally {
       await store.close();
@@ -224,7 +225,7 @@ describe.each(backends)('index on $name', (backend) => {
     for (const f of caltechFiles.slice(0, 3)) await copyFile(path.join(CALTECH, f), path.join(dir, f));
     const db = await backend.create('model');
     let store = await openStore(db);
-    await indexFolder(store, embedder, dir);
+    await indexFolder(store, embedder, dir, { listFiles: listImageFiles });
     await store.close();
     // The index as another model (another sha256) would have left it.
     const stamp = JSON.stringify({ ...embedder.model, name: 'mobilenet-v2', sha256: 'f'.repeat(64) });
@@ -232,7 +233,9 @@ describe.each(backends)('index on $name', (backend) => {
     await backend.exec(db, `UPDATE meta SET value = '${stamp}' WHERE ${key} = 'model'`);
     store = await openStore(db);
     try {
-      await expect(indexFolder(store, embedder, dir)).rejects.toThrow(ModelMismatchError);
+      await expect(indexFolder(store, embedder, dir, { listFiles: listImageFiles })).rejects.toThrow(
+        ModelMismatchError,
+      );
       const searcher = new Searcher(store, undefined);
       await expect(searcher.checkModel(embedder.model)).rejects.toThrow(
         /holds vectors of model mobilenet-v2 .* this run uses mobilenet-v3-small-075 .* re-index/,

@@ -3,6 +3,7 @@
  * what was wrong, is counted in framesift_server_errors_total{code}, and the server keeps serving.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { metricsRegistry } from '../../../src/common/metrics.js';
 import type { StreamServer } from '../../../src/stream/index.js';
 import { ControlClient, receiveFrames, startTestServer, streamSession } from './helpers.js';
@@ -128,6 +129,22 @@ describe('bad input on the frame port', () => {
     const received = await first.done;
     expect(received.frames).toHaveLength(100);
     expect(await control.nextOfType('end')).toMatchObject({ sent: 100 });
+  });
+
+  it('refuses a frame socket for a finished session with unknown-session, the code as close reason', async () => {
+    const { session } = await streamSession(server, { count: 3, fps: 0 });
+    const late = new WebSocket(session.framesUrl as string);
+    const texts: string[] = [];
+    late.on('message', (data) => texts.push(data.toString()));
+    const [code, reason] = await new Promise<[number, string]>((resolve) =>
+      late.once('close', (c, r) => resolve([c, r.toString()])),
+    );
+    expect([code, reason]).toEqual([1008, 'unknown-session']);
+    expect(JSON.parse(texts[0]!)).toMatchObject({
+      type: 'error',
+      code: 'unknown-session',
+      sessionId: session.sessionId,
+    });
   });
 
   it('answers text sent on the frame socket with text-on-frames and keeps streaming', async () => {

@@ -7,14 +7,14 @@ import { metricsRegistry } from '../../../src/common/metrics.js';
 import { openCameraSource } from '../../../src/stream/sources/camera.js';
 import { openSource } from '../../../src/stream/sources/index.js';
 import type { SourceFrame } from '../../../src/stream/sources/source.js';
+import { CALTECH, IMAGEHASH } from '../../test-data.js';
 
-const DATA = process.env.FRAMESIFT_TESTDATA ?? '/work/shared/data';
 // A colour photo first, then a gray one (Caltech 020f816e is grayscale).
 const PHOTOS = [
-  'neardup/imagehash/forest/forest-high.jpg',
-  'neardup/caltech-resize/020f816e-0f23-4c14-a8e7-dde8afbc573e.jpg',
-  'neardup/caltech-resize/0ad3c3a4-23c4-4efe-a86a-b20a1f53e94e.jpg',
-].map((p) => path.join(DATA, p));
+  path.join(IMAGEHASH, 'forest/forest-high.jpg'),
+  path.join(CALTECH, '020f816e-0f23-4c14-a8e7-dde8afbc573e.jpg'),
+  path.join(CALTECH, '0ad3c3a4-23c4-4efe-a86a-b20a1f53e94e.jpg'),
+];
 
 type Mode = 'ok' | 'error500' | 'hang' | 'html';
 
@@ -152,7 +152,7 @@ describe('camera source against a loopback HTTP camera', () => {
   });
 
   it('TEST_DATA_FOLDER replays the folder in name order (any case of .jpg/.jpeg/.png) through openSource', async () => {
-    const folder = path.join(DATA, 'neardup/imagehash/forest');
+    const folder = path.join(IMAGEHASH, 'forest');
     const source = await openSource('camera', {
       camera: { testDataFolder: folder, timeoutSeconds: 5, imagesPerSecond: 100 },
     });
@@ -175,7 +175,8 @@ describe('camera source against a loopback HTTP camera', () => {
     );
     await expect(
       openCameraSource({
-        testDataFolder: path.join(DATA, 'neardup/pimmi'),
+        // sub-folders, ground truth and a licence, but no image at its top level
+        testDataFolder: IMAGEHASH,
         timeoutSeconds: 5,
         imagesPerSecond: 5,
       }),

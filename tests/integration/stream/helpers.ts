@@ -5,9 +5,9 @@ import path from 'node:path';
 import { WebSocket } from 'ws';
 import { decodeFrame, type DecodedFrame } from '../../../src/common/wire/header.js';
 import { startStreamServer, type StreamServer, type StreamServerOptions } from '../../../src/stream/index.js';
+import { FASHION_MNIST_DIR } from '../../test-data.js';
 
-export const FASHION_MNIST_DIR = process.env.FASHION_MNIST_DIR ?? '/usr/share/datasets/fashion-mnist';
-export const TESTDATA = process.env.FRAMESIFT_TESTDATA ?? path.resolve('..', 'shared', 'data');
+export { FASHION_MNIST_DIR } from '../../test-data.js';
 
 export async function tempDir(prefix = 'framesift-stream-'): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), prefix));

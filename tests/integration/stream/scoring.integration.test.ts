@@ -184,6 +184,21 @@ describe('scoring a submission', () => {
     expect(reply.message).toMatch(/\/mode must be one of/);
   });
 
+  it('answers results that are not a document at all (42, an array, a string) with invalid-results', async () => {
+    for (const results of [42, [1], 'doc', null]) {
+      const reply = await control.request({ type: 'submit', sessionId, results }, 'scored');
+      expect(reply).toMatchObject({ type: 'error', code: 'invalid-results' });
+      expect(reply.message).toContain('(document) must be object');
+    }
+  });
+
+  it('numbers resubmissions: each scored answer says which submission it is', async () => {
+    const doc = resultsDocument(sessionId, all, (s) => trueLabels[s]!);
+    const first = await control.request({ type: 'submit', sessionId, results: doc }, 'scored');
+    const second = await control.request({ type: 'submit', sessionId, results: doc }, 'scored');
+    expect(second.submission).toBe((first.submission as number) + 1);
+  });
+
   it('rejects a document for another session', async () => {
     const doc = resultsDocument('someone-else', all, (s) => trueLabels[s]!);
     const reply = await control.request({ type: 'submit', sessionId, results: doc }, 'scored');

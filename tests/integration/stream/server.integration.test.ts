@@ -14,6 +14,7 @@ import {
   startTestServer,
   streamSession,
 } from './helpers.js';
+import { CALTECH } from '../../test-data.js';
 
 // Read independently of the code under test: skip the 16-byte IDX header of the gunzipped file.
 const testImages = gunzipSync(readFileSync(path.join(FASHION_MNIST_DIR, 't10k-images-idx3-ubyte.gz')));
@@ -111,26 +112,37 @@ describe('stream server', () => {
   });
 
   it('serves several sessions at once, each from seq 0 with its own count and source', async () => {
-    const results = await Promise.all([
-      streamSession(server, { count: 30, fps: 200 }),
-      streamSession(server, { count: 70, fps: 0 }),
-      streamSession(server, { count: 40, fps: 0, source: 'fashion-mnist-train' }),
-    ]);
-    expect(results.map((r) => r.end.sent)).toEqual([30, 70, 40]);
-    expect(results.map((r) => r.received.frames.length)).toEqual([30, 70, 40]);
-    for (const r of results) expect(r.received.frames.every((f, i) => f.header.seq === i)).toBe(true);
-    // Different sources: the train split's first image is not the test split's.
-    expect(Buffer.from(results[0]!.received.frames[0]!.payload).equals(imageAt(0))).toBe(true);
-    expect(Buffer.from(results[2]!.received.frames[0]!.payload).equals(imageAt(0))).toBe(false);
-    expect(new Set(results.map((r) => r.session.sessionId)).size).toBe(3);
+    // A server whose default source is a photo folder also offers the Fashion-MNIST splits by name.
+    const photos = await startTestServer({ source: CALTECH });
+    try {
+      const results = await Promise.all([
+        streamSession(photos, { count: 30, fps: 200, source: 'fashion-mnist-test' }),
+        streamSession(photos, { count: 70, fps: 0, source: 'fashion-mnist-test' }),
+        streamSession(photos, { count: 40, fps: 0 }),
+      ]);
+      expect(results.map((r) => r.end.sent)).toEqual([30, 70, 40]);
+      expect(results.map((r) => r.received.frames.length)).toEqual([30, 70, 40]);
+      for (const r of results) expect(r.received.frames.every((f, i) => f.header.seq === i)).toBe(true);
+      // Different sources: raw Fashion-MNIST pixels for the first two, the folder's JPEGs for the third.
+      expect(Buffer.from(results[0]!.received.frames[0]!.payload).equals(imageAt(0))).toBe(true);
+      expect(Buffer.from(results[1]!.received.frames[0]!.payload).equals(imageAt(0))).toBe(true);
+      expect(results[2]!.session.source).toBe(CALTECH);
+      expect(results[2]!.received.frames.every((f) => f.header.encoding === FrameEncoding.jpeg)).toBe(true);
+      expect(new Set(results.map((r) => r.session.sessionId)).size).toBe(3);
+    } finally {
+      await photos.close();
+    }
   });
 
-  it('status lists sessions and the sources offered', async () => {
+  it("status lists the connection's own sessions and the sources offered", async () => {
     const control = await ControlClient.connect(server);
+    const session = await control.request({ type: 'start', count: 3, fps: 0 }, 'session');
     const status = await control.request({ type: 'status' }, 'status');
     expect(status.sources).toEqual(['fashion-mnist-test', 'fashion-mnist-train']);
-    expect(Array.isArray(status.sessions)).toBe(true);
-    expect((status.sessions as unknown[]).length).toBeGreaterThan(0);
+    // Sessions of other connections (the earlier tests') are not shown.
+    expect(status.sessions).toEqual([
+      expect.objectContaining({ sessionId: session.sessionId, state: 'waiting', sent: 0, count: 3 }),
+    ]);
     control.close();
   });
 

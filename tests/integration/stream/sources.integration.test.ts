@@ -14,14 +14,13 @@ import { readDatasetFile } from '../../../src/stream/index.js';
 import {
   ControlClient,
   FASHION_MNIST_DIR,
-  TESTDATA,
   receiveFrames,
   startTestServer,
   streamSession,
   tempDir,
 } from './helpers.js';
+import { CALTECH, IMAGEDEDUP } from '../../test-data.js';
 
-const CALTECH = path.join(TESTDATA, 'neardup', 'caltech-resize');
 const testImages = gunzipSync(
   readFileSync(path.join(FASHION_MNIST_DIR, 't10k-images-idx3-ubyte.gz')),
 ).subarray(16);
@@ -66,10 +65,7 @@ describe('image folder source', () => {
     await sharp(path.join(CALTECH, a!)).webp().toFile(path.join(dir, '1-photo.webp'));
     await sharp(path.join(CALTECH, b!)).ensureAlpha().png().toFile(path.join(dir, '2-alpha.png'));
     // A real single-channel JPEG from the imagededup test set, under an upper-case extension.
-    await copyFile(
-      path.join(TESTDATA, 'neardup', 'imagededup-tests', 'ukbench00120_gray.jpg'),
-      path.join(dir, '3-gray.JPG'),
-    );
+    await copyFile(path.join(IMAGEDEDUP, 'ukbench00120_gray.jpg'), path.join(dir, '3-gray.JPG'));
     await copyFile(path.join(CALTECH, b!), path.join(dir, '4-copy.JpEg'));
     await writeFile(path.join(dir, '5-corrupt.jpg'), Buffer.from('not an image at all'));
     await writeFile(path.join(dir, '6-notes.txt'), 'ignored');
@@ -228,7 +224,7 @@ describe('dataset create → serve --source FILE', () => {
     const file = path.join(dir, 'subset.fsds');
     await datasetCreateCommand({
       count: 10,
-      split: 'train',
+      split: 'test',
       seed: 1,
       datasetOut: file,
       fashionMnistDir: FASHION_MNIST_DIR,

@@ -13,10 +13,10 @@ import { handle as warmup } from '../../../src/analysis/tasks/warmup.js';
 import type { ModelRef, WorkerContext, WorkerModel, WorkerTestHooks } from '../../../src/analysis/tasks.js';
 import { modelKey, openWorkerModel } from '../../../src/analysis/worker-models.js';
 import { loadFashionMnist } from '../../../src/stream/fashion-mnist.js';
+import { IMAGEHASH, MODELS_DIR, optionalModelsOrSkip } from '../../test-data.js';
 
 const MODEL = 'fashion-mnist-cnn';
-const TESTDATA = process.env.FRAMESIFT_TESTDATA ?? '/work/shared/data';
-const PHOTO = path.join('forest', 'forest-high.jpg');
+const PHOTO = path.join(IMAGEHASH, 'forest', 'forest-high.jpg');
 
 function context(ring: FrameRing | undefined, testHooks: WorkerTestHooks = {}): WorkerContext {
   const models = new Map<string, Promise<WorkerModel>>();
@@ -24,7 +24,7 @@ function context(ring: FrameRing | undefined, testHooks: WorkerTestHooks = {}): 
   return {
     threadId: 0,
     ring,
-    modelsDir: process.env.MODELS_DIR ?? 'models',
+    modelsDir: MODELS_DIR,
     intraOpThreads: 1,
     testHooks,
     classifyBatches: 0,
@@ -134,8 +134,12 @@ describe('classify handler', () => {
     expect(result.confidences[2]).toBeCloseTo(result.confidences[4]!, 5);
   });
 
-  it('a photo model on a real photo: the registry recipe, from JPEG bytes or from raw RGB pixels', async () => {
-    const file = path.join(TESTDATA, 'neardup', 'imagehash', PHOTO);
+  it('a photo model on a real photo: the registry recipe, from JPEG bytes or from raw RGB pixels', async ({
+    skip,
+  }) => {
+    // The photo classifier (MobileNetV2, ImageNet logits) is optional: the shipped embedder has no logits.
+    const modelsDir = optionalModelsOrSkip(skip, 'mobilenet_v2_1.0_224-embed.onnx');
+    const file = PHOTO;
     const jpeg = await readFile(file);
     const { data: rgb, info } = await sharp(jpeg)
       .rotate()
@@ -155,9 +159,9 @@ describe('classify handler', () => {
     photos.takePending(2, s);
     const result = await classify(
       { kind: 'classify', model: 'mobilenet-v2', slots: s, sidecars: photos.sidecarsOf(s) },
-      context(photos),
+      { ...context(photos), modelsDir },
     );
-    const direct = await loadModel('mobilenet-v2', { modelsDir: process.env.MODELS_DIR });
+    const direct = await loadModel('mobilenet-v2', { modelsDir });
     const logits = (await runModel(direct, await preprocessImage(file, direct.manifest), 1)).logits!;
     const best = logits.indexOf(Math.max(...logits));
     expect(result.failed).toEqual([]);

@@ -21,10 +21,10 @@ import {
   hammingDistance,
   meanSquaredError,
 } from '../../../src/dedupe/index.js';
+import { FIXTURES, IMAGEDEDUP, MODELS_DIR, POTATOES } from '../../test-data.js';
 
-const DATA = process.env.FRAMESIFT_TESTDATA ?? '/work/shared/data';
-const MODELS = process.env.MODELS_DIR ?? '/work/shared/models';
-const file = (p: string) => path.join(DATA, 'neardup', p);
+const MODELS = MODELS_DIR;
+const file = (p: string) => path.join(FIXTURES, 'photos', p);
 const load = async (p: string): Promise<ImageInput> => ({ encoded: await readFile(p) });
 
 // Duplicates: one photo at two JPEG qualities; a Caltech image and its resized/rotated copy.
@@ -95,16 +95,14 @@ describe('photo preprocessing', () => {
   });
 
   it('turns a gray image into three equal channels', async () => {
-    const gray = await load(path.join(DATA, 'neardup/imagededup-tests/ukbench00120_gray.jpg'));
+    const gray = await load(path.join(IMAGEDEDUP, 'ukbench00120_gray.jpg'));
     const pixels = await photoPixels(gray);
     expect(pixels[0]).toBe(pixels[1]);
     expect(pixels[1]).toBe(pixels[2]);
   });
 
   it('a corrupt file is an error naming what went wrong', async () => {
-    const corrupt = await load(
-      path.join(DATA, 'neardup/imagededup-tests/mixed_images/ukbench09268_corrupt.jpg'),
-    );
+    const corrupt = await load(path.join(IMAGEDEDUP, 'mixed_images/ukbench09268_corrupt.jpg'));
     await expect(photoPixels(corrupt)).rejects.toThrow();
   });
 });
@@ -147,7 +145,7 @@ describe('each method on real image pairs at its default threshold', () => {
   });
 
   it('change: a re-encoded frame is a duplicate, a frame with a different potato is not', async () => {
-    const potatoes = path.join(DATA, 'stream/potatoes');
+    const potatoes = POTATOES;
     const a = await load(path.join(potatoes, '2018-12-11-15-031193.png'));
     const reencoded: ImageInput = {
       encoded: await sharp((a as { encoded: Uint8Array }).encoded)
@@ -165,8 +163,8 @@ describe('each method on real image pairs at its default threshold', () => {
   it('a batch with an unreadable file reports it and still computes the rest', async () => {
     const files = [
       file('imagehash/forest/forest-high.jpg'),
-      path.join(DATA, 'neardup/imagededup-tests/mixed_images/ukbench09268_corrupt.jpg'),
-      path.join(DATA, 'does-not-exist.jpg'),
+      path.join(IMAGEDEDUP, 'mixed_images/ukbench09268_corrupt.jpg'),
+      path.join(FIXTURES, 'does-not-exist.jpg'),
     ];
     const result = await handle({ kind: 'images', method: 'phash', files }, context);
     expect(result.failed.map((f) => f.index)).toEqual([1, 2]);

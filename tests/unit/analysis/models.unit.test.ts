@@ -16,8 +16,8 @@ import {
   parseManifest,
   sha256File,
 } from '../../../src/analysis/models.js';
+import { optionalModelsOrSkip } from '../../test-data.js';
 
-const SHARED_MODELS = process.env.MODELS_DIR ?? '/work/shared/models';
 const FASHION = 'fashion-mnist-cnn';
 
 let tmp: string;
@@ -105,11 +105,13 @@ describe('file lookup', () => {
     expect(locateModelFile(manifest, dir)).toBe(path.join(dir, manifest.file));
   });
 
-  it('finds the ImageNet models in MODELS_DIR', () => {
+  it('the default photo embedder ships in models/ and loads with no MODELS_DIR, sha256 verified', async () => {
     const manifest = loadManifest('mobilenet-v3-small-075');
-    expect(locateModelFile(manifest, SHARED_MODELS)).toBe(
-      path.join(path.resolve(SHARED_MODELS), manifest.file),
-    );
+    expect(locateModelFile(manifest, '')).toBe(path.join(PROJECT_MODELS_DIR, manifest.file));
+    const model = await loadModel('mobilenet-v3-small-075', { modelsDir: '' });
+    expect(model.path).toBe(path.join(PROJECT_MODELS_DIR, manifest.file));
+    expect(model.sha256).toBe('f337fd74a2cf80f53a53d68d32b572991cffd40200c7010d3111ed43ab6ce10d');
+    await model.session.release();
   });
 
   it('a missing file is a UserError naming the paths, the sha256 and how to get it', async () => {
@@ -156,8 +158,11 @@ describe('sha256 verification', () => {
 });
 
 describe('labels and pixels', () => {
-  it('reads the 1000 ImageNet class names in logit order', async () => {
-    const labels = await loadLabels(loadManifest('mobilenet-v2'), SHARED_MODELS);
+  it('reads the 1000 ImageNet class names in logit order (optional mobilenet-v2 labels)', async ({
+    skip,
+  }) => {
+    const dir = optionalModelsOrSkip(skip, 'imagenet-classes.txt');
+    const labels = await loadLabels(loadManifest('mobilenet-v2'), dir);
     expect(labels).toHaveLength(1000);
     expect(labels[281]).toMatch(/tabby/);
   });

@@ -14,6 +14,7 @@ import {
 } from '../../../src/analysis/index.js';
 import { loadFashionMnist } from '../../../src/stream/fashion-mnist.js';
 import { testModel } from '../../../tests/integration/processing/helpers.js';
+import { MODELS_DIR } from '../../test-data.js';
 
 const { ref: MODEL, path: MODEL_PATH } = testModel();
 
@@ -27,7 +28,7 @@ describe('analysis pool', () => {
     pool = createAnalysisPool({
       threads: 1,
       intraOpThreads: 1,
-      modelsDir: process.env.MODELS_DIR ?? 'models',
+      modelsDir: MODELS_DIR,
       ring,
     });
   });

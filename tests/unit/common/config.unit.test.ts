@@ -80,7 +80,7 @@ describe('resolveConfig', () => {
     const name = configError(() => resolveConfig('run', { ...dedupe, saveName: '../orders' }, {}));
     expect(name.exitCode).toBe(2);
     expect(name.message).toBe(
-      '--save-name="../orders": expected an order number or name (no path separators, no "..") (save name "../orders": path separators (/ or \\) are not allowed)',
+      '--save-name="../orders": expected an order number or name: at most 100 characters and 200 UTF-8 bytes; no path separators, "..", leading dot, <>:"|?*, control, bidi or other invisible characters (save name "../orders": path separators (/ or \\) are not allowed)',
     );
     expect(
       configError(() => resolveConfig('run', dedupe, { FRAMESIFT_SAVE_NAME: '.hidden' })).message,

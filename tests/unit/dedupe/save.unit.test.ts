@@ -5,8 +5,8 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StreamDeduper, type UniquesManifest } from '../../../src/dedupe/index.js';
+import { CALTECH } from '../../test-data.js';
 
-const DATA = process.env.FRAMESIFT_TESTDATA ?? '/work/shared/data';
 let out: string;
 beforeEach(async () => {
   out = await mkdtemp(path.join(tmpdir(), 'framesift-save-'));
@@ -37,9 +37,7 @@ describe('saving uniques', () => {
       encoding: 0 as const,
       data: Uint8Array.from({ length: 8 }, (_, i) => i * 30),
     };
-    const jpeg = await readFile(
-      path.join(DATA, 'neardup/caltech-resize/020f816e-0f23-4c14-a8e7-dde8afbc573e.jpg'),
-    );
+    const jpeg = await readFile(path.join(CALTECH, '020f816e-0f23-4c14-a8e7-dde8afbc573e.jpg'));
     const rgb = {
       width: 2,
       height: 2,

@@ -91,8 +91,11 @@ describe('validateResultsDocument', () => {
       '/counts/dropped/ring-full must be >= 0',
     );
     expect(errorsOf(edited((d) => (d.format = 'other/2')))).toBe('/format must be "framesift-results/1"');
-    expect(errorsOf(edited((d) => (d.createdAt = 'yesterday')))).toContain(
-      '/createdAt must match format "date-time"',
+    expect(errorsOf(edited((d) => (d.createdAt = 'yesterday')))).toContain('/createdAt must match pattern');
+    // The schema's pattern fixes the RFC 3339 form (so any JSON Schema validator checks it); the date must
+    // also exist.
+    expect(errorsOf(edited((d) => (d.timings.startedAt = '2026-13-45T25:61:00Z')))).toBe(
+      '/timings/startedAt must match format "date-time"',
     );
     expect(errorsOf(edited((d) => (d.samples[0].png = 'not base64!')))).toContain(
       '/samples/0/png must match pattern',

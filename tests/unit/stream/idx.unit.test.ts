@@ -7,11 +7,18 @@ import { mkdtemp } from 'node:fs/promises';
 import { gzipSync, gunzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../../src/common/errors.js';
-import { encodeIdx, loadFashionMnist, parseIdx, readIdxFile } from '../../../src/stream/index.js';
-
-const DIR = process.env.FASHION_MNIST_DIR ?? '/usr/share/datasets/fashion-mnist';
-const IMAGES = path.join(DIR, 't10k-images-idx3-ubyte.gz');
-const LABELS = path.join(DIR, 't10k-labels-idx1-ubyte.gz');
+import {
+  encodeIdx,
+  fashionMnistDir,
+  loadFashionMnist,
+  parseIdx,
+  readIdxFile,
+} from '../../../src/stream/index.js';
+import {
+  FASHION_MNIST_DIR as DIR,
+  FASHION_MNIST_TEST_IMAGES as IMAGES,
+  FASHION_MNIST_TEST_LABELS as LABELS,
+} from '../../test-data.js';
 let temp: string;
 
 beforeAll(async () => {
@@ -41,14 +48,58 @@ describe('IDX reader on the real Fashion-MNIST files', () => {
     expect(Buffer.from(a.data).equals(Buffer.from(b.data))).toBe(true);
   });
 
-  it('loads both splits with labels 0-9', async () => {
+  it('loads the shipped test split with 1,000 images of each label 0-9', async () => {
     const test = await loadFashionMnist('test', DIR);
     expect([test.count, test.width, test.height]).toEqual([10_000, 28, 28]);
     const counts = new Array<number>(10).fill(0);
     for (const label of test.labels) counts[label]!++;
     expect(counts).toEqual(new Array(10).fill(1000));
-    const train = await loadFashionMnist('train', DIR);
-    expect(train.count).toBe(60_000);
+  });
+});
+
+describe('where a Fashion-MNIST split is found', () => {
+  /** A folder holding a tiny but valid `split` (3 images), as FASHION_MNIST_DIR or Debian's folder would. */
+  async function folderWith(split: 'test' | 'train'): Promise<string> {
+    const dir = await mkdtemp(path.join(temp, `${split}-`));
+    const stem = split === 'test' ? 't10k' : 'train';
+    const images = encodeIdx([3, 28, 28], new Uint8Array(3 * 28 * 28).fill(7));
+    await writeFile(path.join(dir, `${stem}-images-idx3-ubyte.gz`), gzipSync(images));
+    await writeFile(path.join(dir, `${stem}-labels-idx1-ubyte`), encodeIdx([3], new Uint8Array([1, 2, 3])));
+    return dir;
+  }
+
+  it('FASHION_MNIST_DIR first, then the shipped copy for the test split, then the system folder', async () => {
+    const configured = await folderWith('test');
+    const system = await folderWith('train');
+    const empty = await mkdtemp(path.join(temp, 'empty-'));
+    expect(fashionMnistDir(configured, 'test', system)).toBe(configured);
+    expect(fashionMnistDir(undefined, 'test', system)).toBe(DIR);
+    // A configured folder without the split is passed over (with a warning), not trusted blindly.
+    expect(fashionMnistDir(empty, 'test', system)).toBe(DIR);
+    expect(fashionMnistDir(empty, 'train', system)).toBe(system);
+    const train = await loadFashionMnist('train', fashionMnistDir(undefined, 'train', system));
+    expect([train.count, [...train.labels]]).toEqual([3, [1, 2, 3]]);
+  });
+
+  it('no folder with the split is one line naming every place looked at', () => {
+    const empty = path.join(temp, 'nowhere');
+    const message = (() => {
+      try {
+        fashionMnistDir(empty, 'train', path.join(temp, 'no-system'));
+      } catch (err) {
+        expect(err).toBeInstanceOf(UserError);
+        return (err as Error).message;
+      }
+      return 'no error';
+    })();
+    expect(message.split('\n')).toHaveLength(1);
+    expect(message).toContain(
+      'Fashion-MNIST train split (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz])',
+    );
+    expect(message).toContain(`${empty} (FASHION_MNIST_DIR)`);
+    expect(message).toContain(`${DIR} (the project's copy)`);
+    expect(message).toContain(`${path.join(temp, 'no-system')} (Debian's dataset-fashion-mnist)`);
+    expect(message).toContain('npm run data');
   });
 });
 

@@ -1,0 +1,329 @@
+/**
+ * The bus mode against real nats-server processes: publishers, worker processes (`framesift worker`,
+ * spawned from dist/) and the collector, with every frame accounted for across processes — including
+ * a worker killed mid-session (its frames redelivered to the standby that takes the partition over), a
+ * NATS node killed in a 3-node cluster, and a full backlog whose refused frames are counted.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connectBus } from '../../../src/bus/index.js';
+import { busCollectCommand, busPublishCommand, type CollectedResults } from '../../../src/commands/bus.js';
+import { resolveConfig } from '../../../src/common/config.js';
+import { fashionMnistDir, loadFashionMnist } from '../../../src/stream/index.js';
+import {
+  natsServerAvailable,
+  startNats,
+  startNatsCluster,
+  type NatsCluster,
+  type NatsNode,
+} from './nats-server.js';
+
+const available = natsServerAvailable();
+const CLI = path.resolve('dist/cli.js');
+
+type BusFlags = Record<string, unknown>;
+function busConfig(flags: BusFlags) {
+  return resolveConfig('bus', flags, {}) as Parameters<typeof busPublishCommand>[0];
+}
+
+interface Worker {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  stderr: string[];
+}
+
+function startWorker(
+  servers: string,
+  partition: number,
+  extra: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Worker {
+  const child = spawn(
+    process.execPath,
+    [
+      CLI,
+      'worker',
+      '--bus',
+      servers,
+      '--partition',
+      String(partition),
+      '--workers',
+      '1',
+      '--lease-ttl-ms',
+      '1000',
+      '--bus-ack-wait-ms',
+      '2000',
+      ...extra,
+    ],
+    { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const stderr: string[] = [];
+  child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, exited, stderr };
+}
+
+/** Resolves when the worker's log says it holds its partition. */
+async function owning(worker: Worker): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const check = () => {
+      if (worker.stderr.join('').includes('partition lease acquired')) resolve();
+    };
+    worker.child.stderr!.on('data', check);
+    worker.child.once('exit', (code) =>
+      reject(new Error(`worker exited ${code}: ${worker.stderr.join('').slice(-1500)}`)),
+    );
+    check();
+  });
+}
+
+/** Frames partition 0's consumer has acknowledged so far (by stream sequence). */
+async function ackFloor(servers: string): Promise<number> {
+  const bus = await connectBus(servers, 'test-observer');
+  try {
+    return (await bus.jsm.consumers.info('FRAMESIFT_FRAMES', 'worker-0')).ack_floor.stream_seq;
+  } finally {
+    await bus.close();
+  }
+}
+
+/** Waits until partition 0's consumer has acknowledged at least `n` frames. */
+async function waitForAcks(servers: string, n: number): Promise<void> {
+  const bus = await connectBus(servers, 'test-observer');
+  try {
+    for (;;) {
+      const info = await bus.jsm.consumers.info('FRAMESIFT_FRAMES', 'worker-0');
+      if (info.ack_floor.stream_seq >= n) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  } finally {
+    await bus.close();
+  }
+}
+
+class Collector {
+  readonly sessions: CollectedResults[] = [];
+  private readonly abort = new AbortController();
+  private waiters: Array<() => void> = [];
+  done: Promise<void>;
+  constructor(servers: string, out: string, idleMs = 15_000) {
+    this.done = busCollectCommand(busConfig({ bus: servers, out, busIdleMs: idleMs }), {
+      signal: this.abort.signal,
+      onSession: (results) => {
+        this.sessions.push(results);
+        for (const wake of this.waiters.splice(0)) wake();
+      },
+    });
+  }
+  async waitFor(n: number): Promise<CollectedResults[]> {
+    while (this.sessions.length < n) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    return this.sessions;
+  }
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.done;
+  }
+}
+
+const cleanups: Array<() => Promise<unknown> | unknown> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function track(worker: Worker): Worker {
+  cleanups.push(async () => {
+    if (worker.child.exitCode === null && worker.child.signalCode === null) {
+      worker.child.kill('SIGKILL');
+      await worker.exited;
+    }
+  });
+  return worker;
+}
+
+async function labelsOf(count: number): Promise<Uint8Array> {
+  const set = await loadFashionMnist('test', fashionMnistDir(undefined));
+  return set.labels!.subarray(0, count) as Uint8Array;
+}
+
+function expectAllProcessedOnce(results: CollectedResults, sent: number): void {
+  const doc = results.written.document;
+  expect(results.session.complete).toBe(true);
+  expect(results.session.end.sent).toBe(sent);
+  expect(results.session.outcomes.map((o) => o.seq)).toEqual(Array.from({ length: sent }, (_, i) => i));
+  expect(doc.counts.processed).toBe(sent);
+  expect(doc.reconciliation.reconciled).toBe(true);
+  expect(doc.verdict?.complete).toBe(true);
+}
+
+describe.skipIf(!available)('bus mode on a real NATS server', () => {
+  let nats: NatsNode;
+  let out: string;
+
+  afterEach(async () => {
+    await nats?.stop();
+  });
+
+  it('two cameras, one worker per partition: every frame decided once, scored against the labels', async () => {
+    nats = await startNats({ partitions: 2 });
+    out = await mkdtemp(path.join(os.tmpdir(), 'framesift-bus-'));
+    const workers = [0, 1].map((p) => track(startWorker(nats.url, p)));
+    await Promise.all(workers.map(owning));
+    const collector = new Collector(nats.url, out);
+    cleanups.push(() => collector.stop());
+    const [a, b] = await Promise.all(
+      ['cam1', 'cam2'].map((camera) =>
+        busPublishCommand(
+          busConfig({ bus: nats.url, camera, count: 300, fps: 0, source: 'fashion-mnist-test' }),
+        ),
+      ),
+    );
+    expect(a!.sent).toBe(300);
+    expect(b!.sent).toBe(300);
+    const sessions = await collector.waitFor(2);
+    const labels = await labelsOf(300);
+    for (const results of sessions) {
+      expectAllProcessedOnce(results, 300);
+      // The accuracy the collector scored equals the one computed here from the predictions.
+      const { seq, label } = results.written.document.predictions;
+      const correct = seq.filter((s, i) => label[i] === labels[s]).length;
+      expect(results.accuracy).toBeCloseTo(correct / 300, 10);
+      expect(results.accuracy!).toBeGreaterThan(0.85);
+      const files = await readdir(results.written.folder);
+      expect(files).toEqual(expect.arrayContaining(['results.json', 'summary.md', 'score.json']));
+    }
+  });
+
+  it('a worker killed mid-session: the standby takes the partition over and nothing is lost or counted twice', async () => {
+    nats = await startNats({ partitions: 1 });
+    out = await mkdtemp(path.join(os.tmpdir(), 'framesift-bus-'));
+    // A slow owner (20 ms per batch) so that the kill lands mid-session; batches of 16.
+    const owner = track(
+      startWorker(nats.url, 0, ['--batch-size', '16'], { FRAMESIFT_TEST_WORKER_DELAY_MS: '20' }),
+    );
+    await owning(owner);
+    const standby = track(startWorker(nats.url, 0, ['--batch-size', '16']));
+    await new Promise<void>((resolve) => {
+      const check = () => standby.stderr.join('').includes('standing by') && resolve();
+      standby.child.stderr!.on('data', check);
+      check();
+    });
+    const collector = new Collector(nats.url, out);
+    cleanups.push(() => collector.stop());
+    const end = await busPublishCommand(busConfig({ bus: nats.url, camera: 'dock', count: 1000, fps: 0 }));
+    expect(end.sent).toBe(1000);
+    // Kill the owner once it has acknowledged a few hundred frames: the rest is mid-flight or queued.
+    await waitForAcks(nats.url, 200);
+    owner.child.kill('SIGKILL');
+    await owner.exited;
+    await owning(standby);
+    const [results] = await collector.waitFor(1);
+    expectAllProcessedOnce(results!, 1000);
+    expect(standby.stderr.join('')).toMatch(/partition lease acquired/);
+  });
+
+  it("dedupe across a takeover: the standby rebuilds the camera's unique store and keeps what one worker keeps", async () => {
+    nats = await startNats({ partitions: 1 });
+    out = await mkdtemp(path.join(os.tmpdir(), 'framesift-bus-'));
+    // 82 photos in 17 groups of near-duplicates.
+    const folder = path.resolve('tests/fixtures/photos/caltech-resize');
+    const dedupe = ['--mode', 'dedupe', '--batch-size', '4'];
+    // Reference: one worker decides the whole session.
+    const reference = track(startWorker(nats.url, 0, dedupe));
+    await owning(reference);
+    const collector = new Collector(nats.url, out);
+    cleanups.push(() => collector.stop());
+    await busPublishCommand(
+      busConfig({ bus: nats.url, camera: 'belt1', source: folder, mode: 'dedupe', fps: 0 }),
+    );
+    const [first] = await collector.waitFor(1);
+    const keptByOne = first!.session.outcomes.filter((o) => o.kept).map((o) => o.seq);
+    expect(keptByOne.length).toBeGreaterThan(1);
+    expect(keptByOne.length).toBeLessThan(82);
+    reference.child.kill('SIGTERM');
+    await reference.exited;
+    // The same frames again as another camera: the owner is killed after a few batches.
+    const owner = track(startWorker(nats.url, 0, dedupe, { FRAMESIFT_TEST_WORKER_DELAY_MS: '100' }));
+    await owning(owner);
+    const standby = track(startWorker(nats.url, 0, dedupe));
+    const acked = await ackFloor(nats.url);
+    await busPublishCommand(
+      busConfig({ bus: nats.url, camera: 'belt2', source: folder, mode: 'dedupe', fps: 0 }),
+    );
+    await waitForAcks(nats.url, acked + 24);
+    owner.child.kill('SIGKILL');
+    await owner.exited;
+    await owning(standby);
+    const [, second] = await collector.waitFor(2);
+    expectAllProcessedOnce(second!, 82);
+    expect(second!.session.outcomes.filter((o) => o.kept).map((o) => o.seq)).toEqual(keptByOne);
+    expect(second!.savedFolder).toBeDefined();
+    const saved = JSON.parse(await readFile(path.join(second!.savedFolder!, 'manifest.json'), 'utf8')) as {
+      uniques?: unknown[];
+    };
+    expect(JSON.stringify(saved)).toContain('belt2');
+  });
+
+  it('a full backlog refuses frames at publish; each refusal is counted and reconciled as dropped', async () => {
+    nats = await startNats({ partitions: 1 });
+    out = await mkdtemp(path.join(os.tmpdir(), 'framesift-bus-'));
+    const end = await busPublishCommand(
+      busConfig({ bus: nats.url, camera: 'gate', count: 200, fps: 0, busBacklogFrames: 50 }),
+    );
+    expect(end.sent).toBe(200);
+    expect(end.discarded['bus-full']).toHaveLength(150);
+    const worker = track(startWorker(nats.url, 0, ['--bus-backlog-frames', '50']));
+    await owning(worker);
+    const collector = new Collector(nats.url, out);
+    cleanups.push(() => collector.stop());
+    const [results] = await collector.waitFor(1);
+    const doc = results!.written.document;
+    expect(results!.session.complete).toBe(true);
+    expect(doc.counts.processed).toBe(50);
+    expect(doc.counts.dropped).toEqual({ 'bus-full': 150 });
+    expect(doc.counts.missing).toBe(0);
+    const saved = JSON.parse(await readFile(path.join(results!.written.folder, 'results.json'), 'utf8')) as {
+      counts: { processed: number };
+    };
+    expect(saved.counts.processed).toBe(50);
+  });
+});
+
+describe.skipIf(!available)('bus mode on a 3-node NATS cluster', () => {
+  let cluster: NatsCluster;
+  afterEach(async () => {
+    await cluster?.stop();
+  });
+
+  it('keeps publishing and processing when a node is killed', async () => {
+    cluster = await startNatsCluster({ partitions: 1 });
+    const out = await mkdtemp(path.join(os.tmpdir(), 'framesift-bus-'));
+    // Raft elections after a node loss take seconds: a lease TTL well above them.
+    const worker = track(startWorker(cluster.servers, 0, ['--bus-replicas', '3', '--lease-ttl-ms', '10000']));
+    await owning(worker);
+    const collector = new Collector(cluster.servers, out, 30_000);
+    cleanups.push(() => collector.stop());
+    let killed = false;
+    const end = await busPublishCommand(
+      busConfig({ bus: cluster.servers, camera: 'yard', count: 2000, fps: 2000, busReplicas: 3 }),
+      {
+        onPublished: (seq) => {
+          if (seq === 500 && !killed) {
+            killed = true;
+            cluster.nodes[2]!.kill();
+          }
+        },
+      },
+    );
+    expect(killed).toBe(true);
+    const [results] = await collector.waitFor(1);
+    const refused = Object.values(end.discarded).reduce((n, seqs) => n + (seqs?.length ?? 0), 0);
+    expect({ missing: results!.session.missing.length, refused }).toEqual({ missing: 0, refused });
+    expect(results!.session.complete).toBe(true);
+    expect(results!.written.document.counts.processed + refused).toBe(2000);
+    // Refusals during the node's loss are counted by reason, never lost silently; most frames go through.
+    expect(results!.written.document.counts.processed).toBeGreaterThan(1500);
+  });
+});
