@@ -8,7 +8,7 @@ import globals from 'globals';
  * `dedupe/features.js`, never the whole stage); common imports no stage; commands use a stage only through
  * its `index.ts`. tests/unit/common/import-rule.unit.test.ts proves a violation fails `npm run lint`.
  */
-const STAGES = ['stream', 'processing', 'analysis', 'dedupe', 'results'];
+const STAGES = ['stream', 'processing', 'analysis', 'dedupe', 'results', 'search'];
 const up = '^(\\.\\./)+';
 const RULE = 'docs/design.md: imports run one way, commands → stages → common';
 

@@ -111,6 +111,43 @@ export function buildProgram(): Command {
     await demoCommand(configured('run', flags), explicit);
   });
 
+  addOptions(
+    program
+      .command('index')
+      .argument('<dir>', 'folder of images (searched recursively)')
+      .description(
+        'Add a folder of images to the similar-image index (incremental: new/changed in, deleted out).',
+      ),
+    'index',
+    { workers: 'Worker threads for decoding and embedding (default: all available cores).' },
+  ).action(async (dir: string, flags: Record<string, unknown>) => {
+    const { indexCommand } = await import('./commands/index-images.js');
+    await indexCommand(dir, configured('index', flags));
+  });
+
+  addOptions(
+    program
+      .command('search')
+      .argument('[query]', 'an image file, or the id of an indexed image')
+      .description(
+        'The k most similar indexed images to an image or id; --serve: the search API and demo page.',
+      ),
+    'search',
+  ).action(async (query: string | undefined, flags: Record<string, unknown>) => {
+    const { searchCommand } = await import('./commands/search.js');
+    await searchCommand(query, configured('search', flags));
+  });
+
+  addOptions(
+    program
+      .command('neighbours')
+      .description("Precompute and store every indexed image's k nearest neighbours (incremental)."),
+    'neighbours',
+  ).action(async (flags: Record<string, unknown>) => {
+    const { neighboursCommand } = await import('./commands/neighbours.js');
+    await neighboursCommand(configured('neighbours', flags));
+  });
+
   const dataset = program.command('dataset').description('Dataset tooling.');
   addOptions(
     dataset

@@ -16,6 +16,7 @@ import {
 } from '../analysis/index.js';
 import type { DedupeConfig } from '../common/config.js';
 import { ConfigError, UserError, errorMessage } from '../common/errors.js';
+import { indexInto } from './index-images.js';
 import { humanLogger, loggerFor } from '../common/logger.js';
 import { startProgress } from '../common/progress.js';
 import { metric, metricsRegistry, prom } from '../common/metrics.js';
@@ -257,6 +258,15 @@ export async function dedupeFolder(
   }
   if (config.copyUniquesTo) {
     for (const g of outcome.groups) await transfer(root, g.kept, path.resolve(config.copyUniquesTo), false);
+  }
+  if (config.index) {
+    // The kept images go straight into the similar-image index (embedded by the same function).
+    const indexed = await indexInto(
+      root,
+      { db: config.index, annFile: config.annFile, modelsDir: config.modelsDir, workers: config.workers },
+      { files: outcome.groups.map((g) => g.kept), quiet: true },
+    );
+    log.info('kept images indexed', { index: config.index, added: indexed.added, total: indexed.total });
   }
   const seconds = (decidedAt - started) / 1000;
   const imagesPerSecond = files.length / Math.max(seconds, 1e-9);

@@ -23,6 +23,7 @@ import {
   type SessionFinish,
 } from '../processing/index.js';
 import { SessionRecorder } from '../results/index.js';
+import { attachSearchIndex } from './run-index.js';
 import { finishSession } from './run/finish.js';
 import {
   DEFAULT_CLASSIFIER,
@@ -82,6 +83,12 @@ export async function runPipeline(
       fps: config.fps,
     });
   let deduper: StreamDeduper | undefined;
+  const searchIndex = config.index
+    ? await attachSearchIndex(http, { ...config, index: config.index }).catch(async (err: unknown) => {
+        if (!options.page) await http.close();
+        throw err;
+      })
+    : undefined;
   options.onMetricsServer?.(http);
   page.sessionStarting();
   // The page's Stop ends the session as Ctrl-C does.
@@ -216,6 +223,9 @@ export async function runPipeline(
           : client.control,
       skipResults: options.skipResults,
     });
+    // Saved uniques (--save-name and POST /api/save) go into the similar-image index (--index).
+    if (deduper && searchIndex)
+      await searchIndex.indexSaved(deduper.status().saves.map((save) => save.folder));
     result.verdict = finished.outcome.verdict;
     result.reconciliation = finished.outcome.reconciliation;
     Object.assign(result, {
@@ -241,6 +251,7 @@ export async function runPipeline(
     await pool?.destroy();
     // Saves in progress (an API save may be encoding a video) finish before the API goes away.
     await deduper?.close();
+    await searchIndex?.close();
     if (!options.page) {
       page.close();
       await http.close();

@@ -13,7 +13,18 @@ import { parseOrigins } from './http-guard.js';
 import { sanitizeSaveName } from './save-name.js';
 import { bounded, printable } from './text.js';
 
-export type CommandName = 'serve' | 'run' | 'dedupe' | 'dataset' | 'app' | 'bus' | 'worker' | 'conformance';
+export type CommandName =
+  | 'serve'
+  | 'run'
+  | 'dedupe'
+  | 'dataset'
+  | 'app'
+  | 'bus'
+  | 'worker'
+  | 'conformance'
+  | 'index'
+  | 'search'
+  | 'neighbours';
 
 interface OptionSpec<S extends z.ZodTypeAny> {
   /** Commander flag syntax, e.g. `--frames-port <port>`. */
@@ -193,7 +204,7 @@ export const OPTIONS = {
     expected: 'a folder holding the ONNX model files named by the manifests',
     description:
       "Folder searched for ONNX model files before the project's models/ (which holds the Fashion-MNIST classifier and the default photo embedder); needed only for optional models such as MobileNetV2.",
-    commands: ['run', 'dedupe', 'worker'],
+    commands: ['run', 'dedupe', 'worker', 'index', 'search'],
   }),
   classifier: option({
     flag: '--classifier <name>',
@@ -210,7 +221,7 @@ export const OPTIONS = {
     schema: positiveInt.max(256),
     expected: 'a positive integer',
     description: 'Worker threads for decoding and inference (default: available cores - 1, at least 1).',
-    commands: ['run', 'dedupe', 'worker'],
+    commands: ['run', 'dedupe', 'worker', 'index', 'search'],
   }),
   batchSize: option({
     flag: '--batch-size <n>',
@@ -564,6 +575,51 @@ export const OPTIONS = {
     description: 'The save-as choice selected when the page opens.',
     commands: PAGE,
   }),
+  db: option({
+    flag: '--db <path|url>',
+    env: 'FRAMESIFT_DB',
+    schema: z.string().min(1),
+    default: 'framesift-index.db',
+    expected: 'a SQLite file path or mysql://user:password@host:port/database',
+    description:
+      'The similar-image index: a SQLite file (created when missing) or a MariaDB/MySQL database URL.',
+    commands: ['index', 'search', 'neighbours'],
+  }),
+  annFile: option({
+    flag: '--ann-file <file>',
+    env: 'FRAMESIFT_ANN_FILE',
+    schema: z.string().min(1),
+    expected: 'a file path',
+    description:
+      'Where the HNSW graph of the index is kept (default: <db>.hnsw beside a SQLite file; out/search/<host>-<port>-<db>.hnsw for MariaDB). Rebuilt when missing or stale.',
+    commands: ['index', 'search', 'neighbours', 'run', 'dedupe'],
+  }),
+  searchK: option({
+    flag: '-k, --k <n>',
+    env: 'FRAMESIFT_SEARCH_K',
+    schema: positiveInt.max(10_000),
+    default: '20',
+    expected: 'a positive integer',
+    description: 'search: how many similar images to return.',
+    commands: ['search'],
+  }),
+  neighboursK: option({
+    flag: '--k <n>',
+    env: 'FRAMESIFT_NEIGHBOURS_K',
+    schema: positiveInt.max(1000),
+    default: '100',
+    expected: 'a positive integer ≤ 1000',
+    description: 'neighbours: how many nearest neighbours to store per image.',
+    commands: ['neighbours'],
+  }),
+  exact: option({
+    flag: '--exact',
+    env: 'FRAMESIFT_EXACT',
+    schema: booleanFlag,
+    expected: 'a flag (env: true/false, 1/0, yes/no)',
+    description: 'search: scan every vector (exact, the reference for recall) instead of the HNSW index.',
+    commands: ['search'],
+  }),
   allowedOrigins: option({
     flag: '--allowed-origins <origins>',
     env: 'FRAMESIFT_ALLOWED_ORIGINS',
@@ -656,8 +712,43 @@ export const OPTIONS = {
     schema: booleanFlag,
     expected: 'a flag (env: true/false, 1/0, yes/no)',
     description:
-      'Print the result as one JSON object on stdout instead of text, for scripts (run: the session summary and score; dedupe: the report; dataset: the file written; conformance: the pass/fail table).',
-    commands: ['run', 'dedupe', 'dataset', 'conformance'],
+      'Print the result as one JSON object on stdout instead of text, for scripts (run: the session summary and score; dedupe: the report; dataset: the file written; conformance: the pass/fail table; index, search, neighbours: the results).',
+    commands: ['run', 'dedupe', 'dataset', 'conformance', 'index', 'search', 'neighbours'],
+  }),
+  serveSearch: option({
+    flag: '--serve',
+    env: 'FRAMESIFT_SEARCH_SERVE',
+    schema: booleanFlag,
+    expected: 'a flag (env: true/false, 1/0, yes/no)',
+    description: 'search: serve the search API and demo page over HTTP instead of answering one query.',
+    commands: ['search'],
+  }),
+  searchPort: option({
+    flag: '--port <port>',
+    env: 'FRAMESIFT_SEARCH_PORT',
+    schema: port,
+    default: '8080',
+    expected: 'an integer port 0-65535 (0 = any free port)',
+    description: 'search --serve: HTTP port of the search API and demo page (loopback only).',
+    commands: ['search'],
+  }),
+  maxUploadBytes: option({
+    flag: '--max-upload-bytes <bytes>',
+    env: 'FRAMESIFT_MAX_UPLOAD_BYTES',
+    schema: positiveInt,
+    default: String(20 * 1024 * 1024),
+    expected: 'a positive integer of bytes',
+    description: 'Largest image POST /api/search accepts (413 above).',
+    commands: ['search', 'run'],
+  }),
+  index: option({
+    flag: '--index <path|url>',
+    env: 'FRAMESIFT_INDEX',
+    schema: z.string().min(1),
+    expected: 'a SQLite file path or mysql://user:password@host:port/database',
+    description:
+      "Also add the kept (unique) images to this similar-image index (dedupe: the kept files; run: each saved uniques folder), and serve /api/images and /search on the run's HTTP port.",
+    commands: ['run', 'dedupe'],
   }),
   frameSize: option({
     flag: '--frame-size <WxH>',
@@ -691,9 +782,7 @@ export const OPTIONS = {
   rtspListen: option({
     flag: '--rtsp-listen',
     env: 'RTSP_LISTEN',
-    schema: z
-      .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
-      .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes'),
+    schema: booleanFlag,
     default: 'false',
     expected: 'a flag (env: true/false, 1/0, yes/no)',
     description:
@@ -915,7 +1004,18 @@ export const OPTIONS = {
     default: 'info',
     expected: 'error, warn, info or debug',
     description: 'Log verbosity (JSON lines on stderr).',
-    commands: ['serve', 'run', 'dedupe', 'dataset', 'bus', 'worker', 'conformance'],
+    commands: [
+      'serve',
+      'run',
+      'dedupe',
+      'dataset',
+      'bus',
+      'worker',
+      'conformance',
+      'index',
+      'search',
+      'neighbours',
+    ],
   }),
 } as const;
 
@@ -965,6 +1065,9 @@ export const APP_OPTIONS = keysFor('app');
 export const BUS_OPTIONS = keysFor('bus');
 export const WORKER_OPTIONS = keysFor('worker');
 export const CONFORMANCE_OPTIONS = keysFor('conformance');
+export const INDEX_OPTIONS = keysFor('index');
+export const SEARCH_OPTIONS = keysFor('search');
+export const NEIGHBOURS_OPTIONS = keysFor('neighbours');
 
 type DeclaredKeysOf<C extends CommandName> = {
   [K in OptionKey]: C extends (typeof OPTIONS)[K]['commands'][number] ? K : never;
@@ -983,14 +1086,22 @@ export type AppConfig = Config<KeysOf<'app'>>;
 export type BusConfig = Config<KeysOf<'bus'>>;
 export type WorkerConfig = Config<KeysOf<'worker'>>;
 export type ConformanceConfig = Config<KeysOf<'conformance'>>;
+export type IndexConfig = Config<KeysOf<'index'>>;
+export type SearchConfig = Config<KeysOf<'search'>>;
+export type NeighboursConfig = Config<KeysOf<'neighbours'>>;
 
 function keysFor<C extends CommandName>(command: C): KeysOf<C>[] {
   return (Object.keys(OPTIONS) as OptionKey[]).filter((key) => appliesTo(key, command)) as KeysOf<C>[];
 }
 
+/** The long form of a commander flag spec (`-k, --k <n>` → `--k`). */
+function longFlag(flag: string): string {
+  return flag.split(/[\s,]+/).find((part) => part.startsWith('--'))!;
+}
+
 /** Commander's camelCase attribute name for an option's flag (`--frames-port <p>` → framesPort). */
 export function flagAttribute(key: OptionKey): string {
-  const long = OPTIONS[key].flag.split(' ')[0]!.replace(/^--/, '');
+  const long = longFlag(OPTIONS[key].flag).replace(/^--/, '');
   return long.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
@@ -1012,7 +1123,7 @@ export function resolveConfig<C extends CommandName>(
     let origin: string;
     if (flagValue !== undefined) {
       raw = flagValue;
-      origin = spec.flag.split(' ')[0]!;
+      origin = longFlag(spec.flag);
     } else if (envValue !== undefined && envValue !== '') {
       raw = envValue;
       origin = spec.env;
@@ -1044,7 +1155,7 @@ export function resolveConfig<C extends CommandName>(
 export function configurationTable(): string {
   const rows = (Object.keys(OPTIONS) as OptionKey[]).map((key) => {
     const spec: OptionSpec<z.ZodTypeAny> = OPTIONS[key];
-    const flag = spec.flag.split(' ')[0]!;
+    const flag = longFlag(spec.flag);
     return `| \`${spec.env}\` | \`${flag}\` | ${spec.expected} | ${spec.default === undefined ? '—' : `\`${spec.default}\``} | ${commandsOf(key).join(', ')} | ${spec.description} |`;
   });
   return [

@@ -214,14 +214,15 @@ function hasBody(req: IncomingMessage): boolean {
 
 /**
  * The whole check of an HTTP request: Host, token, and for a state-changing method the Origin and, when
- * it carries a body, the JSON content type (every framesift route that takes a body takes JSON).
+ * it carries a body, the JSON content type (unless `rawBody`: a route that takes an upload, such as an image).
  */
-export function guardRequest(req: IncomingMessage, policy: AccessPolicy): AccessVerdict {
+export function guardRequest(req: IncomingMessage, policy: AccessPolicy, rawBody = false): AccessVerdict {
   for (const verdict of [checkHost(req, policy), checkToken(req, policy)]) if (!verdict.ok) return verdict;
   if (SAFE_METHODS.has((req.method ?? 'GET').toUpperCase())) return { ok: true };
   const origin = checkOrigin(req, policy);
   if (!origin.ok) return origin;
-  return hasBody(req) ? checkJsonContentType(req) : { ok: true };
+  // A route that takes an upload (POST /api/search: an image) is still same-origin only.
+  return hasBody(req) && !rawBody ? checkJsonContentType(req) : { ok: true };
 }
 
 /**

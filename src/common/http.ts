@@ -40,9 +40,11 @@ export interface HttpServer {
   route(method: string, path: string, handler: RouteHandler): void;
   /**
    * Mounts `handler` on every path under `prefix` (any method), for a stage that routes its own requests
-   * (it answers, including its own 404/405). Exact routes win over prefixes.
+   * (it answers, including its own 404/405). Exact routes win over prefixes; the longest prefix wins.
    */
   prefix(prefix: string, handler: RouteHandler): void;
+  /** Lets `method path` (exact path) take a non-JSON body, e.g. an image upload; Host/Origin still apply. */
+  acceptUpload(method: string, path: string): void;
   close(): Promise<void>;
 }
 
@@ -117,12 +119,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const host = options.host ?? '127.0.0.1';
   const routes = new Map<string, RouteHandler>();
   const prefixes = new Map<string, RouteHandler>();
+  const uploads = new Set<string>();
   routes.set('GET /metrics', (_req, res) => serveMetrics(res));
 
   const access = options.access ?? accessPolicy({ bindHost: host });
 
   const server = http.createServer((req, res) => {
-    const verdict = guardRequest(req, access);
+    const upload = uploads.has(`${(req.method ?? 'GET').toUpperCase()} ${(req.url ?? '/').split('?')[0]}`);
+    const verdict = guardRequest(req, access, upload);
     if (!verdict.ok) {
       refused().inc({ reason: verdict.reason });
       log.warn('http request refused', {
@@ -139,7 +143,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const url = new URL(req.url ?? '/', `http://127.0.0.1`);
     const handler =
       routes.get(`${req.method ?? 'GET'} ${url.pathname}`) ??
-      [...prefixes].find(([prefix]) => url.pathname.startsWith(prefix))?.[1];
+      // The longest matching prefix wins (a stage's /api/images/ before another's /api/).
+      [...prefixes]
+        .filter(([prefix]) => url.pathname.startsWith(prefix))
+        .sort((a, b) => b[0].length - a[0].length)[0]?.[1];
     if (!handler) {
       const allowed = [...routes.keys()].filter((key) => key.endsWith(` ${url.pathname}`));
       if (allowed.length > 0) {
@@ -180,6 +187,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     },
     prefix(prefix, handler) {
       prefixes.set(prefix, handler);
+    },
+    acceptUpload(method, path) {
+      uploads.add(`${method.toUpperCase()} ${path}`);
     },
     close() {
       return closeHttp(server);

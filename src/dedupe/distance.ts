@@ -6,22 +6,9 @@
 /** Distance between cnn embeddings (`--metric`). */
 export type Metric = 'cosine' | 'l2' | 'rmse';
 
-/** Returns a unit-length copy of `vector` (an all-zero vector stays zero rather than becoming NaN). */
-export function l2Normalize(vector: Float32Array): Float32Array {
-  let sum = 0;
-  for (let i = 0; i < vector.length; i++) sum += vector[i]! * vector[i]!;
-  const out = new Float32Array(vector.length);
-  if (sum === 0) return out;
-  const inv = 1 / Math.sqrt(sum);
-  for (let i = 0; i < vector.length; i++) out[i] = vector[i]! * inv;
-  return out;
-}
+import { dot, l2Normalize } from '../common/vector.js';
 
-export function dot(a: Float32Array, b: Float32Array, bOffset = 0): number {
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) sum += a[i]! * b[bOffset + i]!;
-  return sum;
-}
+export { dot, l2Normalize };
 
 function checkLengths(a: Float32Array, b: Float32Array): void {
   if (a.length !== b.length) throw new Error(`feature lengths differ: ${a.length} vs ${b.length}`);

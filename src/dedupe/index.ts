@@ -13,6 +13,7 @@ export {
 } from './change.js';
 export {
   cosineDistance,
+  dot,
   embeddingDistance,
   hammingDistance,
   l2Distance,

@@ -27,6 +27,10 @@ export interface PipelineConfig {
   imageSaveQuality: number;
   saveName?: string;
   changeOptions?: string;
+  /** Similar-image index the saved uniques go into (and the HTTP port serves search over). */
+  index?: string;
+  annFile?: string;
+  maxUploadBytes?: number;
   saveRate?: number;
   maxSaveBytes?: number;
   allowedOrigins?: string;

@@ -1,0 +1,279 @@
+// `npm run bench -- search`: the similar-image index, measured.
+// 1. Quality on pimmi and caltech-resize ($FRAMESIFT_TESTDATA/neardup): every image is a query; mAP and
+//    recall@10 of its own group (exact), the same through the ANN index, and ANN recall@10 vs exact.
+// 2. Index build rate on real photos (`index` of pimmi: read, sha256, decode, embed, write), SQLite and MariaDB.
+// 3. Synthetic vectors (real pimmi embeddings + noise, 1024-d) at each size of FRAMESIFT_BENCH_SEARCH_SIZES
+//    (default 10000,50000): store write rate, ANN build, query latency p50/p99 of top-100 (ANN and exact),
+//    ANN recall@10 vs exact, `neighbours --k 100` time, disk and memory; SQLite, and MariaDB at the first size.
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadSets } from './neardup-sets.js';
+import { startPhotoEmbedder } from '../dist/commands/photo-embedder.js';
+import {
+  AnnIndex,
+  ExactIndex,
+  Searcher,
+  computeNeighbours,
+  indexFolder,
+  openStore,
+} from '../dist/search/index.js';
+import { mariadbMissing, startMariaDb } from '../tests/helpers/mariadb.js';
+
+const sizes = (process.env.FRAMESIFT_BENCH_SEARCH_SIZES ?? '10000,50000').split(',').map(Number);
+const QUERIES = 200;
+
+function percentile(values, p) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+/** Average precision of a ranked list (itself excluded) against the relevant set. */
+function averagePrecision(ranked, relevant) {
+  if (relevant.size === 0) return undefined;
+  let hits = 0;
+  let sum = 0;
+  ranked.forEach((id, i) => {
+    if (relevant.has(id)) sum += ++hits / (i + 1);
+  });
+  return sum / relevant.size;
+}
+
+async function quality(set, embedder, tmp, rows, notes) {
+  const db = path.join(tmp, `${set.name}.db`);
+  const store = await openStore(db);
+  const files = set.files.filter((f) => !set.excluded.has(f));
+  const report = await indexFolder(store, embedder, set.dir, { files });
+  rows.push({
+    what: `index build, ${set.name} (${report.embedded} photos, SQLite)`,
+    value: report.imagesPerSecond,
+    unit: 'images/s',
+  });
+  const idToFile = new Map((await store.files()).map((f) => [f.id, path.relative(set.dir, f.path)]));
+  const searcher = new Searcher(store, `${db}.hnsw`);
+  const n = idToFile.size;
+  const stats = { exact: { ap: [], r10: [] }, ann: { ap: [], r10: [] }, overlap: [] };
+  for (const [id, file] of idToFile) {
+    const group = set.groupOf.get(file);
+    const relevant = new Set(
+      [...idToFile]
+        .filter(([other, f]) => other !== id && group !== undefined && set.groupOf.get(f) === group)
+        .map(([o]) => o),
+    );
+    if (relevant.size === 0) continue;
+    const exact = (await searcher.searchId(id, { k: n, exact: true }))
+      .map((h) => h.id)
+      .filter((o) => o !== id);
+    const ann = (await searcher.searchId(id, { k: Math.min(n, 100) }))
+      .map((h) => h.id)
+      .filter((o) => o !== id);
+    for (const [name, ranked] of [
+      ['exact', exact],
+      ['ann', ann],
+    ]) {
+      stats[name].ap.push(averagePrecision(ranked, relevant));
+      stats[name].r10.push(
+        ranked.slice(0, 10).filter((o) => relevant.has(o)).length / Math.min(10, relevant.size),
+      );
+    }
+    const truth = new Set(exact.slice(0, 10));
+    stats.overlap.push(ann.slice(0, 10).filter((o) => truth.has(o)).length / Math.min(10, truth.size));
+  }
+  const mean = (v) => v.reduce((a, b) => a + b, 0) / v.length;
+  rows.push({
+    what: `${set.name}: mAP of the own group, exact (${stats.exact.ap.length} queries)`,
+    value: mean(stats.exact.ap),
+    unit: '',
+  });
+  rows.push({ what: `${set.name}: mAP, ANN (top 100)`, value: mean(stats.ann.ap), unit: '' });
+  rows.push({
+    what: `${set.name}: recall@10 of the own group, exact`,
+    value: mean(stats.exact.r10),
+    unit: '',
+  });
+  rows.push({ what: `${set.name}: recall@10 of the own group, ANN`, value: mean(stats.ann.r10), unit: '' });
+  rows.push({ what: `${set.name}: ANN recall@10 vs exact`, value: mean(stats.overlap), unit: '' });
+  notes.push(`${set.name}: ${report.corrupt.length} unreadable files`);
+  await store.close();
+}
+
+/** Vectors near real embeddings: each is a random pimmi embedding plus Gaussian noise. */
+function* syntheticVectors(centres, count, sigma, seed = 1) {
+  let s = seed;
+  const rand = () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return (s + 0.5) / 2 ** 32;
+  };
+  const gauss = () => Math.sqrt(-2 * Math.log(rand())) * Math.cos(2 * Math.PI * rand());
+  for (let i = 0; i < count; i++) {
+    const c = centres[Math.floor(rand() * centres.length)];
+    const v = new Float32Array(c.length);
+    for (let d = 0; d < c.length; d++) v[d] = c[d] + sigma * gauss();
+    yield v;
+  }
+}
+
+async function synthetic(db, label, size, centres, model, rows, annFile) {
+  const store = await openStore(db);
+  await store.ensureModel(model);
+  const rssBefore = process.memoryUsage().rss;
+  let started = performance.now();
+  let batch = [];
+  let i = 0;
+  for (const vector of syntheticVectors(centres, size, 0.02)) {
+    batch.push({
+      path: `/synthetic/${i}.jpg`,
+      size: 1,
+      sha256: String(i).padStart(64, '0'),
+      mtimeMs: i,
+      width: 1,
+      height: 1,
+      vector,
+    });
+    i++;
+    if (batch.length === 1000) {
+      await store.write(batch);
+      batch = [];
+    }
+  }
+  await store.write(batch);
+  const writeSeconds = (performance.now() - started) / 1000;
+  rows.push({ what: `${label} ${size}: store writes`, value: size / writeSeconds, unit: 'vectors/s' });
+
+  started = performance.now();
+  const ann = await AnnIndex.rebuild(store, annFile, { m: 16, efConstruction: 100, efSearch: 128 }, model);
+  const buildSeconds = (performance.now() - started) / 1000;
+  rows.push({
+    what: `${label} ${size}: ANN build (M 16, efConstruction 100)`,
+    value: buildSeconds,
+    unit: 's',
+  });
+  const exact = await ExactIndex.load(store, model.dimension);
+  const queries = [...syntheticVectors(centres, QUERIES, 0.02, 99)];
+  const annMs = [];
+  const exactMs = [];
+  let overlap = 0;
+  const searcher = new Searcher(store, annFile);
+  await searcher.syncAnn();
+  const apiMs = [];
+  for (const q of queries) {
+    let t = performance.now();
+    const a = ann.search(q, 100);
+    annMs.push(performance.now() - t);
+    t = performance.now();
+    const e = exact.search(q, 100);
+    exactMs.push(performance.now() - t);
+    const truth = new Set(e.slice(0, 10).map((h) => h.id));
+    overlap += a.slice(0, 10).filter((h) => truth.has(h.id)).length / 10;
+    t = performance.now();
+    await searcher.searchVector(q, { k: 100 });
+    apiMs.push(performance.now() - t);
+  }
+  rows.push({
+    what: `${label} ${size}: query top-100 ANN p50 / p99`,
+    value: `${percentile(annMs, 0.5).toFixed(2)} / ${percentile(annMs, 0.99).toFixed(2)}`,
+    unit: 'ms',
+  });
+  rows.push({
+    what: `${label} ${size}: query top-100 with image records (Searcher) p50 / p99`,
+    value: `${percentile(apiMs, 0.5).toFixed(2)} / ${percentile(apiMs, 0.99).toFixed(2)}`,
+    unit: 'ms',
+  });
+  rows.push({
+    what: `${label} ${size}: query top-100 exact p50 / p99`,
+    value: `${percentile(exactMs, 0.5).toFixed(1)} / ${percentile(exactMs, 0.99).toFixed(1)}`,
+    unit: 'ms',
+  });
+  rows.push({
+    what: `${label} ${size}: ANN recall@10 vs exact (${QUERIES} queries)`,
+    value: overlap / QUERIES,
+    unit: '',
+  });
+
+  started = performance.now();
+  const nb = await computeNeighbours(store, ann, { k: 100 });
+  const nbSeconds = (performance.now() - started) / 1000;
+  rows.push({
+    what: `${label} ${size}: neighbours --k 100 (${nb.computed} lists)`,
+    value: nbSeconds,
+    unit: 's',
+  });
+  rows.push({
+    what: `${label} ${size}: neighbours --k 100 extrapolated to 250,000`,
+    value: (nbSeconds * 250_000) / size / 60,
+    unit: 'min',
+  });
+  const rssAfter = process.memoryUsage().rss;
+  rows.push({
+    what: `${label} ${size}: process memory growth per 100k (ANN + exact copy + store cache)`,
+    value: ((rssAfter - rssBefore) / 2 ** 20) * (100_000 / size),
+    unit: 'MiB',
+  });
+  if (!db.startsWith('mysql:')) {
+    const bytes =
+      (await stat(db)).size +
+      (await stat(annFile)).size +
+      (await stat(`${db}-wal`).catch(() => ({ size: 0 }))).size;
+    rows.push({
+      what: `${label} ${size}: disk per 100k (database + HNSW file)`,
+      value: (bytes / 2 ** 20) * (100_000 / size),
+      unit: 'MiB',
+    });
+  }
+  await store.close();
+}
+
+export async function run() {
+  const rows = [];
+  const notes = [
+    `sizes ${sizes.join(', ')} (FRAMESIFT_BENCH_SEARCH_SIZES); the machine was shared with other jobs while measuring`,
+  ];
+  const tmp = await mkdtemp(path.join(tmpdir(), 'framesift-bench-search-'));
+  const embedder = await startPhotoEmbedder({ modelsDir: process.env.MODELS_DIR ?? 'models' });
+  let maria;
+  try {
+    const sets = loadSets().filter((s) => s.name === 'pimmi' || s.name === 'caltech-resize');
+    for (const set of sets) await quality(set, embedder, tmp, rows, notes);
+
+    // Real pimmi embeddings are the centres of the synthetic vectors.
+    const pimmi = await openStore(path.join(tmp, 'pimmi.db'));
+    const centres = [];
+    await pimmi.scanVectors((_, v) => centres.push(v));
+    const model = await pimmi.model();
+    await pimmi.close();
+
+    if (!mariadbMissing()) {
+      maria = await startMariaDb();
+      const url = await maria.createDatabase('photos');
+      const store = await openStore(url);
+      const set = sets.find((s) => s.name === 'pimmi');
+      const report = await indexFolder(store, embedder, set.dir, {
+        files: set.files.filter((f) => !set.excluded.has(f)),
+      });
+      rows.push({
+        what: `index build, pimmi (${report.embedded} photos, MariaDB)`,
+        value: report.imagesPerSecond,
+        unit: 'images/s',
+      });
+      await store.close();
+    } else {
+      notes.push(`MariaDB skipped: ${mariadbMissing()}`);
+    }
+    await embedder.close();
+
+    for (const size of sizes) {
+      const db = path.join(tmp, `synthetic-${size}.db`);
+      await synthetic(db, 'SQLite', size, centres, model, rows, `${db}.hnsw`);
+      await rm(db, { force: true });
+    }
+    if (maria) {
+      const url = await maria.createDatabase('synthetic');
+      await synthetic(url, 'MariaDB', sizes[0], centres, model, rows, path.join(tmp, 'maria.hnsw'));
+    }
+  } finally {
+    await embedder.close().catch(() => undefined);
+    await maria?.stop();
+    await rm(tmp, { recursive: true, force: true });
+  }
+  return { name: 'search', rows, notes };
+}

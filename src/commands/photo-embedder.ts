@@ -1,0 +1,89 @@
+/**
+ * The search index's embedder: the analysis pool's `images` task with the cnn method, i.e. the very
+ * function dedupe uses (same decode, same preprocessing, same model), so a vector in the index and a
+ * dedupe embedding of the same photo are identical. Shared by index, search, neighbours and the
+ * `--index` option of run and dedupe.
+ */
+import { randomUUID } from 'node:crypto';
+import { rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import path from 'node:path';
+import { createAnalysisPool, loadManifest, type AnalysisPool } from '../analysis/index.js';
+import type { Embedder, Embedding, ModelStamp } from '../search/index.js';
+
+/** The default photo embedder (models/manifests/mobilenet-v3-small-075.json). */
+export const SEARCH_EMBEDDER = 'mobilenet-v3-small-075';
+
+export interface PhotoEmbedder extends Embedder {
+  /** Embeds an image given as bytes (an upload). */
+  embedBytes(bytes: Uint8Array): Promise<Embedding>;
+  close(): Promise<void>;
+}
+
+export interface PhotoEmbedderOptions {
+  modelsDir: string;
+  /** Worker threads (default: every core: indexing keeps the main thread nearly idle). */
+  workers?: number;
+  /** Use this pool instead of starting one (it is not destroyed by close()). */
+  pool?: AnalysisPool;
+}
+
+export async function startPhotoEmbedder(options: PhotoEmbedderOptions): Promise<PhotoEmbedder> {
+  const ownPool = !options.pool;
+  const pool =
+    options.pool ??
+    createAnalysisPool({
+      threads: options.workers ?? Math.max(1, availableParallelism()),
+      intraOpThreads: 1,
+      modelsDir: options.modelsDir,
+    });
+  let warm;
+  try {
+    warm = await pool.warmup(SEARCH_EMBEDDER);
+  } catch (err) {
+    if (ownPool) await pool.destroy();
+    throw err;
+  }
+  const manifest = loadManifest(SEARCH_EMBEDDER);
+  const model: ModelStamp = {
+    name: SEARCH_EMBEDDER,
+    file: manifest.file,
+    sha256: warm[0]?.sha256 ?? manifest.sha256,
+    dimension: manifest.embeddingSize ?? 1024,
+  };
+  const embed = async (files: string[]): Promise<Embedding[]> => {
+    const result = await pool.run({ kind: 'images', method: 'cnn', model: SEARCH_EMBEDDER, files });
+    const failed = new Map(result.failed.map((f) => [f.index, f.message]));
+    return files.map((file, i): Embedding => {
+      const failure = failed.get(i);
+      if (failure !== undefined) return new Error(failure);
+      const dim = result.embeddingDim;
+      return {
+        vector: result.embeddings!.slice(i * dim, (i + 1) * dim),
+        width: result.sizes[2 * i]!,
+        height: result.sizes[2 * i + 1]!,
+      };
+    });
+  };
+  return {
+    model,
+    parallelism: pool.threads,
+    embed,
+    async embedBytes(bytes) {
+      // The images task reads files: the upload goes through a private temp file.
+      const file = path.join(tmpdir(), `framesift-query-${randomUUID()}`);
+      await writeFile(file, bytes, { mode: 0o600 });
+      try {
+        const [result] = await embed([file]);
+        return result instanceof Error
+          ? new Error(result.message.replace(file, 'the uploaded image'))
+          : result!;
+      } finally {
+        await rm(file, { force: true });
+      }
+    },
+    async close() {
+      if (ownPool) await pool.destroy();
+    },
+  };
+}

@@ -1,0 +1,152 @@
+/**
+ * The store of record of a similar-image index: images (stable id, path, size, sha256, mtime), their
+ * feature vectors, the model that computed them, and precomputed neighbour lists. Two implementations
+ * pass the same test suite: SQLite (one file, the embedded default) and MariaDB (`mysql://…`).
+ *
+ * Every write is one transaction and bumps the store's revision; each image row remembers the revision
+ * that wrote its vector and removals leave a tombstone, so an ANN index or neighbour lists computed at
+ * revision R can be brought up to date by replaying what changed after R.
+ */
+import { UserError } from '../common/errors.js';
+
+/** Schema version this code writes; older databases are migrated on open, newer ones refused. */
+export const SCHEMA_VERSION = 1;
+
+/** The model whose vectors a store holds: vectors of different models are never compared. */
+export interface ModelStamp {
+  name: string;
+  file: string;
+  sha256: string;
+  dimension: number;
+}
+
+export interface StoredImage {
+  id: number;
+  /** Absolute path when indexed. */
+  path: string;
+  size: number;
+  sha256: string;
+  mtimeMs: number;
+  width: number;
+  height: number;
+  /** Store revision that wrote this image's vector. */
+  rev: number;
+  /** ISO time the vector was written. */
+  indexedAt: string;
+}
+
+/** What the incremental indexer compares with the folder: enough to tell new, changed and gone files. */
+export type StoredFile = Pick<StoredImage, 'id' | 'path' | 'size' | 'sha256' | 'mtimeMs'>;
+
+export interface ImageWrite {
+  path: string;
+  size: number;
+  sha256: string;
+  mtimeMs: number;
+  width: number;
+  height: number;
+  vector: Float32Array;
+}
+
+/** A precomputed neighbour list: nearest first, the image itself excluded. */
+export interface NeighbourList {
+  id: number;
+  ids: Int32Array;
+  distances: Float32Array;
+  /** Store revision the list is valid for (it is recomputed when the image's vector is newer). */
+  rev: number;
+}
+
+export interface NeighbourState {
+  /** k of the last `neighbours` run (0 = never run). */
+  k: number;
+  /** Store revision the last run brought every list up to. */
+  rev: number;
+}
+
+export interface SearchStore {
+  readonly kind: 'sqlite' | 'mariadb';
+  /** Where the store is, for messages (a file path or mysql://host:port/db, without password). */
+  readonly location: string;
+  schemaVersion(): Promise<number>;
+  /** The recorded model, or undefined for a store that holds no vectors yet. */
+  model(): Promise<ModelStamp | undefined>;
+  /** Records `stamp` on an empty store; on a store of another model throws ModelMismatchError. */
+  ensureModel(stamp: ModelStamp): Promise<void>;
+  revision(): Promise<number>;
+  count(): Promise<number>;
+  /** Images whose path is `root` or below it (every image when root is undefined). */
+  files(root?: string): Promise<StoredFile[]>;
+  /** Inserts or replaces (by path, keeping the id) images and their vectors in one transaction. */
+  write(images: ImageWrite[]): Promise<number[]>;
+  /** Updates the recorded mtime of files whose content did not change (no new revision). */
+  touch(files: Array<{ id: number; mtimeMs: number }>): Promise<void>;
+  /** Removes images, their vectors and neighbour lists in one transaction (tombstones kept). */
+  remove(ids: number[]): Promise<void>;
+  image(id: number): Promise<StoredImage | undefined>;
+  vector(id: number): Promise<Float32Array | undefined>;
+  /** Calls `visit` for every vector written after revision `sinceRev` (all when 0), in id order. */
+  scanVectors(
+    visit: (id: number, vector: Float32Array, rev: number) => void,
+    sinceRev?: number,
+  ): Promise<void>;
+  /** Ids removed after revision `sinceRev`. */
+  removedSince(sinceRev: number): Promise<number[]>;
+  neighbours(id: number): Promise<NeighbourList | undefined>;
+  /** Calls `visit` for every stored neighbour list. */
+  scanNeighbours(visit: (list: NeighbourList) => void): Promise<void>;
+  /** Writes neighbour lists and (optionally) the neighbour state, in one transaction. */
+  putNeighbours(lists: NeighbourList[], state?: NeighbourState): Promise<void>;
+  neighbourState(): Promise<NeighbourState>;
+  close(): Promise<void>;
+}
+
+/** Vectors of another model than the store's: a clear error that says what to do. */
+export class ModelMismatchError extends UserError {
+  constructor(location: string, stored: ModelStamp, wanted: ModelStamp) {
+    super(
+      `${location}: the index holds vectors of model ${stored.name} (sha256 ${stored.sha256.slice(0, 12)}…, ` +
+        `${stored.dimension}-d), this run uses ${wanted.name} (sha256 ${wanted.sha256.slice(0, 12)}…, ` +
+        `${wanted.dimension}-d); vectors of different models cannot be compared: re-index into a new database ` +
+        `(another --db) or delete ${location} and run "framesift index" again`,
+    );
+    this.name = 'ModelMismatchError';
+  }
+}
+
+export function sameModel(a: ModelStamp, b: ModelStamp): boolean {
+  return a.sha256 === b.sha256 && a.dimension === b.dimension;
+}
+
+/** Float32 vector ⇄ little-endian bytes as stored in a BLOB column. */
+export function vectorToBytes(vector: Float32Array): Buffer {
+  return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
+}
+
+export function bytesToVector(bytes: Uint8Array): Float32Array {
+  // Copy: a BLOB's bytes need not be 4-byte aligned.
+  const out = new Float32Array(bytes.byteLength / 4);
+  new Uint8Array(out.buffer).set(bytes);
+  return out;
+}
+
+export function bytesToInt32(bytes: Uint8Array): Int32Array {
+  const out = new Int32Array(bytes.byteLength / 4);
+  new Uint8Array(out.buffer).set(bytes);
+  return out;
+}
+
+/** `root` and every path below it, as a LIKE pattern (with `\` as the escape character). */
+export function pathPrefixPattern(root: string): string {
+  const base = root.endsWith('/') ? root : `${root}/`;
+  return base.replace(/[\\%_]/g, (c) => `\\${c}`) + '%';
+}
+
+/** Schema version guard shared by both stores. */
+export function checkSchemaVersion(location: string, version: number): void {
+  if (version > SCHEMA_VERSION) {
+    throw new UserError(
+      `${location}: index schema version ${version} was written by a newer framesift (this one reads up to ${SCHEMA_VERSION}); upgrade framesift`,
+    );
+  }
+}
