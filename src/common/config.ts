@@ -1043,9 +1043,21 @@ function appliesTo(key: OptionKey, command: CommandName): boolean {
 
 /** The commands an option applies to (app included where it inherits serve's or run's options). */
 export function commandsOf(key: OptionKey): CommandName[] {
-  return (['serve', 'run', 'app', 'dedupe', 'dataset', 'bus', 'worker', 'conformance'] as const).filter((c) =>
-    appliesTo(key, c),
-  );
+  return (
+    [
+      'serve',
+      'run',
+      'app',
+      'dedupe',
+      'dataset',
+      'bus',
+      'worker',
+      'conformance',
+      'index',
+      'search',
+      'neighbours',
+    ] as const
+  ).filter((c) => appliesTo(key, c));
 }
 
 export type OptionKey = keyof typeof OPTIONS;
