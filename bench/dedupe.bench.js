@@ -224,6 +224,18 @@ export async function run() {
     };
     rows = [...rows, ...(await compareRecipes(photoSets, embedder.session, score, notes))];
   }
+  if (only.includes('regions')) {
+    // Region matching for heavy crops (docs/dedupe.md, "Heavy crops: the second round").
+    const { compareRegions } = await import('./dedupe-regions.js');
+    rows = [
+      ...rows,
+      ...(await compareRegions(
+        sets.filter((s) => !s.stream && s.name !== 'imagededup-tests'),
+        modelsDir,
+        notes,
+      )),
+    ];
+  }
   if (only.includes('fashion')) {
     const { fashionCalibration } = await import('./fashion-threshold.js');
     const { images, rows: sweep, pick } = await fashionCalibration();
