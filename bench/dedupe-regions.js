@@ -143,6 +143,7 @@ const CROPS = {
     [0.5, 0.5, 0.5, 0.5],
   ],
 };
+CROPS['centre half'] = CROPS['zoom (centre half + quarters)'].slice(0, 1);
 CROPS.all = [...CROPS['thirds (bands)'], ...CROPS['zoom (centre half + quarters)']];
 
 const unit = (v) => {
