@@ -33,7 +33,6 @@ export {
   loadLabels,
   runModel,
   preprocessImage,
-  hwcToNchw,
   modelManifestSchema,
   PROJECT_MODELS_DIR,
   MANIFESTS_DIR,
@@ -42,3 +41,4 @@ export {
   type LoadModelOptions,
   type ModelOutputs,
 } from './models.js';
+export { hwcToNchw } from './preprocess.js';
