@@ -161,7 +161,7 @@ async function resultsOf(out: string): Promise<Record<string, unknown>[]> {
 /** Bytes of ~100 Fashion-MNIST frames (24-byte header + 784 pixels each). */
 const HUNDRED_FRAMES = 100 * (24 + 784);
 
-describe('faults mid-session', () => {
+describe('faults mid-session', { timeout: 120_000 }, () => {
   it('frame socket cut: run exits non-zero, says so, writes results marked incomplete; the next session works', async () => {
     const server = await serve(await tempDir('framesift-fault-results-'));
     const out = await tempDir('framesift-fault-out-');
