@@ -208,8 +208,9 @@ export function searchRoutes(options: SearchApiOptions) {
       const list = await searcher.store.neighbours(id);
       if (list && list.rev >= image.rev && list.ids.length >= k - 1) {
         const hits: SearchHit[] = [{ id, distance: 0, image }];
+        const others = await searcher.store.images(Array.from(list.ids.subarray(0, k - 1)));
         for (let i = 0; i < k - 1; i++) {
-          const other = await searcher.store.image(list.ids[i]!);
+          const other = others.get(list.ids[i]!);
           if (other) hits.push({ id: other.id, distance: list.distances[i]!, image: other });
         }
         if (hits.length === k) return { source: 'precomputed', hits };
