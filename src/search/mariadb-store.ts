@@ -220,10 +220,11 @@ export class MariaDbStore implements SearchStore {
     return (rows as ImageRow[]).map(toStoredImage);
   }
 
-  async write(images: ImageWrite[]): Promise<number[]> {
-    if (images.length === 0) return [];
+  async write(images: ImageWrite[], removeIds: number[] = []): Promise<number[]> {
+    if (images.length === 0 && removeIds.length === 0) return [];
     return this.transaction(async (conn) => {
       const rev = await this.bumpRevision(conn);
+      await this.removeAt(conn, removeIds, rev);
       const indexedAt = new Date().toISOString();
       const ids: number[] = [];
       // Multi-row statements (a chunk stays far below max_allowed_packet): one round trip for the rows,
@@ -276,19 +277,21 @@ export class MariaDbStore implements SearchStore {
     });
   }
 
+  /** Deletes images (vectors and lists cascade) and leaves tombstones, inside the caller's transaction. */
+  private async removeAt(conn: mysql.PoolConnection, ids: number[], rev: number): Promise<void> {
+    for (let i = 0; i < ids.length; i += 1000) {
+      const chunk = ids.slice(i, i + 1000);
+      await conn.query('DELETE FROM images WHERE id IN (?)', [chunk]);
+      await conn.query(
+        'INSERT INTO removed (image_id, rev) VALUES ? ON DUPLICATE KEY UPDATE rev = VALUES(rev)',
+        [chunk.map((id) => [id, rev])],
+      );
+    }
+  }
+
   async remove(ids: number[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.transaction(async (conn) => {
-      const rev = await this.bumpRevision(conn);
-      for (let i = 0; i < ids.length; i += 1000) {
-        const chunk = ids.slice(i, i + 1000);
-        await conn.query('DELETE FROM images WHERE id IN (?)', [chunk]);
-        await conn.query(
-          'INSERT INTO removed (image_id, rev) VALUES ? ON DUPLICATE KEY UPDATE rev = VALUES(rev)',
-          [chunk.map((id) => [id, rev])],
-        );
-      }
-    });
+    await this.transaction(async (conn) => this.removeAt(conn, ids, await this.bumpRevision(conn)));
   }
 
   async image(id: number): Promise<StoredImage | undefined> {

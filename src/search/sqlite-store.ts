@@ -162,8 +162,8 @@ export class SqliteStore implements SearchStore {
     return rows.map(toStoredImage);
   }
 
-  async write(images: ImageWrite[]): Promise<number[]> {
-    if (images.length === 0) return [];
+  async write(images: ImageWrite[], removeIds: number[] = []): Promise<number[]> {
+    if (images.length === 0 && removeIds.length === 0) return [];
     const upsert = this.db.prepare(
       `INSERT INTO images (path, size, sha256, mtime_ms, width, height, rev, indexed_at, video, time_ms)
        VALUES (@path, @size, @sha256, @mtimeMs, @width, @height, @rev, @indexedAt, @video, @timeMs)
@@ -177,6 +177,7 @@ export class SqliteStore implements SearchStore {
     );
     return this.db.transaction(() => {
       const rev = this.bumpRevision();
+      this.removeAt(removeIds, rev);
       const indexedAt = new Date().toISOString();
       return images.map((image) => {
         const { id } = upsert.get({
@@ -204,19 +205,21 @@ export class SqliteStore implements SearchStore {
     })();
   }
 
-  async remove(ids: number[]): Promise<void> {
-    if (ids.length === 0) return;
+  /** Deletes images (vectors and lists cascade) and leaves tombstones, inside the caller's transaction. */
+  private removeAt(ids: number[], rev: number): void {
     const del = this.db.prepare('DELETE FROM images WHERE id = ?');
     const tomb = this.db.prepare(
       'INSERT INTO removed (image_id, rev) VALUES (?, ?) ON CONFLICT (image_id) DO UPDATE SET rev = excluded.rev',
     );
-    this.db.transaction(() => {
-      const rev = this.bumpRevision();
-      for (const id of ids) {
-        del.run(id);
-        tomb.run(id, rev);
-      }
-    })();
+    for (const id of ids) {
+      del.run(id);
+      tomb.run(id, rev);
+    }
+  }
+
+  async remove(ids: number[]): Promise<void> {
+    if (ids.length === 0) return;
+    this.db.transaction(() => this.removeAt(ids, this.bumpRevision()))();
   }
 
   async image(id: number): Promise<StoredImage | undefined> {

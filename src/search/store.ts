@@ -8,6 +8,7 @@
  * revision R can be brought up to date by replaying what changed after R.
  */
 import { UserError } from '../common/errors.js';
+import { formatMediaTime } from '../common/wire/frame-time.js';
 
 /**
  * Schema version this code writes; older databases are migrated on open, newer ones refused.
@@ -86,8 +87,11 @@ export interface SearchStore {
   count(): Promise<number>;
   /** Images whose path is `root` or below it (every image when root is undefined). */
   files(root?: string): Promise<StoredFile[]>;
-  /** Inserts or replaces (by path, keeping the id) images and their vectors in one transaction. */
-  write(images: ImageWrite[]): Promise<number[]>;
+  /**
+   * Inserts or replaces (by path, keeping the id) images and their vectors, and removes `removeIds` (a
+   * changed video's frames that are gone), in one transaction.
+   */
+  write(images: ImageWrite[], removeIds?: number[]): Promise<number[]>;
   /** Updates the recorded mtime of files whose content did not change (no new revision). */
   touch(files: Array<{ id: number; mtimeMs: number }>): Promise<void>;
   /** Removes images, their vectors and neighbour lists in one transaction (tombstones kept). */
@@ -127,6 +131,23 @@ export class ModelMismatchError extends UserError {
 
 export function sameModel(a: ModelStamp, b: ModelStamp): boolean {
   return a.sha256 === b.sha256 && a.dimension === b.dimension;
+}
+
+/** A video frame's time as people say it: `00:01:23`, or `00:01:23.400` when it is not a whole second. */
+export function videoTime(timeMs: number): string {
+  return formatMediaTime(timeMs).replace(/\.000$/, '');
+}
+
+/** How a result names an image: its path, or `<video> at 00:01:23` for a video frame. */
+export function imageLabel(image: Pick<StoredImage, 'path' | 'video'>): string {
+  return image.video ? `${image.video.path} at ${videoTime(image.video.timeMs)}` : image.path;
+}
+
+/** The JSON of a video frame's source (CLI and REST): the video, the time in ms and as text. */
+export function videoJson(
+  image: Pick<StoredImage, 'video'>,
+): { path: string; timeMs: number; time: string } | null {
+  return image.video ? { ...image.video, time: videoTime(image.video.timeMs) } : null;
 }
 
 /**

@@ -44,6 +44,7 @@ export {
 } from './video-decoder.js';
 export {
   videoFramesEvery,
+  videoFrameAt,
   isVideoFile,
   type VideoFrameSample,
   type VideoFramesOptions,

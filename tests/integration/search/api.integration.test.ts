@@ -10,7 +10,7 @@ import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPhotoEmbedder, type PhotoEmbedder } from '../../../src/commands/photo-embedder.js';
-import { mountSearchApi } from '../../../src/commands/search.js';
+import { mountSearchApi } from '../../../src/commands/search-api.js';
 import { listImageFiles } from '../../../src/dedupe/index.js';
 import { PROJECT_ROOT } from '../../../src/common/paths.js';
 import { startHttpServer, type HttpServer } from '../../../src/common/http.js';
