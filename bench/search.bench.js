@@ -337,18 +337,13 @@ export async function run() {
     await embedder.close();
 
     if (parts.has('synthetic')) {
-      // Real pimmi embeddings are the centres of the synthetic vectors.
+      // Real pimmi embeddings are the centres of the synthetic vectors. MariaDB first: its sizes are the
+      // smaller ones, so its figures are in before a long SQLite run.
       const pimmi = await openStore(centresDb);
       const centres = [];
       await pimmi.scanVectors((_, v) => centres.push(v));
       const model = await pimmi.model();
       await pimmi.close();
-      for (const size of sizes) {
-        const db = path.join(tmp, `synthetic-${size}.db`);
-        await synthetic(db, 'SQLite', size, centres, model, rows, `${db}.hnsw`);
-        await rm(db, { force: true });
-        await rm(`${db}.hnsw`, { force: true });
-      }
       if (maria) {
         for (const size of mariaSizes) {
           const url = await maria.createDatabase(`synthetic${size}`);
@@ -363,6 +358,12 @@ export async function run() {
             maria,
           );
         }
+      }
+      for (const size of sizes) {
+        const db = path.join(tmp, `synthetic-${size}.db`);
+        await synthetic(db, 'SQLite', size, centres, model, rows, `${db}.hnsw`);
+        await rm(db, { force: true });
+        await rm(`${db}.hnsw`, { force: true });
       }
     }
   } finally {
