@@ -1,13 +1,19 @@
 // `npm run bench -- search`: the similar-image index, measured.
 // 1. Quality on pimmi and caltech-resize ($FRAMESIFT_TESTDATA/neardup): every image is a query; mAP and
 //    recall@10 of its own group (exact), the same through the ANN index, and ANN recall@10 vs exact.
-// 2. Index build rate on real photos (`index` of pimmi: read, sha256, decode, embed, write), SQLite and MariaDB.
+// 2. Index build rate on real photos (`index` of pimmi: read, sha256, decode, embed, write), SQLite and MariaDB,
+//    as a ratio of the decode + inference ceiling measured in the same run (bench/dedupe-ceiling.js), with
+//    where the time went (workers: decode/preprocess vs inference; main thread: hashing, store writes).
 // 3. Synthetic vectors (real pimmi embeddings + noise, 1024-d) at each size of FRAMESIFT_BENCH_SEARCH_SIZES
 //    (default 10000,50000): store write rate, ANN build, query latency p50/p99 of top-100 (ANN and exact),
-//    ANN recall@10 vs exact, `neighbours --k 100` time, disk and memory; SQLite, and MariaDB at the first size.
+//    ANN recall@10 vs exact, `neighbours --k 100` time, disk and memory; SQLite, and MariaDB at each size of
+//    FRAMESIFT_BENCH_SEARCH_MARIADB_SIZES (default: the first size).
+// FRAMESIFT_BENCH_SEARCH_PARTS=quality,build,synthetic picks parts (default all). Rows are also printed to
+// stderr as they are measured, so a long run's figures survive an interruption.
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { measureCeiling } from './dedupe-ceiling.js';
 import { loadSets } from './neardup-sets.js';
 import { startPhotoEmbedder } from '../dist/commands/photo-embedder.js';
 import {
@@ -18,10 +24,26 @@ import {
   indexFolder,
   openStore,
 } from '../dist/search/index.js';
+import mysql from 'mysql2/promise';
 import { mariadbMissing, startMariaDb } from '../tests/helpers/mariadb.js';
 
 const sizes = (process.env.FRAMESIFT_BENCH_SEARCH_SIZES ?? '10000,50000').split(',').map(Number);
+const mariaSizes = (process.env.FRAMESIFT_BENCH_SEARCH_MARIADB_SIZES ?? String(sizes[0]))
+  .split(',')
+  .filter(Boolean)
+  .map(Number);
+const parts = new Set((process.env.FRAMESIFT_BENCH_SEARCH_PARTS ?? 'quality,build,synthetic').split(','));
 const QUERIES = 200;
+/** Exact top-100 is a full scan: fewer queries at large sizes (it is the reference, not the target). */
+const exactQueries = (size) => (size > 50_000 ? 50 : QUERIES);
+
+/** A row, also printed at once (a 250k run takes long; its figures should not wait for the end). */
+function pushRow(rows, row) {
+  rows.push(row);
+  process.stderr.write(
+    `search bench: ${row.what}: ${typeof row.value === 'number' ? row.value.toFixed(3) : row.value} ${row.unit}\n`,
+  );
+}
 
 function percentile(values, p) {
   const sorted = [...values].sort((a, b) => a - b);
@@ -44,7 +66,7 @@ async function quality(set, embedder, tmp, rows, notes) {
   const store = await openStore(db);
   const files = set.files.filter((f) => !set.excluded.has(f));
   const report = await indexFolder(store, embedder, set.dir, { files });
-  rows.push({
+  pushRow(rows, {
     what: `index build, ${set.name} (${report.embedded} photos, SQLite)`,
     value: report.imagesPerSecond,
     unit: 'images/s',
@@ -80,19 +102,23 @@ async function quality(set, embedder, tmp, rows, notes) {
     stats.overlap.push(ann.slice(0, 10).filter((o) => truth.has(o)).length / Math.min(10, truth.size));
   }
   const mean = (v) => v.reduce((a, b) => a + b, 0) / v.length;
-  rows.push({
+  pushRow(rows, {
     what: `${set.name}: mAP of the own group, exact (${stats.exact.ap.length} queries)`,
     value: mean(stats.exact.ap),
     unit: '',
   });
-  rows.push({ what: `${set.name}: mAP, ANN (top 100)`, value: mean(stats.ann.ap), unit: '' });
-  rows.push({
+  pushRow(rows, { what: `${set.name}: mAP, ANN (top 100)`, value: mean(stats.ann.ap), unit: '' });
+  pushRow(rows, {
     what: `${set.name}: recall@10 of the own group, exact`,
     value: mean(stats.exact.r10),
     unit: '',
   });
-  rows.push({ what: `${set.name}: recall@10 of the own group, ANN`, value: mean(stats.ann.r10), unit: '' });
-  rows.push({ what: `${set.name}: ANN recall@10 vs exact`, value: mean(stats.overlap), unit: '' });
+  pushRow(rows, {
+    what: `${set.name}: recall@10 of the own group, ANN`,
+    value: mean(stats.ann.r10),
+    unit: '',
+  });
+  pushRow(rows, { what: `${set.name}: ANN recall@10 vs exact`, value: mean(stats.overlap), unit: '' });
   notes.push(`${set.name}: ${report.corrupt.length} unreadable files`);
   await store.close();
 }
@@ -113,7 +139,7 @@ function* syntheticVectors(centres, count, sigma, seed = 1) {
   }
 }
 
-async function synthetic(db, label, size, centres, model, rows, annFile) {
+async function synthetic(db, label, size, centres, model, rows, annFile, maria) {
   const store = await openStore(db);
   await store.ensureModel(model);
   const rssBefore = process.memoryUsage().rss;
@@ -138,12 +164,12 @@ async function synthetic(db, label, size, centres, model, rows, annFile) {
   }
   await store.write(batch);
   const writeSeconds = (performance.now() - started) / 1000;
-  rows.push({ what: `${label} ${size}: store writes`, value: size / writeSeconds, unit: 'vectors/s' });
+  pushRow(rows, { what: `${label} ${size}: store writes`, value: size / writeSeconds, unit: 'vectors/s' });
 
   started = performance.now();
   const ann = await AnnIndex.rebuild(store, annFile, { m: 16, efConstruction: 100, efSearch: 128 }, model);
   const buildSeconds = (performance.now() - started) / 1000;
-  rows.push({
+  pushRow(rows, {
     what: `${label} ${size}: ANN build (M 16, efConstruction 100)`,
     value: buildSeconds,
     unit: 's',
@@ -156,119 +182,189 @@ async function synthetic(db, label, size, centres, model, rows, annFile) {
   const searcher = new Searcher(store, annFile);
   await searcher.syncAnn();
   const apiMs = [];
-  for (const q of queries) {
+  for (const [qi, q] of queries.entries()) {
     let t = performance.now();
     const a = ann.search(q, 100);
     annMs.push(performance.now() - t);
-    t = performance.now();
-    const e = exact.search(q, 100);
-    exactMs.push(performance.now() - t);
-    const truth = new Set(e.slice(0, 10).map((h) => h.id));
-    overlap += a.slice(0, 10).filter((h) => truth.has(h.id)).length / 10;
+    if (qi < exactQueries(size)) {
+      t = performance.now();
+      const e = exact.search(q, 100);
+      exactMs.push(performance.now() - t);
+      const truth = new Set(e.slice(0, 10).map((h) => h.id));
+      overlap += a.slice(0, 10).filter((h) => truth.has(h.id)).length / 10;
+    }
     t = performance.now();
     await searcher.searchVector(q, { k: 100 });
     apiMs.push(performance.now() - t);
   }
-  rows.push({
+  pushRow(rows, {
     what: `${label} ${size}: query top-100 ANN p50 / p99`,
     value: `${percentile(annMs, 0.5).toFixed(2)} / ${percentile(annMs, 0.99).toFixed(2)}`,
     unit: 'ms',
   });
-  rows.push({
+  pushRow(rows, {
     what: `${label} ${size}: query top-100 with image records (Searcher) p50 / p99`,
     value: `${percentile(apiMs, 0.5).toFixed(2)} / ${percentile(apiMs, 0.99).toFixed(2)}`,
     unit: 'ms',
   });
-  rows.push({
-    what: `${label} ${size}: query top-100 exact p50 / p99`,
+  pushRow(rows, {
+    what: `${label} ${size}: query top-100 exact p50 / p99 (${exactMs.length} queries)`,
     value: `${percentile(exactMs, 0.5).toFixed(1)} / ${percentile(exactMs, 0.99).toFixed(1)}`,
     unit: 'ms',
   });
-  rows.push({
-    what: `${label} ${size}: ANN recall@10 vs exact (${QUERIES} queries)`,
-    value: overlap / QUERIES,
+  pushRow(rows, {
+    what: `${label} ${size}: ANN recall@10 vs exact (${exactMs.length} queries)`,
+    value: overlap / exactMs.length,
     unit: '',
   });
 
-  started = performance.now();
-  const nb = await computeNeighbours(store, ann, { k: 100 });
-  const nbSeconds = (performance.now() - started) / 1000;
-  rows.push({
-    what: `${label} ${size}: neighbours --k 100 (${nb.computed} lists)`,
-    value: nbSeconds,
-    unit: 's',
-  });
-  rows.push({
-    what: `${label} ${size}: neighbours --k 100 extrapolated to 250,000`,
-    value: (nbSeconds * 250_000) / size / 60,
-    unit: 'min',
-  });
   const rssAfter = process.memoryUsage().rss;
-  rows.push({
+  pushRow(rows, {
     what: `${label} ${size}: process memory growth per 100k (ANN + exact copy + store cache)`,
     value: ((rssAfter - rssBefore) / 2 ** 20) * (100_000 / size),
     unit: 'MiB',
   });
+  if (db.startsWith('mysql:') && maria) {
+    // InnoDB's own figure (data + indexes of the database's tables) plus the local HNSW cache file.
+    const conn = await mysql.createConnection({ uri: db });
+    await conn.query('ANALYZE TABLE images, features, neighbours');
+    const [[row]] = await conn.query(
+      'SELECT SUM(data_length + index_length) AS bytes FROM information_schema.tables WHERE table_schema = DATABASE()',
+    );
+    await conn.end();
+    const bytes = Number(row.bytes) + (await stat(annFile)).size;
+    pushRow(rows, {
+      what: `${label} ${size}: disk per 100k (InnoDB tables + HNSW file, before neighbour lists)`,
+      value: (bytes / 2 ** 20) * (100_000 / size),
+      unit: 'MiB',
+    });
+  }
   if (!db.startsWith('mysql:')) {
     const bytes =
       (await stat(db)).size +
       (await stat(annFile)).size +
       (await stat(`${db}-wal`).catch(() => ({ size: 0 }))).size;
-    rows.push({
-      what: `${label} ${size}: disk per 100k (database + HNSW file)`,
+    pushRow(rows, {
+      what: `${label} ${size}: disk per 100k (database + HNSW file, before neighbour lists)`,
       value: (bytes / 2 ** 20) * (100_000 / size),
       unit: 'MiB',
     });
   }
+  started = performance.now();
+  const nb = await computeNeighbours(store, ann, { k: 100 });
+  const nbSeconds = (performance.now() - started) / 1000;
+  pushRow(rows, {
+    what: `${label} ${size}: neighbours --k 100 (${nb.computed} lists)`,
+    value: nbSeconds,
+    unit: 's',
+  });
+  pushRow(rows, {
+    what: `${label} ${size}: neighbours --k 100 extrapolated to 250,000`,
+    value: (nbSeconds * 250_000) / size / 60,
+    unit: 'min',
+  });
   await store.close();
+}
+
+/**
+ * Index build on real photos (pimmi), against the decode + inference ceiling measured in the same run, and
+ * where the time went. Returns the path of the SQLite index (its vectors are the synthetic centres).
+ */
+async function build(set, embedder, tmp, rows, notes, maria) {
+  const files = set.files.filter((f) => !set.excluded.has(f));
+  const ceiling = await measureCeiling(
+    files.slice(0, 160).map((f) => path.join(set.dir, f)),
+    process.env.MODELS_DIR ?? 'models',
+  );
+  pushRow(rows, {
+    what: `decode + inference ceiling (${ceiling.cores} cores × 1 thread, 160 pimmi photos)`,
+    value: ceiling.ceiling,
+    unit: 'images/s',
+  });
+  const db = path.join(tmp, 'pimmi-build.db');
+  const stores = [['SQLite', db]];
+  if (maria) stores.push(['MariaDB', await maria.createDatabase('photos')]);
+  for (const [label, location] of stores) {
+    const store = await openStore(location);
+    const started = performance.now();
+    const report = await indexFolder(store, embedder, set.dir, { files });
+    const wall = (performance.now() - started) / 1000;
+    await store.close();
+    pushRow(rows, {
+      what: `index build, pimmi (${report.embedded} photos, ${label})`,
+      value: report.imagesPerSecond,
+      unit: 'images/s',
+    });
+    pushRow(rows, {
+      what: `index build ${label} / ceiling (same run)`,
+      value: report.imagesPerSecond / ceiling.ceiling,
+      unit: '',
+    });
+    const t = report.timings;
+    const perImage = (seconds) => ((seconds * 1000) / report.embedded).toFixed(2);
+    pushRow(rows, {
+      what: `index build ${label}: ms per image — workers decode+prep / inference; main hash / store writes; wall`,
+      value: `${perImage(t.workerPrep)} / ${perImage(t.workerInfer)}; ${perImage(t.hash)} / ${perImage(t.write)}; ${perImage(wall)}`,
+      unit: 'ms',
+    });
+  }
+  notes.push(
+    `ceiling: ${ceiling.msPerImage.toFixed(1)} ms per image on one thread (read + decode + view + inference, chunks of 16)`,
+  );
+  return db;
 }
 
 export async function run() {
   const rows = [];
   const notes = [
-    `sizes ${sizes.join(', ')} (FRAMESIFT_BENCH_SEARCH_SIZES); the machine was shared with other jobs while measuring`,
+    `sizes ${sizes.join(', ')} (FRAMESIFT_BENCH_SEARCH_SIZES), MariaDB ${mariaSizes.join(', ') || 'none'}; parts ${[...parts].join(', ')}; the machine was shared with other jobs while measuring`,
   ];
   const tmp = await mkdtemp(path.join(tmpdir(), 'framesift-bench-search-'));
   const embedder = await startPhotoEmbedder({ modelsDir: process.env.MODELS_DIR ?? 'models' });
   let maria;
   try {
     const sets = loadSets().filter((s) => s.name === 'pimmi' || s.name === 'caltech-resize');
-    for (const set of sets) await quality(set, embedder, tmp, rows, notes);
-
-    // Real pimmi embeddings are the centres of the synthetic vectors.
-    const pimmi = await openStore(path.join(tmp, 'pimmi.db'));
-    const centres = [];
-    await pimmi.scanVectors((_, v) => centres.push(v));
-    const model = await pimmi.model();
-    await pimmi.close();
-
-    if (!mariadbMissing()) {
-      maria = await startMariaDb();
-      const url = await maria.createDatabase('photos');
-      const store = await openStore(url);
-      const set = sets.find((s) => s.name === 'pimmi');
-      const report = await indexFolder(store, embedder, set.dir, {
-        files: set.files.filter((f) => !set.excluded.has(f)),
-      });
-      rows.push({
-        what: `index build, pimmi (${report.embedded} photos, MariaDB)`,
-        value: report.imagesPerSecond,
-        unit: 'images/s',
-      });
-      await store.close();
-    } else {
-      notes.push(`MariaDB skipped: ${mariadbMissing()}`);
+    const pimmiSet = sets.find((s) => s.name === 'pimmi');
+    if (!mariadbMissing()) maria = await startMariaDb();
+    else notes.push(`MariaDB skipped: ${mariadbMissing()}`);
+    let centresDb;
+    if (parts.has('quality')) {
+      for (const set of sets) await quality(set, embedder, tmp, rows, notes);
+      centresDb = path.join(tmp, 'pimmi.db');
     }
+    if (parts.has('build') || !centresDb)
+      centresDb = await build(pimmiSet, embedder, tmp, rows, notes, maria);
     await embedder.close();
 
-    for (const size of sizes) {
-      const db = path.join(tmp, `synthetic-${size}.db`);
-      await synthetic(db, 'SQLite', size, centres, model, rows, `${db}.hnsw`);
-      await rm(db, { force: true });
-    }
-    if (maria) {
-      const url = await maria.createDatabase('synthetic');
-      await synthetic(url, 'MariaDB', sizes[0], centres, model, rows, path.join(tmp, 'maria.hnsw'));
+    if (parts.has('synthetic')) {
+      // Real pimmi embeddings are the centres of the synthetic vectors. MariaDB first: its sizes are the
+      // smaller ones, so its figures are in before a long SQLite run.
+      const pimmi = await openStore(centresDb);
+      const centres = [];
+      await pimmi.scanVectors((_, v) => centres.push(v));
+      const model = await pimmi.model();
+      await pimmi.close();
+      if (maria) {
+        for (const size of mariaSizes) {
+          const url = await maria.createDatabase(`synthetic${size}`);
+          await synthetic(
+            url,
+            'MariaDB',
+            size,
+            centres,
+            model,
+            rows,
+            path.join(tmp, `maria-${size}.hnsw`),
+            maria,
+          );
+        }
+      }
+      for (const size of sizes) {
+        const db = path.join(tmp, `synthetic-${size}.db`);
+        await synthetic(db, 'SQLite', size, centres, model, rows, `${db}.hnsw`);
+        await rm(db, { force: true });
+        await rm(`${db}.hnsw`, { force: true });
+      }
     }
   } finally {
     await embedder.close().catch(() => undefined);

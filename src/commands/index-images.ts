@@ -6,7 +6,8 @@
 import cliProgress from 'cli-progress';
 import type { IndexConfig } from '../common/config.js';
 import { humanLogger } from '../common/logger.js';
-import { listImageFiles } from '../dedupe/index.js';
+import { useFfmpegBinaries } from '../common/ffmpeg.js';
+import { isImageFile, listImageFiles } from '../dedupe/index.js';
 import {
   DEFAULT_DB,
   Searcher,
@@ -18,6 +19,7 @@ import {
   type IndexReport,
   type SearchStore,
 } from '../search/index.js';
+import { isVideoFile, videoFramesEvery } from '../stream/index.js';
 import { startPhotoEmbedder, type PhotoEmbedder } from './photo-embedder.js';
 
 export interface IndexRunOptions {
@@ -34,7 +36,14 @@ export interface IndexRunOptions {
 /** Indexes `dir` into the store at `db` (opened and closed here) and syncs the ANN graph. */
 export async function indexInto(
   dir: string,
-  config: { db: string; annFile?: string; modelsDir?: string; workers?: number },
+  config: {
+    db: string;
+    annFile?: string;
+    modelsDir?: string;
+    workers?: number;
+    /** Also index the videos below dir, one frame every this many seconds (the index command's --every). */
+    every?: number;
+  },
   options: IndexRunOptions = {},
 ): Promise<IndexReport> {
   const store: SearchStore = await openStore(config.db);
@@ -63,7 +72,18 @@ export async function indexInto(
       signal: options.signal,
       skip: options.skip,
       files: options.files,
-      listFiles: listImageFiles,
+      ...(config.every === undefined
+        ? { listFiles: listImageFiles }
+        : {
+            listFiles: (root: string, skip?: string[]) =>
+              listImageFiles(root, skip, (name) => isImageFile(name) || isVideoFile(name)),
+            video: {
+              isVideo: isVideoFile,
+              everySeconds: config.every,
+              frames: (file: string, every: number, signal?: AbortSignal) =>
+                videoFramesEvery(file, every, signal ? { signal } : {}),
+            },
+          }),
       onProgress: ({ done, total, embedded }) => {
         if (!bar) return;
         if (!barStarted) bar.start(total, 0, { speed: '0' });
@@ -91,13 +111,16 @@ export async function indexCommand(dir: string, config: IndexConfig): Promise<vo
   process.on('SIGINT', onSigint);
   try {
     const db = config.db ?? DEFAULT_DB;
+    useFfmpegBinaries({ ffmpeg: config.ffmpegPath });
     const report = await indexInto(dir, { ...config, db }, { signal: abort.signal });
     if (config.json) {
       humanLogger.info(JSON.stringify(report, null, 1));
       return;
     }
     humanLogger.info(
-      `index: ${report.files} files in ${report.root} → ${report.added} added, ${report.changed} changed, ` +
+      `index: ${report.files} files in ${report.root}` +
+        (report.videos > 0 ? ` (${report.videos} videos, ${report.videoFrames} frames written)` : '') +
+        ` → ${report.added} added, ${report.changed} changed, ` +
         `${report.removed} removed, ${report.unchanged + report.touched} unchanged, ${report.corrupt.length} unreadable; ` +
         `${report.total} images in ${isServerUrl(db) ? redactUrl(db) : db} ` +
         `(${report.seconds.toFixed(1)} s, ${report.imagesPerSecond.toFixed(0)} images/s)` +

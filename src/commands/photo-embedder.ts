@@ -4,10 +4,7 @@
  * dedupe embedding of the same photo are identical. Shared by index, search, neighbours and the
  * `--index` option of run and dedupe.
  */
-import { randomUUID } from 'node:crypto';
-import { rm, writeFile } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
-import path from 'node:path';
+import { availableParallelism } from 'node:os';
 import { createAnalysisPool, loadManifest, type AnalysisPool } from '../analysis/index.js';
 import type { Embedder, Embedding, ModelStamp } from '../search/index.js';
 
@@ -51,10 +48,16 @@ export async function startPhotoEmbedder(options: PhotoEmbedderOptions): Promise
     sha256: warm[0]?.sha256 ?? manifest.sha256,
     dimension: manifest.embeddingSize ?? 1024,
   };
-  const embed = async (files: string[]): Promise<Embedding[]> => {
-    const result = await pool.run({ kind: 'images', method: 'cnn', model: SEARCH_EMBEDDER, files });
+  const work = { images: 0, prepMs: 0, inferMs: 0 };
+  const embedTask = async (
+    input: { files: string[]; sha256?: boolean } | { encoded: Uint8Array[] },
+  ): Promise<Embedding[]> => {
+    const result = await pool.run({ kind: 'images', method: 'cnn', model: SEARCH_EMBEDDER, ...input });
+    work.images += result.count;
+    work.prepMs += result.prepMs;
+    work.inferMs += result.inferMs;
     const failed = new Map(result.failed.map((f) => [f.index, f.message]));
-    return files.map((file, i): Embedding => {
+    return Array.from({ length: result.count }, (_, i): Embedding => {
       const failure = failed.get(i);
       if (failure !== undefined) return new Error(failure);
       const dim = result.embeddingDim;
@@ -62,26 +65,22 @@ export async function startPhotoEmbedder(options: PhotoEmbedderOptions): Promise
         vector: result.embeddings!.slice(i * dim, (i + 1) * dim),
         width: result.sizes[2 * i]!,
         height: result.sizes[2 * i + 1]!,
+        ...(result.sha256s ? { sha256: result.sha256s[i]! } : {}),
       };
     });
   };
   return {
     model,
     parallelism: pool.threads,
-    embed,
+    embed: (files, options = {}) => embedTask({ files, sha256: options.sha256 }),
+    embedEncoded: (images) => embedTask({ encoded: images }),
     async embedBytes(bytes) {
-      // The images task reads files: the upload goes through a private temp file.
-      const file = path.join(tmpdir(), `framesift-query-${randomUUID()}`);
-      await writeFile(file, bytes, { mode: 0o600 });
-      try {
-        const [result] = await embed([file]);
-        return result instanceof Error
-          ? new Error(result.message.replace(file, 'the uploaded image'))
-          : result!;
-      } finally {
-        await rm(file, { force: true });
-      }
+      const [result] = await embedTask({ encoded: [bytes] });
+      return result instanceof Error
+        ? new Error(result.message.replace(/^image 1 of 1/, 'the uploaded image'))
+        : result!;
     },
+    work: () => ({ ...work }),
     async close() {
       if (ownPool) await pool.destroy();
     },

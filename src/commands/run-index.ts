@@ -9,7 +9,7 @@ import type { HttpServer } from '../common/http.js';
 import { Searcher, defaultAnnFile, openStore, type SearchStore } from '../search/index.js';
 import { indexInto } from './index-images.js';
 import { startPhotoEmbedder, type PhotoEmbedder } from './photo-embedder.js';
-import { mountSearchApi } from './search.js';
+import { mountSearchApi } from './search-api.js';
 
 const log = loggerFor('run-index');
 

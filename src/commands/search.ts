@@ -1,45 +1,31 @@
 /**
  * `framesift search <image-file | id> [-k 20] [--json] [--exact] [--db PATH]`: the k most similar indexed
  * images, as a table or JSON. `framesift search --serve [--port P]` serves the search API and the demo page
- * instead (loopback only). `mountSearchApi` puts the same routes on any framesift HTTP server (run, app).
+ * instead (loopback only); search-api.ts holds the routes (also mounted by run and app).
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { SearchConfig } from '../common/config.js';
 import { UserError } from '../common/errors.js';
 import { humanLogger, loggerFor } from '../common/logger.js';
-import { startHttpServer, type HttpServer } from '../common/http.js';
+import { startHttpServer } from '../common/http.js';
 import {
   DEFAULT_DB,
   Searcher,
   defaultAnnFile,
+  imageLabel,
   openStore,
-  searchRoutes,
-  type SearchApiOptions,
+  videoJson,
   type SearchHit,
   type SearchStore,
 } from '../search/index.js';
 import { startPhotoEmbedder } from './photo-embedder.js';
+import { mountSearchApi } from './search-api.js';
 
 const log = loggerFor('search');
 
-/** Mounts the search API and demo page on `http`. */
-export function mountSearchApi(http: HttpServer, options: SearchApiOptions): void {
-  const handle = searchRoutes(options);
-  const mount = (req: Parameters<typeof handle>[0], res: Parameters<typeof handle>[1], url: URL) => {
-    if (!handle(req, res, url)) {
-      res.writeHead(404, { 'content-type': 'application/json; charset=utf-8' });
-      res.end(JSON.stringify({ error: `${url.pathname}: no such endpoint`, code: 'no-route' }));
-    }
-  };
-  http.prefix('/api/images/', mount);
-  http.prefix('/api/search', mount);
-  http.acceptUpload('POST', '/api/search');
-  http.prefix('/search', mount);
-}
-
 function table(hits: SearchHit[]): string {
-  const rows = hits.map((h, i) => [String(i + 1), String(h.id), h.distance.toFixed(4), h.image.path]);
+  const rows = hits.map((h, i) => [String(i + 1), String(h.id), h.distance.toFixed(4), imageLabel(h.image)]);
   const head = ['rank', 'id', 'distance', 'path'];
   const widths = head.map((t, c) => Math.max(t.length, ...rows.map((r) => r[c]!.length)));
   const line = (cells: string[]) =>
@@ -147,6 +133,7 @@ export async function searchCommand(query: string | undefined, flags: SearchConf
               height: h.image.height,
               size: h.image.size,
               sha256: h.image.sha256,
+              video: videoJson(h.image),
             })),
           },
           null,

@@ -594,6 +594,16 @@ export const OPTIONS = {
       'Where the HNSW graph of the index is kept (default: <db>.hnsw beside a SQLite file; out/search/<host>-<port>-<db>.hnsw for MariaDB). Rebuilt when missing or stale.',
     commands: ['index', 'search', 'neighbours', 'run', 'dedupe'],
   }),
+  every: option({
+    flag: '--every <seconds>',
+    env: 'FRAMESIFT_INDEX_EVERY',
+    schema: z.coerce.number().positive().max(86_400),
+    default: '10',
+    expected: 'a number of seconds > 0',
+    description:
+      'index: videos below the folder (mp4, avi, mkv, webm, …) are indexed as one frame every this many seconds of video time, each found by search as "<video> at <time>".',
+    commands: ['index'],
+  }),
   searchK: option({
     flag: '-k, --k <n>',
     env: 'FRAMESIFT_SEARCH_K',
@@ -797,7 +807,7 @@ export const OPTIONS = {
     expected: 'an ffmpeg executable (a path, or a name found on PATH)',
     description:
       'The ffmpeg that decodes video sources and writes video saves (Debian: apt-get install ffmpeg).',
-    commands: ['serve', 'run'],
+    commands: ['serve', 'run', 'index'],
   }),
   ffprobePath: option({
     flag: '--ffprobe-path <path>',

@@ -73,7 +73,12 @@ const errorCode = (err: unknown) => (err as NodeJS.ErrnoException).code ?? (err 
  *   or an alias); a dangling link or a link loop is listed;
  * - files inside the `skip` folders (output folders that sit inside the input) are listed, not taken.
  */
-export async function listInputImages(dir: string, skip: SkippedFolder[] = []): Promise<InputListing> {
+export async function listInputImages(
+  dir: string,
+  skip: SkippedFolder[] = [],
+  /** Which file names are inputs (the index also takes videos). */
+  accept: (name: string) => boolean = isImageFile,
+): Promise<InputListing> {
   const root = path.resolve(dir);
   let rootReal: string;
   try {
@@ -106,7 +111,7 @@ export async function listInputImages(dir: string, skip: SkippedFolder[] = []): 
       const name = entry.name.toString('utf8');
       const full = path.join(folder, name);
       const validName = Buffer.from(name, 'utf8').equals(entry.name);
-      if (entry.isDirectory() || (entry.isSymbolicLink() && !isImageFile(name))) {
+      if (entry.isDirectory() || (entry.isSymbolicLink() && !accept(name))) {
         if (!validName) {
           out.push({
             file: `${relOf(path.join(folder, showBytes(entry.name)))}/`,
@@ -117,7 +122,7 @@ export async function listInputImages(dir: string, skip: SkippedFolder[] = []): 
         const outputOf = outputFolder ?? skipped.get(full);
         if (entry.isSymbolicLink()) folderLinks.push({ full, outputOf });
         else await walk(full, path.join(real, name), outputOf);
-      } else if (isImageFile(name)) {
+      } else if (accept(name)) {
         const rel = relOf(full);
         if (!validName) {
           out.push({
@@ -204,11 +209,16 @@ export async function listInputImages(dir: string, skip: SkippedFolder[] = []): 
  * Image files under `dir`, recursively, as paths relative to `dir` with `/` separators, sorted by code
  * point (name order). Folders in `skip` (absolute paths, e.g. the output folder) are not taken.
  */
-export async function listImageFiles(dir: string, skip: string[] = []): Promise<string[]> {
+export async function listImageFiles(
+  dir: string,
+  skip: string[] = [],
+  accept: (name: string) => boolean = isImageFile,
+): Promise<string[]> {
   return (
     await listInputImages(
       dir,
       skip.map((p) => ({ path: p, what: 'output' })),
+      accept,
     )
   ).files;
 }

@@ -22,6 +22,7 @@ export { scorePartition } from './scoring.js';
 export {
   BatchDeduper,
   groupKeyFunction,
+  isImageFile,
   listImageFiles,
   listInputImages,
   type SkippedFolder,

@@ -7,6 +7,9 @@
 export {
   SCHEMA_VERSION,
   ModelMismatchError,
+  imageLabel,
+  videoJson,
+  videoTime,
   type ImageWrite,
   type ModelStamp,
   type NeighbourList,
@@ -24,18 +27,12 @@ export {
   indexFolder,
   sha256OfFile,
   type Embedder,
+  type EmbedderWork,
   type Embedding,
+  type IndexTimings,
+  type VideoFrame,
   type IndexFolderOptions,
   type IndexProgress,
   type IndexReport,
 } from './indexer.js';
 export { computeNeighbours, type NeighboursOptions, type NeighboursReport } from './neighbours.js';
-export {
-  searchRoutes,
-  guardRequest,
-  imageJson,
-  PAGE_DIR,
-  type SearchApiOptions,
-  type UploadEmbedder,
-  type SearchRouteHandler,
-} from './api.js';

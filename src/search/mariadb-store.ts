@@ -7,13 +7,18 @@ import { UserError, errorMessage } from '../common/errors.js';
 import {
   ModelMismatchError,
   SCHEMA_VERSION,
-  bytesToInt32,
   bytesToVector,
   checkSchemaVersion,
+  imageColumns,
+  int32ToBytes,
   pathPrefixPattern,
   sameModel,
+  toNeighbourList,
+  toStoredImage,
   vectorToBytes,
+  type ImageRow,
   type ImageWrite,
+  type NeighbourRow,
   type ModelStamp,
   type NeighbourList,
   type NeighbourState,
@@ -53,19 +58,14 @@ const MIGRATIONS: string[][] = [
      ) ENGINE=InnoDB`,
     `CREATE TABLE IF NOT EXISTS removed (image_id BIGINT PRIMARY KEY, rev BIGINT NOT NULL, KEY removed_rev (rev)) ENGINE=InnoDB`,
   ],
+  [
+    `ALTER TABLE images ADD COLUMN IF NOT EXISTS video TEXT NULL, ADD COLUMN IF NOT EXISTS time_ms BIGINT NULL,
+       ADD KEY IF NOT EXISTS images_video (video(255)),
+       ADD KEY IF NOT EXISTS images_path_prefix (path(255))`,
+  ],
 ];
 
-interface ImageRow {
-  id: number;
-  path: string;
-  size: number;
-  sha256: string;
-  mtime_us: number;
-  width: number;
-  height: number;
-  rev: number;
-  indexed_at: string;
-}
+const IMAGE_COLUMNS = imageColumns('mtime_us / 1000');
 
 /** mysql://user:pass@host:port/db → the same without the password (for messages and logs). */
 export function redactUrl(url: string): string {
@@ -210,53 +210,60 @@ export class MariaDbStore implements SearchStore {
   }
 
   async files(root?: string): Promise<StoredFile[]> {
-    const columns = 'id, path, size, sha256, mtime_us';
     const [rows] =
       root === undefined
-        ? await this.pool.query<mysql.RowDataPacket[]>(`SELECT ${columns} FROM images ORDER BY id`)
+        ? await this.pool.query<mysql.RowDataPacket[]>(`SELECT ${IMAGE_COLUMNS} FROM images ORDER BY id`)
         : await this.pool.query<mysql.RowDataPacket[]>(
-            `SELECT ${columns} FROM images WHERE path = ? OR path LIKE ? ESCAPE '\\\\' ORDER BY id`,
+            `SELECT ${IMAGE_COLUMNS} FROM images WHERE path = ? OR path LIKE ? ESCAPE '\\\\' ORDER BY id`,
             [root, pathPrefixPattern(root)],
           );
-    return rows.map((r) => ({
-      id: Number(r.id),
-      path: r.path as string,
-      size: Number(r.size),
-      sha256: r.sha256 as string,
-      mtimeMs: Number(r.mtime_us) / 1000,
-    }));
+    return (rows as ImageRow[]).map(toStoredImage);
   }
 
-  async write(images: ImageWrite[]): Promise<number[]> {
-    if (images.length === 0) return [];
+  async write(images: ImageWrite[], removeIds: number[] = []): Promise<number[]> {
+    if (images.length === 0 && removeIds.length === 0) return [];
     return this.transaction(async (conn) => {
       const rev = await this.bumpRevision(conn);
+      await this.removeAt(conn, removeIds, rev);
       const indexedAt = new Date().toISOString();
       const ids: number[] = [];
-      for (const image of images) {
-        // LAST_INSERT_ID(id) makes insertId the existing row's id on update, so ids stay stable.
-        const [result] = await conn.query<mysql.ResultSetHeader>(
-          `INSERT INTO images (path, size, sha256, mtime_us, width, height, rev, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-           ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id), size = VALUES(size), sha256 = VALUES(sha256),
-             mtime_us = VALUES(mtime_us), width = VALUES(width), height = VALUES(height), rev = VALUES(rev),
-             indexed_at = VALUES(indexed_at)`,
+      // Multi-row statements (a chunk stays far below max_allowed_packet): one round trip for the rows,
+      // one for their ids, one for the vectors.
+      for (let start = 0; start < images.length; start += 500) {
+        const chunk = images.slice(start, start + 500);
+        await conn.query(
+          `INSERT INTO images (path, size, sha256, mtime_us, width, height, rev, indexed_at, video, time_ms) VALUES ?
+           ON DUPLICATE KEY UPDATE size = VALUES(size), sha256 = VALUES(sha256), mtime_us = VALUES(mtime_us),
+             width = VALUES(width), height = VALUES(height), rev = VALUES(rev), indexed_at = VALUES(indexed_at),
+             video = VALUES(video), time_ms = VALUES(time_ms)`,
           [
-            image.path,
-            image.size,
-            image.sha256,
-            Math.round(image.mtimeMs * 1000),
-            image.width,
-            image.height,
-            rev,
-            indexedAt,
+            chunk.map((image) => [
+              image.path,
+              image.size,
+              image.sha256,
+              Math.round(image.mtimeMs * 1000),
+              image.width,
+              image.height,
+              rev,
+              indexedAt,
+              image.video?.path ?? null,
+              image.video ? Math.round(image.video.timeMs) : null,
+            ]),
           ],
         );
-        const id = Number(result.insertId);
-        await conn.query(
-          'INSERT INTO features (image_id, vector) VALUES (?, ?) ON DUPLICATE KEY UPDATE vector = VALUES(vector)',
-          [id, vectorToBytes(image.vector)],
+        // An updated row keeps its id: read the ids back by path (the path prefix key serves the lookup;
+        // the unique hash key only guards uniqueness).
+        const [rows] = await conn.query<mysql.RowDataPacket[]>(
+          'SELECT id, path FROM images WHERE path IN (?)',
+          [chunk.map((image) => image.path)],
         );
-        ids.push(id);
+        const idOf = new Map(rows.map((r) => [r.path as string, Number(r.id)]));
+        const chunkIds = chunk.map((image) => idOf.get(image.path)!);
+        await conn.query(
+          'INSERT INTO features (image_id, vector) VALUES ? ON DUPLICATE KEY UPDATE vector = VALUES(vector)',
+          [chunk.map((image, i) => [chunkIds[i], vectorToBytes(image.vector)])],
+        );
+        ids.push(...chunkIds);
       }
       return ids;
     });
@@ -270,37 +277,41 @@ export class MariaDbStore implements SearchStore {
     });
   }
 
+  /** Deletes images (vectors and lists cascade) and leaves tombstones, inside the caller's transaction. */
+  private async removeAt(conn: mysql.PoolConnection, ids: number[], rev: number): Promise<void> {
+    for (let i = 0; i < ids.length; i += 1000) {
+      const chunk = ids.slice(i, i + 1000);
+      await conn.query('DELETE FROM images WHERE id IN (?)', [chunk]);
+      await conn.query(
+        'INSERT INTO removed (image_id, rev) VALUES ? ON DUPLICATE KEY UPDATE rev = VALUES(rev)',
+        [chunk.map((id) => [id, rev])],
+      );
+    }
+  }
+
   async remove(ids: number[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.transaction(async (conn) => {
-      const rev = await this.bumpRevision(conn);
-      for (let i = 0; i < ids.length; i += 1000) {
-        const chunk = ids.slice(i, i + 1000);
-        await conn.query('DELETE FROM images WHERE id IN (?)', [chunk]);
-        await conn.query(
-          'INSERT INTO removed (image_id, rev) VALUES ? ON DUPLICATE KEY UPDATE rev = VALUES(rev)',
-          [chunk.map((id) => [id, rev])],
-        );
-      }
-    });
+    await this.transaction(async (conn) => this.removeAt(conn, ids, await this.bumpRevision(conn)));
   }
 
   async image(id: number): Promise<StoredImage | undefined> {
-    const [rows] = await this.pool.query<mysql.RowDataPacket[]>('SELECT * FROM images WHERE id = ?', [id]);
-    const row = rows[0] as ImageRow | undefined;
-    return (
-      row && {
-        id: Number(row.id),
-        path: row.path,
-        size: Number(row.size),
-        sha256: row.sha256,
-        mtimeMs: Number(row.mtime_us) / 1000,
-        width: row.width,
-        height: row.height,
-        rev: Number(row.rev),
-        indexedAt: row.indexed_at,
-      }
+    const [rows] = await this.pool.query<mysql.RowDataPacket[]>(
+      `SELECT ${IMAGE_COLUMNS} FROM images WHERE id = ?`,
+      [id],
     );
+    const row = rows[0] as ImageRow | undefined;
+    return row && toStoredImage(row);
+  }
+
+  async images(ids: number[]): Promise<Map<number, StoredImage>> {
+    const out = new Map<number, StoredImage>();
+    if (ids.length === 0) return out;
+    const [rows] = await this.pool.query<mysql.RowDataPacket[]>(
+      `SELECT ${IMAGE_COLUMNS} FROM images WHERE id IN (?)`,
+      [ids],
+    );
+    for (const row of rows as ImageRow[]) out.set(Number(row.id), toStoredImage(row));
+    return out;
   }
 
   async vector(id: number): Promise<Float32Array | undefined> {
@@ -338,21 +349,12 @@ export class MariaDbStore implements SearchStore {
     return rows.map((r) => Number(r.id));
   }
 
-  private static toList(row: mysql.RowDataPacket): NeighbourList {
-    return {
-      id: Number(row.image_id),
-      rev: Number(row.rev),
-      ids: bytesToInt32(row.ids as Buffer),
-      distances: bytesToVector(row.distances as Buffer),
-    };
-  }
-
   async neighbours(id: number): Promise<NeighbourList | undefined> {
     const [rows] = await this.pool.query<mysql.RowDataPacket[]>(
       'SELECT * FROM neighbours WHERE image_id = ?',
       [id],
     );
-    return rows[0] && MariaDbStore.toList(rows[0]);
+    return rows[0] && toNeighbourList(rows[0] as NeighbourRow);
   }
 
   async scanNeighbours(visit: (list: NeighbourList) => void): Promise<void> {
@@ -362,7 +364,7 @@ export class MariaDbStore implements SearchStore {
         'SELECT * FROM neighbours WHERE image_id > ? ORDER BY image_id LIMIT ?',
         [after, page],
       );
-      for (const row of rows) visit(MariaDbStore.toList(row));
+      for (const row of rows as NeighbourRow[]) visit(toNeighbourList(row));
       if (rows.length < page) return;
       after = Number(rows[rows.length - 1]!.image_id);
     }
@@ -380,12 +382,7 @@ export class MariaDbStore implements SearchStore {
         const alive = new Set(existing.map((r) => Number(r.id)));
         const rows = chunk
           .filter((l) => alive.has(l.id))
-          .map((l) => [
-            l.id,
-            l.rev,
-            Buffer.from(l.ids.buffer, l.ids.byteOffset, l.ids.byteLength),
-            vectorToBytes(l.distances),
-          ]);
+          .map((l) => [l.id, l.rev, int32ToBytes(l.ids), vectorToBytes(l.distances)]);
         if (rows.length === 0) continue;
         await conn.query(
           'INSERT INTO neighbours (image_id, rev, ids, distances) VALUES ? ON DUPLICATE KEY UPDATE rev = VALUES(rev), ids = VALUES(ids), distances = VALUES(distances)',

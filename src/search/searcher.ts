@@ -104,9 +104,10 @@ export class Searcher {
   }
 
   private async withImages(hits: Hit[]): Promise<SearchHit[]> {
+    const images = await this.store.images(hits.map((h) => h.id));
     const out: SearchHit[] = [];
     for (const hit of hits) {
-      const image = await this.store.image(hit.id);
+      const image = images.get(hit.id);
       if (image) out.push({ ...hit, image }); // removed between the index and this read: skip
     }
     return out;

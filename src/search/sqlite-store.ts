@@ -9,13 +9,18 @@ import { UserError, errorMessage } from '../common/errors.js';
 import {
   ModelMismatchError,
   SCHEMA_VERSION,
-  bytesToInt32,
   bytesToVector,
   checkSchemaVersion,
+  imageColumns,
+  int32ToBytes,
   pathPrefixPattern,
   sameModel,
+  toNeighbourList,
+  toStoredImage,
   vectorToBytes,
+  type ImageRow,
   type ImageWrite,
+  type NeighbourRow,
   type ModelStamp,
   type NeighbourList,
   type NeighbourState,
@@ -43,33 +48,12 @@ const MIGRATIONS: string[] = [
      rev INTEGER NOT NULL, ids BLOB NOT NULL, distances BLOB NOT NULL);
    CREATE TABLE removed (image_id INTEGER PRIMARY KEY, rev INTEGER NOT NULL);
    CREATE INDEX removed_rev ON removed (rev);`,
+  `ALTER TABLE images ADD COLUMN video TEXT;
+   ALTER TABLE images ADD COLUMN time_ms REAL;
+   CREATE INDEX images_video ON images (video);`,
 ];
 
-interface ImageRow {
-  id: number;
-  path: string;
-  size: number;
-  sha256: string;
-  mtime_ms: number;
-  width: number;
-  height: number;
-  rev: number;
-  indexed_at: string;
-}
-
-function toImage(row: ImageRow): StoredImage {
-  return {
-    id: row.id,
-    path: row.path,
-    size: row.size,
-    sha256: row.sha256,
-    mtimeMs: row.mtime_ms,
-    width: row.width,
-    height: row.height,
-    rev: row.rev,
-    indexedAt: row.indexed_at,
-  };
-}
+const IMAGE_COLUMNS = imageColumns('mtime_ms');
 
 export class SqliteStore implements SearchStore {
   readonly kind = 'sqlite' as const;
@@ -166,24 +150,26 @@ export class SqliteStore implements SearchStore {
   }
 
   async files(root?: string): Promise<StoredFile[]> {
-    const columns = 'id, path, size, sha256, mtime_ms AS mtimeMs';
-    return (
+    const rows = (
       root === undefined
-        ? this.db.prepare(`SELECT ${columns} FROM images ORDER BY id`).all()
+        ? this.db.prepare(`SELECT ${IMAGE_COLUMNS} FROM images ORDER BY id`).all()
         : this.db
-            .prepare(`SELECT ${columns} FROM images WHERE path = ? OR path LIKE ? ESCAPE '\\' ORDER BY id`)
+            .prepare(
+              `SELECT ${IMAGE_COLUMNS} FROM images WHERE path = ? OR path LIKE ? ESCAPE '\\' ORDER BY id`,
+            )
             .all(root, pathPrefixPattern(root))
-    ) as StoredFile[];
+    ) as ImageRow[];
+    return rows.map(toStoredImage);
   }
 
-  async write(images: ImageWrite[]): Promise<number[]> {
-    if (images.length === 0) return [];
+  async write(images: ImageWrite[], removeIds: number[] = []): Promise<number[]> {
+    if (images.length === 0 && removeIds.length === 0) return [];
     const upsert = this.db.prepare(
-      `INSERT INTO images (path, size, sha256, mtime_ms, width, height, rev, indexed_at)
-       VALUES (@path, @size, @sha256, @mtimeMs, @width, @height, @rev, @indexedAt)
+      `INSERT INTO images (path, size, sha256, mtime_ms, width, height, rev, indexed_at, video, time_ms)
+       VALUES (@path, @size, @sha256, @mtimeMs, @width, @height, @rev, @indexedAt, @video, @timeMs)
        ON CONFLICT (path) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256,
          mtime_ms = excluded.mtime_ms, width = excluded.width, height = excluded.height,
-         rev = excluded.rev, indexed_at = excluded.indexed_at
+         rev = excluded.rev, indexed_at = excluded.indexed_at, video = excluded.video, time_ms = excluded.time_ms
        RETURNING id`,
     );
     const feature = this.db.prepare(
@@ -191,6 +177,7 @@ export class SqliteStore implements SearchStore {
     );
     return this.db.transaction(() => {
       const rev = this.bumpRevision();
+      this.removeAt(removeIds, rev);
       const indexedAt = new Date().toISOString();
       return images.map((image) => {
         const { id } = upsert.get({
@@ -202,6 +189,8 @@ export class SqliteStore implements SearchStore {
           height: image.height,
           rev,
           indexedAt,
+          video: image.video?.path ?? null,
+          timeMs: image.video?.timeMs ?? null,
         }) as { id: number };
         feature.run(id, vectorToBytes(image.vector));
         return id;
@@ -216,24 +205,38 @@ export class SqliteStore implements SearchStore {
     })();
   }
 
-  async remove(ids: number[]): Promise<void> {
-    if (ids.length === 0) return;
+  /** Deletes images (vectors and lists cascade) and leaves tombstones, inside the caller's transaction. */
+  private removeAt(ids: number[], rev: number): void {
     const del = this.db.prepare('DELETE FROM images WHERE id = ?');
     const tomb = this.db.prepare(
       'INSERT INTO removed (image_id, rev) VALUES (?, ?) ON CONFLICT (image_id) DO UPDATE SET rev = excluded.rev',
     );
-    this.db.transaction(() => {
-      const rev = this.bumpRevision();
-      for (const id of ids) {
-        del.run(id);
-        tomb.run(id, rev);
-      }
-    })();
+    for (const id of ids) {
+      del.run(id);
+      tomb.run(id, rev);
+    }
+  }
+
+  async remove(ids: number[]): Promise<void> {
+    if (ids.length === 0) return;
+    this.db.transaction(() => this.removeAt(ids, this.bumpRevision()))();
   }
 
   async image(id: number): Promise<StoredImage | undefined> {
-    const row = this.db.prepare('SELECT * FROM images WHERE id = ?').get(id) as ImageRow | undefined;
-    return row && toImage(row);
+    const row = this.db.prepare(`SELECT ${IMAGE_COLUMNS} FROM images WHERE id = ?`).get(id) as
+      | ImageRow
+      | undefined;
+    return row && toStoredImage(row);
+  }
+
+  async images(ids: number[]): Promise<Map<number, StoredImage>> {
+    const out = new Map<number, StoredImage>();
+    // One statement per search: the ids go in as a JSON array (no statement per list length).
+    const rows = this.db
+      .prepare(`SELECT ${IMAGE_COLUMNS} FROM images WHERE id IN (SELECT value FROM json_each(?))`)
+      .all(JSON.stringify(ids)) as ImageRow[];
+    for (const row of rows) out.set(Number(row.id), toStoredImage(row));
+    return out;
   }
 
   async vector(id: number): Promise<Float32Array | undefined> {
@@ -267,32 +270,16 @@ export class SqliteStore implements SearchStore {
 
   async neighbours(id: number): Promise<NeighbourList | undefined> {
     const row = this.db.prepare('SELECT * FROM neighbours WHERE image_id = ?').get(id) as
-      | { image_id: number; rev: number; ids: Buffer; distances: Buffer }
+      | NeighbourRow
       | undefined;
-    return (
-      row && {
-        id: row.image_id,
-        rev: row.rev,
-        ids: bytesToInt32(row.ids),
-        distances: bytesToVector(row.distances),
-      }
-    );
+    return row && toNeighbourList(row);
   }
 
   async scanNeighbours(visit: (list: NeighbourList) => void): Promise<void> {
-    const rows = this.db.prepare('SELECT * FROM neighbours ORDER BY image_id').iterate() as IterableIterator<{
-      image_id: number;
-      rev: number;
-      ids: Buffer;
-      distances: Buffer;
-    }>;
-    for (const row of rows)
-      visit({
-        id: row.image_id,
-        rev: row.rev,
-        ids: bytesToInt32(row.ids),
-        distances: bytesToVector(row.distances),
-      });
+    const rows = this.db
+      .prepare('SELECT * FROM neighbours ORDER BY image_id')
+      .iterate() as IterableIterator<NeighbourRow>;
+    for (const row of rows) visit(toNeighbourList(row));
   }
 
   async putNeighbours(lists: NeighbourList[], state?: NeighbourState): Promise<void> {
@@ -301,14 +288,7 @@ export class SqliteStore implements SearchStore {
        ON CONFLICT (image_id) DO UPDATE SET rev = excluded.rev, ids = excluded.ids, distances = excluded.distances`,
     );
     this.db.transaction(() => {
-      for (const l of lists)
-        put.run(
-          l.id,
-          l.rev,
-          Buffer.from(l.ids.buffer, l.ids.byteOffset, l.ids.byteLength),
-          vectorToBytes(l.distances),
-          l.id,
-        );
+      for (const l of lists) put.run(l.id, l.rev, int32ToBytes(l.ids), vectorToBytes(l.distances), l.id);
       if (state) {
         this.setMeta('neighbours_k', state.k);
         this.setMeta('neighbours_rev', state.rev);

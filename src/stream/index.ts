@@ -9,3 +9,5 @@ export { drawIndices, encodeDatasetFile, writeDatasetFile } from './dataset-file
 export { scoreSubmission } from './scoring.js';
 export { Pacer } from './pacer.js';
 export { cameraHealth, type CameraHealth } from './sources/camera-health.js';
+// The index samples videos and the search API shows a video hit's frame.
+export { isVideoFile, videoFrameAt, videoFramesEvery } from './video-frames.js';

@@ -4,6 +4,7 @@
  * frame of each N-second interval of video time is kept (selected inside ffmpeg: the others are never
  * encoded). The decoder is killed and reaped when the caller stops iterating.
  */
+import { UserError } from '../common/errors.js';
 import { formatMediaTime } from '../common/wire/frame-time.js';
 import { decodeVideo, type FrameBound } from './video-decoder.js';
 import { VIDEO_FILE_EXTENSION } from './sources/video-file.js';
@@ -56,4 +57,14 @@ export async function* videoFramesEvery(
       jpeg: frame.jpeg,
     };
   }
+}
+
+/**
+ * The JPEG of the frame shown at `timeMs` of `file` (the first frame at or after it: the frame
+ * videoFramesEvery yields for that time), for showing an indexed video frame. ffmpeg is reaped on return.
+ */
+export async function videoFrameAt(file: string, timeMs: number): Promise<Buffer> {
+  for await (const frame of decodeVideo({ input: file, inputOptions: ['-ss', (timeMs / 1000).toFixed(3)] }))
+    return frame.jpeg;
+  throw new UserError(`${file}: no frame at ${formatMediaTime(timeMs)} (the video is shorter)`);
 }

@@ -8,6 +8,7 @@
  *   on the last kept frame, so the main thread takes it in seq order).
  * Frames come either as files (batch `framesift dedupe`) or as frame-ring slots (a live run).
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import ort from 'onnxruntime-node';
 import { errorMessage } from '../../common/errors.js';
@@ -36,6 +37,10 @@ export interface ImagesTask {
   model?: ModelRef;
   /** Image files to read and decode (batch dedupe)… */
   files?: string[];
+  /** …or encoded images (video frames, uploads)… */
+  encoded?: Uint8Array[];
+  /** files: also return each file's sha256 (the index records it; the file is read here anyway). */
+  sha256?: boolean;
   /** …or frame-ring slots (a live run), with side buffers of oversize frames. */
   slots?: Int32Array;
   sidecars?: Array<[number, SharedArrayBuffer]>;
@@ -66,6 +71,8 @@ export interface ImagesResult {
   grays: (GrayImage | null)[] | null;
   /** Original width/height per item (0 for a failed one). */
   sizes: Int32Array;
+  /** With `sha256`: the hex sha256 of each file's bytes ('' when it could not be read). */
+  sha256s: string[] | null;
   failed: FrameFailure[];
   prepMs: number;
   inferMs: number;
@@ -293,12 +300,18 @@ export function rgbToChw(pixels: Uint8Array, target: Float32Array, offset: numbe
   hwcToNchw(pixels, plane, 1, 3, 3, target, offset);
 }
 
-async function inputsOf(task: ImagesTask, context: WorkerContext): Promise<Array<ImageInput | Error>> {
+async function inputsOf(
+  task: ImagesTask,
+  context: WorkerContext,
+  sha256s: string[] | null,
+): Promise<Array<ImageInput | Error>> {
+  if (task.encoded) return task.encoded.map((encoded) => ({ encoded }));
   if (task.files) {
     return Promise.all(
-      task.files.map((file) =>
+      task.files.map((file, i) =>
         readFile(file).then(
           (buf): ImageInput | Error => {
+            if (sha256s) sha256s[i] = createHash('sha256').update(buf).digest('hex');
             try {
               return decodeNetpbm(buf) ?? { encoded: buf };
             } catch (err) {
@@ -327,7 +340,8 @@ export const EMBED_CHUNK = 16;
 
 export async function handle(task: ImagesTask, context: WorkerContext): Promise<ImagesResult> {
   const prepStart = performance.now();
-  const inputs = await inputsOf(task, context);
+  const sha256s = task.sha256 && task.files ? new Array<string>(task.files.length).fill('') : null;
+  const inputs = await inputsOf(task, context, sha256s);
   const n = inputs.length;
   const failed: FrameFailure[] = [];
   const sizes = new Int32Array(2 * n);
@@ -413,7 +427,11 @@ export async function handle(task: ImagesTask, context: WorkerContext): Promise<
       } catch (err) {
         sizes[2 * i] = sizes[2 * i + 1] = 0;
         input?.fill(0, offset, offset + 3 * plane);
-        const name = task.files ? task.files[i]! : `frame in slot ${task.slots![i]}`;
+        const name = task.files
+          ? task.files[i]!
+          : task.encoded
+            ? `image ${i + 1} of ${n}`
+            : `frame in slot ${task.slots![i]}`;
         fail(i, new Error(`${name}: not a readable image (${errorMessage(err)})`));
       }
     }
@@ -448,6 +466,7 @@ export async function handle(task: ImagesTask, context: WorkerContext): Promise<
     hashes,
     grays,
     sizes,
+    sha256s,
     failed,
     prepMs,
     inferMs,

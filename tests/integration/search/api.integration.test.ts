@@ -10,7 +10,7 @@ import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPhotoEmbedder, type PhotoEmbedder } from '../../../src/commands/photo-embedder.js';
-import { mountSearchApi } from '../../../src/commands/search.js';
+import { mountSearchApi } from '../../../src/commands/search-api.js';
 import { listImageFiles } from '../../../src/dedupe/index.js';
 import { PROJECT_ROOT } from '../../../src/common/paths.js';
 import { startHttpServer, type HttpServer } from '../../../src/common/http.js';
@@ -236,7 +236,15 @@ describe.skipIf(noChromium)('search demo page in Chromium', () => {
     expect(await items.first().getAttribute('class')).toContain('self');
     // The query image and every result image loaded (naturalWidth > 0).
     // (Browser code as strings: the tests compile without the DOM types.)
-    await page.waitForFunction('[...document.images].every((img) => img.complete && img.naturalWidth > 0)');
+    // Waits for each image's load or error event; evaluate runs over the debugging protocol, so the page's
+    // CSP (no eval) does not apply, as it does to waitForFunction's polling.
+    const loaded = (await page.evaluate(`Promise.all([...document.images].map((img) =>
+      img.complete ? img.naturalWidth > 0 : new Promise((resolve) => {
+        img.addEventListener('load', () => resolve(img.naturalWidth > 0), { once: true });
+        img.addEventListener('error', () => resolve(false), { once: true });
+      })))`)) as boolean[];
+    expect(loaded.length).toBeGreaterThan(20);
+    expect(loaded.every(Boolean)).toBe(true);
     // The vector heat map: a 32×32 square with many different colours.
     const colours = (await page.evaluate(`(() => {
       const canvas = document.getElementById('vector');

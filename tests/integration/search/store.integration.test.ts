@@ -238,6 +238,56 @@ describe.each(backends)('$name store', (backend) => {
     }
   });
 
+  run('reads the records of many ids in one call; video frames keep their video and time', async () => {
+    const { store } = await fresh();
+    try {
+      const frames = [0, 20_000, 40_000].map((timeMs, i) => ({
+        ...image(`/v/street.avi#t=${(timeMs / 1000).toFixed(3)}`, 10 + i),
+        video: { path: '/v/street.avi', timeMs },
+      }));
+      const ids = await store.write([image('/v/photo.jpg', 1), ...frames]);
+      const records = await store.images([ids[3]!, 999_999, ids[0]!, ids[1]!]);
+      expect([...records.keys()].sort((a, b) => a - b)).toEqual([ids[0], ids[1], ids[3]]);
+      expect(records.get(ids[0]!)!.video).toBeUndefined();
+      expect(records.get(ids[3]!)).toMatchObject({
+        path: '/v/street.avi#t=40.000',
+        video: { path: '/v/street.avi', timeMs: 40_000 },
+        mtimeMs: 1_700_000_000_012,
+      });
+      expect(await store.images([])).toEqual(new Map());
+      expect((await store.files('/v')).filter((f) => f.video).map((f) => f.video!.timeMs)).toEqual([
+        0, 20_000, 40_000,
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  run('migrates a schema-1 database (before video frames) on open, keeping its images', async () => {
+    const { db, store } = await fresh();
+    const [id] = await store.write([image('/m/1.jpg', 1)]);
+    await store.close();
+    await backend.exec(
+      db,
+      backend.name === 'sqlite'
+        ? "DROP INDEX images_video; ALTER TABLE images DROP COLUMN video; ALTER TABLE images DROP COLUMN time_ms; UPDATE meta SET value = '1' WHERE key = 'schema_version'"
+        : 'ALTER TABLE images DROP KEY images_video, DROP KEY images_path_prefix, DROP COLUMN video, DROP COLUMN time_ms',
+    );
+    if (backend.name === 'mariadb')
+      await backend.exec(db, "UPDATE meta SET value = '1' WHERE `key` = 'schema_version'");
+    const again = await openStore(db);
+    try {
+      expect(await again.schemaVersion()).toBe(SCHEMA_VERSION);
+      expect(await again.image(id!)).toMatchObject({ path: '/m/1.jpg', size: 101 });
+      const [frame] = await again.write([
+        { ...image('/m/clip.mp4#t=1.000', 2), video: { path: '/m/clip.mp4', timeMs: 1000 } },
+      ]);
+      expect((await again.image(frame!))!.video).toEqual({ path: '/m/clip.mp4', timeMs: 1000 });
+    } finally {
+      await again.close();
+    }
+  });
+
   run('persists across reopening; refuses a schema from a newer framesift', async () => {
     const { db, store } = await fresh();
     await store.ensureModel(MODEL);

@@ -9,8 +9,9 @@
  *   GET  /search                         the demo page (and its /search/app.js, /search/style.css)
  *
  * Errors are JSON `{"error": "<one line>", "code": "<stable code>"}`; every rejection is counted by code.
- * Requests must name a loopback Host (no DNS rebinding) and a POST from a browser must come from the same
- * origin (its Content-Type, image/*, already forces a CORS preflight that this server never grants).
+ * Who may ask is decided by the HTTP server's guard (src/common/http-guard.ts) before a route runs: a
+ * loopback or allowed Host, a same-origin browser POST; POST /api/search is its one raw-body upload.
+ * The routes live with the commands that serve them: `search --serve`, `run --index` and `app`.
  */
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -19,9 +20,19 @@ import { errorMessage } from '../common/errors.js';
 import { loggerFor } from '../common/logger.js';
 import { metric, metricsRegistry, prom } from '../common/metrics.js';
 import { PROJECT_ROOT } from '../common/paths.js';
-import type { Embedding } from './indexer.js';
-import { Searcher, UnknownImageError, type SearchHit } from './searcher.js';
-import { ModelMismatchError, type ModelStamp, type StoredImage } from './store.js';
+import type { HttpServer } from '../common/http.js';
+import { videoFrameAt } from '../stream/index.js';
+import {
+  ModelMismatchError,
+  Searcher,
+  UnknownImageError,
+  imageLabel,
+  videoJson,
+  type Embedding,
+  type ModelStamp,
+  type SearchHit,
+  type StoredImage,
+} from '../search/index.js';
 
 const log = loggerFor('search-api');
 
@@ -85,28 +96,6 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(:\d+)?$/i;
-
-/**
- * The request guard of this module (loopback Host; same-origin browser POSTs). It is one function so that
- * the project-wide guard replaces it in one line when it lands.
- */
-export function guardRequest(req: IncomingMessage): ApiError | undefined {
-  const host = req.headers.host ?? '';
-  if (!LOOPBACK_HOST.test(host)) {
-    return new ApiError(
-      403,
-      'foreign-host',
-      `Host ${JSON.stringify(host)}: expected a loopback address (127.0.0.1, localhost or [::1])`,
-    );
-  }
-  const origin = req.headers.origin;
-  if (req.method !== 'GET' && req.method !== 'HEAD' && origin !== undefined && origin !== `http://${host}`) {
-    return new ApiError(403, 'cross-origin', `Origin ${origin}: expected the same origin (http://${host})`);
-  }
-  return undefined;
-}
-
 function parseId(text: string): number {
   if (!/^[1-9][0-9]{0,14}$/.test(text))
     throw new ApiError(400, 'bad-id', `image id ${JSON.stringify(text)}: expected a positive integer`);
@@ -132,7 +121,10 @@ export function imageJson(image: StoredImage): Record<string, unknown> {
   return {
     id: image.id,
     path: image.path,
-    name: path.basename(image.path),
+    name: imageLabel({
+      path: path.basename(image.path),
+      video: image.video && { ...image.video, path: path.basename(image.video.path) },
+    }),
     size: image.size,
     sha256: image.sha256,
     mtime: new Date(image.mtimeMs).toISOString(),
@@ -140,6 +132,7 @@ export function imageJson(image: StoredImage): Record<string, unknown> {
     height: image.height,
     indexedAt: image.indexedAt,
     fileUrl: `/api/images/${image.id}/file`,
+    video: videoJson(image),
   };
 }
 
@@ -193,7 +186,7 @@ function readUpload(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 /** Returns a handler that answers the search routes and returns false for any other path. */
-export function searchRoutes(options: SearchApiOptions) {
+function searchRoutes(options: SearchApiOptions) {
   const { searcher } = options;
 
   async function neighbours(
@@ -208,8 +201,9 @@ export function searchRoutes(options: SearchApiOptions) {
       const list = await searcher.store.neighbours(id);
       if (list && list.rev >= image.rev && list.ids.length >= k - 1) {
         const hits: SearchHit[] = [{ id, distance: 0, image }];
+        const others = await searcher.store.images(Array.from(list.ids.subarray(0, k - 1)));
         for (let i = 0; i < k - 1; i++) {
-          const other = await searcher.store.image(list.ids[i]!);
+          const other = others.get(list.ids[i]!);
           if (other) hits.push({ id: other.id, distance: list.distances[i]!, image: other });
         }
         if (hits.length === k) return { source: 'precomputed', hits };
@@ -317,7 +311,10 @@ export function searchRoutes(options: SearchApiOptions) {
     if (part === 'file') {
       let body: Buffer;
       try {
-        body = await readFile(image.path);
+        // A video frame is cut from its video (the index keeps vectors, not pixels).
+        body = image.video
+          ? await videoFrameAt(image.video.path, image.video.timeMs)
+          : await readFile(image.path);
       } catch {
         throw new ApiError(
           410,
@@ -326,7 +323,9 @@ export function searchRoutes(options: SearchApiOptions) {
         );
       }
       res.writeHead(200, {
-        'content-type': CONTENT_TYPES[path.extname(image.path).toLowerCase()] ?? 'application/octet-stream',
+        'content-type': image.video
+          ? 'image/jpeg'
+          : (CONTENT_TYPES[path.extname(image.path).toLowerCase()] ?? 'application/octet-stream'),
         'content-length': body.length,
         'cache-control': 'private, max-age=60',
         'x-content-type-options': 'nosniff',
@@ -348,8 +347,8 @@ export function searchRoutes(options: SearchApiOptions) {
     const p = url.pathname;
     if (!(p in PAGE_FILES) && p !== '/api/search' && !p.startsWith('/api/images/')) return false;
     const routeName = p.startsWith('/api/images/') ? 'images' : p === '/api/search' ? 'search' : 'page';
-    const refused = guardRequest(req);
-    const work = refused ? Promise.reject(refused) : route(req, res, url);
+    // Host, Origin and token were checked by the server's guard (common/http-guard.ts) before this runs.
+    const work = route(req, res, url);
     work.then(
       () => apiRequests().inc({ route: routeName, code: 'ok' }),
       (err: unknown) => {
@@ -377,4 +376,17 @@ export function searchRoutes(options: SearchApiOptions) {
   };
 }
 
-export type SearchRouteHandler = ReturnType<typeof searchRoutes>;
+/** Mounts the search API and demo page on `http` (its guard runs first). */
+export function mountSearchApi(http: HttpServer, options: SearchApiOptions): void {
+  const handle = searchRoutes(options);
+  const mount = (req: Parameters<typeof handle>[0], res: Parameters<typeof handle>[1], url: URL) => {
+    if (!handle(req, res, url)) {
+      res.writeHead(404, { 'content-type': 'application/json; charset=utf-8' });
+      res.end(JSON.stringify({ error: `${url.pathname}: no such endpoint`, code: 'no-route' }));
+    }
+  };
+  http.prefix('/api/images/', mount);
+  http.prefix('/api/search', mount);
+  http.acceptUpload('POST', '/api/search');
+  http.prefix('/search', mount);
+}
