@@ -273,8 +273,10 @@ export async function busCollectCommand(
   options: { signal?: AbortSignal; onSession?: (results: CollectedResults) => void } = {},
 ): Promise<void> {
   const bus = await connectBus(config.bus, 'framesift-collector');
+  // Several collectors may each own a camera group (--cameras); each writes only its cameras' sessions.
   const collector = new ResultCollector(bus, {
     idleMs: config.busIdleMs,
+    ...(config.cameras ? { cameras: config.cameras } : {}),
     onSession: async (collected) => {
       const results = await writeCollectedSession(config.out, collected, config.imageSaveQuality);
       process.stdout.write(
@@ -290,7 +292,7 @@ export async function busCollectCommand(
   });
   try {
     await collector.start();
-    log.info('collecting', { bus: config.bus, out: config.out });
+    log.info('collecting', { bus: config.bus, out: config.out, cameras: config.cameras ?? 'all' });
     await stopped;
   } finally {
     await collector.stop();

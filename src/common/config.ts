@@ -886,6 +886,16 @@ export const OPTIONS = {
       'bus publish: the camera (stream) id the frames are published under; it picks the partition.',
     commands: ['bus'],
   }),
+  cameras: option({
+    flag: '--cameras <list>',
+    env: 'FRAMESIFT_CAMERAS',
+    schema: z.string().regex(/^[A-Za-z0-9_*?-]{1,64}(,[A-Za-z0-9_*?-]{1,64})*$/),
+    expected:
+      'a comma-separated list of camera ids or patterns ("*" any characters, "?" one), e.g. dock1,dock2 or gate-*',
+    description:
+      'bus collect: collect only these cameras (default: all), so several collectors each own a camera group; listed ids are filtered by the server, patterns by the collector.',
+    commands: ['bus'],
+  }),
   leaseTtlMs: option({
     flag: '--lease-ttl-ms <ms>',
     env: 'FRAMESIFT_LEASE_TTL_MS',
