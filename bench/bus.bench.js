@@ -3,7 +3,7 @@
 // Fashion-MNIST frames (4 cameras) and for 640×480 JPEG camera frames (8 cameras); end-to-end latency at a
 // paced rate; and, in the same run on the same frames, the direct ws path (`serve` in its own process →
 // `run` with 1 and 2 analysis threads), so the bus's overhead is a ratio measured under the same load.
-// FRAMESIFT_BENCH_BUS_FRAMES (default 8000) sets the Fashion-MNIST frames per configuration.
+// FRAMESIFT_BENCH_BUS_FRAMES (default 4000) sets the Fashion-MNIST frames per configuration.
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -74,8 +74,8 @@ function startWorker(url, partition, extra) {
       env: { ...process.env, LOG_LEVEL: 'info' },
     },
   );
+  let out = '';
   const owning = new Promise((resolve, reject) => {
-    let out = '';
     child.stderr.on('data', (d) => {
       out += d;
       if (out.includes('partition lease acquired')) resolve();
@@ -84,6 +84,8 @@ function startWorker(url, partition, extra) {
   });
   return {
     owning,
+    /** Leases lost on a loaded machine (renewals late past the TTL): each costs a takeover's ack wait. */
+    leaseLosses: () => out.split('partition lease lost').length - 1,
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
@@ -105,17 +107,21 @@ async function measureDirect({ threads, frames, source, mode, fps = 0, label }) 
   const out = await mkdtemp(path.join(os.tmpdir(), 'framesift-bench-direct-'));
   const server = await startServerProcess({ resultsDir: path.join(out, 'server'), source });
   try {
-    const result = await runPipeline({
-      host: '127.0.0.1',
-      framesPort: server.framesPort,
-      controlPort: server.controlPort,
-      metricsPort: 0,
-      count: frames,
-      fps,
-      mode,
-      workers: threads,
-      out,
-    });
+    // skipResults: the span measured (streamMs) ends at the last result consumed, before results are written.
+    const result = await runPipeline(
+      {
+        host: '127.0.0.1',
+        framesPort: server.framesPort,
+        controlPort: server.controlPort,
+        metricsPort: 0,
+        count: frames,
+        fps,
+        mode,
+        workers: threads,
+        out,
+      },
+      { skipResults: true },
+    );
     const counts = result.ledger.counts(result.sent);
     const seconds = result.streamMs / 1000;
     const latencies = Array.from(result.recorder.predictions.latencyMs()).sort((a, b) => a - b);
@@ -147,7 +153,8 @@ async function measure({ workers, cameras, frames, source, mode, fps = 0, label 
     const abort = new AbortController();
     const collected = [];
     let wake;
-    const collecting = busCollectCommand(busConfig({ bus: nats.url, out }), {
+    // A takeover (a lease lost under load) waits out the ack wait: the collector waits longer than that.
+    const collecting = busCollectCommand(busConfig({ bus: nats.url, out, busIdleMs: 120_000 }), {
       signal: abort.signal,
       onSession: (r) => {
         collected.push(r);
@@ -182,6 +189,7 @@ async function measure({ workers, cameras, frames, source, mode, fps = 0, label 
       framesPerSecond: processed / seconds,
       p50Ms: quantile(latencies, 0.5),
       p99Ms: quantile(latencies, 0.99),
+      leaseLosses: procs.reduce((n, w) => n + w.leaseLosses(), 0),
     };
   } finally {
     await Promise.all(procs.map((w) => w.stop()));
@@ -214,7 +222,7 @@ const JPEG_PER_CAMERA = 60;
 const PACED = { cameras: 4, fps: 200, frames: 500 };
 
 export async function run() {
-  const frames = Number(process.env.FRAMESIFT_BENCH_BUS_FRAMES ?? 8000);
+  const frames = Number(process.env.FRAMESIFT_BENCH_BUS_FRAMES ?? 4000);
   const rows = [];
   const fashion = { source: 'fashion-mnist-test', mode: 'classify', label: 'fashion-mnist classify' };
   for (const threads of [1, 2]) rows.push(await measureDirect({ ...fashion, threads, frames }));
@@ -274,6 +282,7 @@ export async function run() {
       'busVsDirect: bus frames/s ÷ direct ws frames/s with the same analysis threads (bus: one thread per worker process; direct: `run --workers 1` or 2), measured in this run',
       'direct ws: one session of all the frames (Fashion-MNIST test split; the 60 photos ×8 for JPEG); bus: the cameras publish in parallel, each its own session',
       'latency: sentAt → decided, same clock (one machine)',
+      'leaseLosses: partition leases lost during the configuration (renewals late past the 5 s TTL on a loaded machine); each costs the partition a takeover that waits out the 30 s ack wait',
     ],
   };
 }
