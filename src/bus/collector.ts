@@ -52,6 +52,8 @@ interface Tally {
   end?: EndMessage;
   lastChange: number;
   done: boolean;
+  writtenIncomplete?: boolean;
+  lateWarned?: boolean;
 }
 
 export interface CollectorOptions {
@@ -210,6 +212,14 @@ export class ResultCollector {
 
   private apply(message: ReturnType<typeof decodeResult>): void {
     const t = this.tally(message.camera, message.session);
+    if (t.writtenIncomplete && message.type === 'frames' && !t.lateWarned) {
+      // Written as incomplete already (its frames stopped for --bus-idle-ms): they stay missing there.
+      t.lateWarned = true;
+      log.warn('results arrived for a session already written; its frames stay counted as missing', {
+        camera: t.camera,
+        session: t.session,
+      });
+    }
     t.lastChange = Date.now();
     if (message.type === 'end') {
       t.end ??= message;
@@ -239,6 +249,7 @@ export class ResultCollector {
     const complete = accounted >= t.end.sent;
     if (!complete && !idle) return;
     t.done = true;
+    t.writtenIncomplete = !complete;
     const missing: number[] = [];
     if (!complete) {
       for (let seq = 0; seq < t.end.sent; seq++) {

@@ -272,6 +272,12 @@ export async function busCollectCommand(
   config: Resolved,
   options: { signal?: AbortSignal; onSession?: (results: CollectedResults) => void } = {},
 ): Promise<void> {
+  if (config.busIdleMs <= config.busAckWaitMs) {
+    log.warn(
+      'a partition changing owner is silent for the ack wait: sessions would be written as incomplete during a takeover',
+      { busIdleMs: config.busIdleMs, busAckWaitMs: config.busAckWaitMs },
+    );
+  }
   const bus = await connectBus(config.bus, 'framesift-collector');
   // Several collectors may each own a camera group (--cameras); each writes only its cameras' sessions.
   const collector = new ResultCollector(bus, {

@@ -949,10 +949,10 @@ export const OPTIONS = {
     flag: '--bus-idle-ms <ms>',
     env: 'FRAMESIFT_BUS_IDLE_MS',
     schema: positiveInt,
-    default: '10000',
+    default: '60000',
     expected: 'a positive integer of milliseconds',
     description:
-      'bus collect: a session whose end has come but whose frames stop arriving is written as incomplete after this long.',
+      "bus collect: a session whose end has come but whose frames stop arriving is written as incomplete after this long. Keep it above --bus-ack-wait-ms plus the workers' --lease-ttl-ms: a partition changing owner is that long without results.",
     commands: ['bus'],
   }),
   natsPort: option({
