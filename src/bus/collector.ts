@@ -9,7 +9,7 @@
 import { DeliverPolicy, type ConsumerMessages } from '@nats-io/jetstream';
 import { errorMessage } from '../common/errors.js';
 import { loggerFor } from '../common/logger.js';
-import type { Bus } from './connection.js';
+import type { Bus, BusLimits } from './connection.js';
 import { ensureStreams } from './connection.js';
 import { decodeResult, type EndMessage, type FrameOutcome, type FramesMessage } from './messages.js';
 import {
@@ -61,6 +61,8 @@ export interface CollectorOptions {
   idleMs: number;
   /** The cameras to collect (`--cameras`: ids or patterns, comma-separated); default all. */
   cameras?: string;
+  /** The streams' limits, used only when the collector is the first to create them. */
+  limits?: BusLimits;
   onSession: (session: CollectedSession) => Promise<void> | void;
 }
 
@@ -160,7 +162,8 @@ export class ResultCollector {
   }
 
   async start(): Promise<void> {
-    await ensureStreams(this.bus);
+    // Created with these limits when missing; never changed: the workers and publishers set them.
+    await ensureStreams(this.bus, this.options.limits, { update: false });
     for (const filter of this.group.filters) {
       const feed = new Feed(this.bus, filter, (subject, data) => this.receive(subject, data));
       this.feeds.push(feed);

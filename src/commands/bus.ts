@@ -283,6 +283,12 @@ export async function busCollectCommand(
   const collector = new ResultCollector(bus, {
     idleMs: config.busIdleMs,
     ...(config.cameras ? { cameras: config.cameras } : {}),
+    limits: {
+      maxBacklogBytes: config.busBacklogBytes,
+      maxBacklogFrames: config.busBacklogFrames,
+      replicas: config.busReplicas,
+      ackWaitMs: config.busAckWaitMs,
+    },
     onSession: async (collected) => {
       const results = await writeCollectedSession(config.out, collected, config.imageSaveQuality);
       process.stdout.write(
