@@ -79,10 +79,14 @@ export async function connectBus(servers: string, name: string): Promise<Bus> {
   };
 }
 
-async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }) {
+async function ensureStream(
+  jsm: JetStreamManager,
+  config: Partial<StreamConfig> & { name: string },
+  update: boolean,
+) {
   try {
     await jsm.streams.info(config.name);
-    await jsm.streams.update(config.name, config);
+    if (update) await jsm.streams.update(config.name, config);
   } catch (err) {
     if (!/stream not found/i.test(errorMessage(err))) throw err;
     await jsm.streams.add(config);
@@ -98,28 +102,44 @@ async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>
   }
 }
 
-export async function ensureStreams(bus: Bus, limits: BusLimits = DEFAULT_BUS_LIMITS): Promise<void> {
-  await ensureStream(bus.jsm, {
-    name: FRAMES_STREAM,
-    subjects: ['frames.*.*'],
-    retention: RetentionPolicy.Workqueue,
-    discard: DiscardPolicy.New,
-    storage: StorageType.File,
-    max_bytes: limits.maxBacklogBytes,
-    max_msgs: limits.maxBacklogFrames,
-    max_msg_size: bus.maxPayload,
-    duplicate_window: 120 * 1e9,
-    num_replicas: limits.replicas,
-  });
-  await ensureStream(bus.jsm, {
-    name: RESULTS_STREAM,
-    subjects: ['results.*.*'],
-    retention: RetentionPolicy.Limits,
-    storage: StorageType.File,
-    max_age: 7 * 24 * 3600 * 1e9,
-    duplicate_window: 120 * 1e9,
-    num_replicas: limits.replicas,
-  });
+/**
+ * Creates the streams, or updates them to `limits`. A process that does not set the limits (a collector)
+ * passes `update: false`, so it never scales a cluster's streams down to its own defaults.
+ */
+export async function ensureStreams(
+  bus: Bus,
+  limits: BusLimits = DEFAULT_BUS_LIMITS,
+  { update = true }: { update?: boolean } = {},
+): Promise<void> {
+  await ensureStream(
+    bus.jsm,
+    {
+      name: FRAMES_STREAM,
+      subjects: ['frames.*.*'],
+      retention: RetentionPolicy.Workqueue,
+      discard: DiscardPolicy.New,
+      storage: StorageType.File,
+      max_bytes: limits.maxBacklogBytes,
+      max_msgs: limits.maxBacklogFrames,
+      max_msg_size: bus.maxPayload,
+      duplicate_window: 120 * 1e9,
+      num_replicas: limits.replicas,
+    },
+    update,
+  );
+  await ensureStream(
+    bus.jsm,
+    {
+      name: RESULTS_STREAM,
+      subjects: ['results.*.*'],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      max_age: 7 * 24 * 3600 * 1e9,
+      duplicate_window: 120 * 1e9,
+      num_replicas: limits.replicas,
+    },
+    update,
+  );
 }
 
 /** The durable consumer of one partition: one at a time reads it (the lease holder). */

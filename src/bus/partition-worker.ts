@@ -62,6 +62,11 @@ export interface PartitionWorkerOptions {
   limits?: BusLimits;
   model?: FramesMessage['model'];
   rule?: FramesMessage['rule'];
+  /**
+   * Test-only (FRAMESIFT_TEST_BUS_CRASH_BEFORE_ACK): once the results bringing this worker's decided
+   * frames to this many are published, the process dies before acknowledging them, as a crash would.
+   */
+  crashBeforeAckAt?: number;
 }
 
 const keyOf = (camera: string, session: string) => `${camera}\u0000${session}`;
@@ -172,6 +177,7 @@ export class PartitionWorker {
     const fresh: Array<{ frame: BusFrame; msg: JsMsg }> = [];
     const invalid = new Map<string, { camera: string; session: string; outcomes: FrameOutcome[] }>();
     const ackNow: JsMsg[] = [];
+    let redelivered = 0;
     for (const msg of messages) {
       const camera = cameraOfFrameSubject(msg.subject) ?? 'unknown';
       const session = msg.headers?.get(SESSION_HEADER) || 'unknown';
@@ -186,6 +192,7 @@ export class PartitionWorker {
       const seq = decoded?.header.seq ?? seqOfMessageId(msg.headers?.get('Nats-Msg-Id'));
       if (seq !== undefined && decided.has(seq)) {
         busFramesRedelivered.inc({ partition: partitionLabel });
+        redelivered++;
         ackNow.push(msg);
         continue;
       }
@@ -249,8 +256,19 @@ export class PartitionWorker {
       const seqs = this.decided.get(keyOf(camera, session))!;
       for (const o of list) seqs.add(o.seq);
     }
+    const crashAt = this.options.crashBeforeAckAt;
+    if (crashAt !== undefined && this.processed + fresh.length >= crashAt) {
+      log.warn('test hook: dying before acknowledging', { decided: this.processed + fresh.length });
+      process.kill(process.pid, 'SIGKILL');
+    }
     for (const { msg } of fresh) msg.ack();
     for (const msg of ackNow) msg.ack();
+    if (redelivered > 0) {
+      log.info('redelivered frames already decided: acknowledged, not decided again', {
+        partition: this.options.partition,
+        frames: redelivered,
+      });
+    }
     this.processed += fresh.length;
     busFramesConsumed.inc({ partition: partitionLabel }, fresh.length);
   }

@@ -45,6 +45,50 @@ export function resultsSubject(camera: string, kind: ResultKind): string {
   return `results.${camera}.${kind}`;
 }
 
+/** Every result and end marker, of every camera. */
+export const ALL_RESULTS = 'results.*.*';
+
+/** `results.<camera>.<kind>` → camera (undefined for any other shape). */
+export function cameraOfResultSubject(subject: string): string | undefined {
+  const parts = subject.split('.');
+  return parts.length === 3 && parts[0] === 'results' ? parts[1] : undefined;
+}
+
+/**
+ * The cameras one collector owns, so several collectors split the results between them. Listed ids are
+ * filtered by the server (one consumer on `results.<id>.*` each: nats-server 2.9 takes one filter per
+ * consumer); a pattern needs the collector to read every result and keep its own.
+ */
+export interface CameraGroup {
+  /** The subject filters to consume, one consumer each. */
+  filters: string[];
+  has(camera: string): boolean;
+}
+
+export function cameraGroup(list?: string): CameraGroup {
+  const entries = (list ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e.length > 0);
+  if (entries.length === 0) return { filters: [ALL_RESULTS], has: () => true };
+  for (const entry of entries) {
+    if (!/^[A-Za-z0-9_*?-]{1,64}$/.test(entry)) {
+      throw new UserError(
+        `--cameras entry ${JSON.stringify(entry.slice(0, 80))}: expected a camera id or pattern of 1-64 letters, digits, "_", "-", "*" or "?"`,
+        2,
+      );
+    }
+  }
+  if (entries.every((e) => !/[*?]/.test(e))) {
+    const ids = new Set(entries);
+    return { filters: [...ids].map((id) => `results.${id}.*`), has: (camera) => ids.has(camera) };
+  }
+  const pattern = new RegExp(
+    `^(?:${entries.map((e) => e.replace(/\*/g, '.*').replace(/\?/g, '.')).join('|')})$`,
+  );
+  return { filters: [ALL_RESULTS], has: (camera) => pattern.test(camera) };
+}
+
 /** `frames.<p>.<camera>` → camera (undefined for any other shape). */
 export function cameraOfFrameSubject(subject: string): string | undefined {
   const parts = subject.split('.');

@@ -272,9 +272,23 @@ export async function busCollectCommand(
   config: Resolved,
   options: { signal?: AbortSignal; onSession?: (results: CollectedResults) => void } = {},
 ): Promise<void> {
+  if (config.busIdleMs <= config.busAckWaitMs) {
+    log.warn(
+      'a partition changing owner is silent for the ack wait: sessions would be written as incomplete during a takeover',
+      { busIdleMs: config.busIdleMs, busAckWaitMs: config.busAckWaitMs },
+    );
+  }
   const bus = await connectBus(config.bus, 'framesift-collector');
+  // Several collectors may each own a camera group (--cameras); each writes only its cameras' sessions.
   const collector = new ResultCollector(bus, {
     idleMs: config.busIdleMs,
+    ...(config.cameras ? { cameras: config.cameras } : {}),
+    limits: {
+      maxBacklogBytes: config.busBacklogBytes,
+      maxBacklogFrames: config.busBacklogFrames,
+      replicas: config.busReplicas,
+      ackWaitMs: config.busAckWaitMs,
+    },
     onSession: async (collected) => {
       const results = await writeCollectedSession(config.out, collected, config.imageSaveQuality);
       process.stdout.write(
@@ -290,7 +304,7 @@ export async function busCollectCommand(
   });
   try {
     await collector.start();
-    log.info('collecting', { bus: config.bus, out: config.out });
+    log.info('collecting', { bus: config.bus, out: config.out, cameras: config.cameras ?? 'all' });
     await stopped;
   } finally {
     await collector.stop();

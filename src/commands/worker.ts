@@ -248,6 +248,7 @@ export async function workerCommand(config: ResolvedWorkerConfig): Promise<void>
             },
           }
         : {}),
+      ...crashHookFromEnv(),
       limits: {
         maxBacklogBytes: config.busBacklogBytes,
         maxBacklogFrames: config.busBacklogFrames,
@@ -280,4 +281,10 @@ export async function workerCommand(config: ResolvedWorkerConfig): Promise<void>
     await pool.destroy();
     await bus.close();
   }
+}
+
+/** Test-only: FRAMESIFT_TEST_BUS_CRASH_BEFORE_ACK=<n> kills the worker between publishing and acknowledging. */
+function crashHookFromEnv(env: NodeJS.ProcessEnv = process.env): { crashBeforeAckAt?: number } {
+  const at = Number(env.FRAMESIFT_TEST_BUS_CRASH_BEFORE_ACK);
+  return Number.isInteger(at) && at > 0 ? { crashBeforeAckAt: at } : {};
 }

@@ -896,6 +896,16 @@ export const OPTIONS = {
       'bus publish: the camera (stream) id the frames are published under; it picks the partition.',
     commands: ['bus'],
   }),
+  cameras: option({
+    flag: '--cameras <list>',
+    env: 'FRAMESIFT_CAMERAS',
+    schema: z.string().regex(/^[A-Za-z0-9_*?-]{1,64}(,[A-Za-z0-9_*?-]{1,64})*$/),
+    expected:
+      'a comma-separated list of camera ids or patterns ("*" any characters, "?" one), e.g. dock1,dock2 or gate-*',
+    description:
+      'bus collect: collect only these cameras (default: all), so several collectors each own a camera group; listed ids are filtered by the server, patterns by the collector.',
+    commands: ['bus'],
+  }),
   leaseTtlMs: option({
     flag: '--lease-ttl-ms <ms>',
     env: 'FRAMESIFT_LEASE_TTL_MS',
@@ -949,10 +959,10 @@ export const OPTIONS = {
     flag: '--bus-idle-ms <ms>',
     env: 'FRAMESIFT_BUS_IDLE_MS',
     schema: positiveInt,
-    default: '10000',
+    default: '60000',
     expected: 'a positive integer of milliseconds',
     description:
-      'bus collect: a session whose end has come but whose frames stop arriving is written as incomplete after this long.',
+      "bus collect: a session whose end has come but whose frames stop arriving is written as incomplete after this long. Keep it above --bus-ack-wait-ms plus the workers' --lease-ttl-ms: a partition changing owner is that long without results.",
     commands: ['bus'],
   }),
   natsPort: option({

@@ -80,6 +80,15 @@ async function owning(worker: Worker): Promise<void> {
   });
 }
 
+/** Resolves when the worker's log says it waits for the partition's lease. */
+async function standingBy(worker: Worker): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const check = () => worker.stderr.join('').includes('standing by') && resolve();
+    worker.child.stderr!.on('data', check);
+    check();
+  });
+}
+
 /** Frames partition 0's consumer has acknowledged so far (by stream sequence). */
 async function ackFloor(servers: string): Promise<number> {
   const bus = await connectBus(servers, 'test-observer');
@@ -109,8 +118,8 @@ class Collector {
   private readonly abort = new AbortController();
   private waiters: Array<() => void> = [];
   done: Promise<void>;
-  constructor(servers: string, out: string, idleMs = 15_000) {
-    this.done = busCollectCommand(busConfig({ bus: servers, out, busIdleMs: idleMs }), {
+  constructor(servers: string, out: string, idleMs = 15_000, flags: BusFlags = {}) {
+    this.done = busCollectCommand(busConfig({ bus: servers, out, busIdleMs: idleMs, ...flags }), {
       signal: this.abort.signal,
       onSession: (results) => {
         this.sessions.push(results);
@@ -196,6 +205,61 @@ describe.skipIf(!available)('bus mode on a real NATS server', () => {
     }
   });
 
+  it('two collectors split four cameras: each writes its own cameras once, counts exact', async () => {
+    nats = await startNats({ partitions: 2 });
+    out = await mkdtemp(path.join(os.tmpdir(), 'framesift-bus-'));
+    const workers = [0, 1].map((p) => track(startWorker(nats.url, p)));
+    await Promise.all(workers.map(owning));
+    // One collector by listed ids (the server filters), the other by a pattern (it filters itself).
+    const docks = new Collector(nats.url, path.join(out, 'docks'), 15_000, { cameras: 'dock1,dock2' });
+    const gates = new Collector(nats.url, path.join(out, 'gates'), 15_000, { cameras: 'gate-*' });
+    cleanups.push(
+      () => docks.stop(),
+      () => gates.stop(),
+    );
+    const counts: Record<string, number> = { dock1: 120, dock2: 80, 'gate-1': 150, 'gate-2': 60 };
+    const publish = (cameras: string[]) =>
+      Promise.all(
+        cameras.map((camera) =>
+          busPublishCommand(
+            busConfig({ bus: nats.url, camera, count: counts[camera], fps: 0, source: 'fashion-mnist-test' }),
+          ),
+        ),
+      );
+    // The docks first, then the gates: the pattern collector reads the docks' results before its own, and
+    // the docks' collector is still running while the gates' results arrive, so a camera collected by the
+    // wrong collector would show.
+    const docksEnds = await publish(['dock1', 'dock2']);
+    await docks.waitFor(2);
+    const gatesEnds = await publish(['gate-1', 'gate-2']);
+    await gates.waitFor(2);
+    expect([...docksEnds, ...gatesEnds].map((e) => e.sent)).toEqual(Object.values(counts));
+    await Promise.all([docks.stop(), gates.stop()]);
+    for (const [collector, cameras] of [
+      [docks, ['dock1', 'dock2']],
+      [gates, ['gate-1', 'gate-2']],
+    ] as const) {
+      expect(collector.sessions.map((r) => r.session.camera).sort()).toEqual(cameras);
+      for (const results of collector.sessions)
+        expectAllProcessedOnce(results, counts[results.session.camera]!);
+    }
+    // Each camera's results folder exists once, under the collector that owns it.
+    for (const [group, cameras] of [
+      ['docks', ['dock1', 'dock2']],
+      ['gates', ['gate-1', 'gate-2']],
+    ] as const) {
+      expect((await readdir(path.join(out, group))).sort()).toEqual(cameras);
+      for (const camera of cameras) {
+        const sessions = await readdir(path.join(out, group, camera));
+        expect(sessions).toHaveLength(1);
+        const doc = JSON.parse(
+          await readFile(path.join(out, group, camera, sessions[0]!, 'results.json'), 'utf8'),
+        ) as { counts: { processed: number; missing: number } };
+        expect(doc.counts).toMatchObject({ processed: counts[camera], missing: 0 });
+      }
+    }
+  });
+
   it('a worker killed mid-session: the standby takes the partition over and nothing is lost or counted twice', async () => {
     nats = await startNats({ partitions: 1 });
     out = await mkdtemp(path.join(os.tmpdir(), 'framesift-bus-'));
@@ -205,11 +269,7 @@ describe.skipIf(!available)('bus mode on a real NATS server', () => {
     );
     await owning(owner);
     const standby = track(startWorker(nats.url, 0, ['--batch-size', '16']));
-    await new Promise<void>((resolve) => {
-      const check = () => standby.stderr.join('').includes('standing by') && resolve();
-      standby.child.stderr!.on('data', check);
-      check();
-    });
+    await standingBy(standby);
     const collector = new Collector(nats.url, out);
     cleanups.push(() => collector.stop());
     const end = await busPublishCommand(busConfig({ bus: nats.url, camera: 'dock', count: 1000, fps: 0 }));
@@ -222,6 +282,36 @@ describe.skipIf(!available)('bus mode on a real NATS server', () => {
     const [results] = await collector.waitFor(1);
     expectAllProcessedOnce(results!, 1000);
     expect(standby.stderr.join('')).toMatch(/partition lease acquired/);
+  });
+
+  it('a worker dying between publishing results and acknowledging: the redelivered frames are not decided again', async () => {
+    nats = await startNats({ partitions: 1 });
+    out = await mkdtemp(path.join(os.tmpdir(), 'framesift-bus-'));
+    // The owner kills itself once it has published the results of 200 frames, before acknowledging them.
+    const owner = track(
+      startWorker(nats.url, 0, ['--batch-size', '16'], { FRAMESIFT_TEST_BUS_CRASH_BEFORE_ACK: '200' }),
+    );
+    await owning(owner);
+    const standby = track(startWorker(nats.url, 0, ['--batch-size', '16']));
+    await standingBy(standby);
+    const collector = new Collector(nats.url, out);
+    cleanups.push(() => collector.stop());
+    const end = await busPublishCommand(busConfig({ bus: nats.url, camera: 'quay', count: 600, fps: 0 }));
+    expect(end.sent).toBe(600);
+    await owner.exited;
+    expect(owner.child.signalCode).toBe('SIGKILL');
+    await owning(standby);
+    const [results] = await collector.waitFor(1);
+    expectAllProcessedOnce(results!, 600);
+    // The standby got the dead owner's last batch again, found it decided on the bus and only acknowledged
+    // it: no second outcome reached the collector.
+    const skipped = standby.stderr
+      .join('')
+      .split('\n')
+      .filter((line) => line.includes('redelivered frames already decided'))
+      .reduce((n, line) => n + (JSON.parse(line) as { frames: number }).frames, 0);
+    expect(skipped).toBeGreaterThan(0);
+    expect(results!.session.duplicates).toBe(0);
   });
 
   it("dedupe across a takeover: the standby rebuilds the camera's unique store and keeps what one worker keeps", async () => {
