@@ -314,7 +314,7 @@ describe.skipIf(!available)('bus mode on a real NATS server', () => {
     expect(results!.session.duplicates).toBe(0);
   });
 
-  it("dedupe across a takeover: the standby rebuilds the camera's unique store and keeps what one worker keeps", async () => {
+  it("dedupe across a takeover: the standby rebuilds the camera's unique store and keeps one frame per group, as one worker does", async () => {
     nats = await startNats({ partitions: 1 });
     out = await mkdtemp(path.join(os.tmpdir(), 'framesift-bus-'));
     // 82 photos in 17 groups of near-duplicates.
@@ -348,7 +348,14 @@ describe.skipIf(!available)('bus mode on a real NATS server', () => {
     await owning(standby);
     const [, second] = await collector.waitFor(2);
     expectAllProcessedOnce(second!, 82);
-    expect(second!.session.outcomes.filter((o) => o.kept).map((o) => o.seq)).toEqual(keptByOne);
+    // Dedupe keeps the first frame it decides of each group, and after a takeover the new owner may decide
+    // a few later frames before the dead owner's unacknowledged ones come back. So the guarantee is one kept
+    // frame per group the single worker found (a standby that had not rebuilt the store would keep a
+    // second frame of a group seen before the takeover), not the same representatives.
+    const groupOf = new Map(first!.session.outcomes.map((o) => [o.seq, o.kept ? o.seq : o.unique]));
+    const keptAfterTakeover = second!.session.outcomes.filter((o) => o.kept).map((o) => o.seq);
+    expect(keptAfterTakeover).toHaveLength(keptByOne.length);
+    expect(new Set(keptAfterTakeover.map((seq) => groupOf.get(seq))).size).toBe(keptByOne.length);
     expect(second!.savedFolder).toBeDefined();
     const saved = JSON.parse(await readFile(path.join(second!.savedFolder!, 'manifest.json'), 'utf8')) as {
       uniques?: unknown[];
