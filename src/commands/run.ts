@@ -35,7 +35,7 @@ import {
   warmModels,
 } from './run/plan.js';
 import { createResultRouting } from './run/routing.js';
-import { LivePage, pageConfigOf } from './page/index.js';
+import { LivePage, pageConfigOf, videoSaveOption } from './page/index.js';
 import { FASHION_MNIST_CLASSES } from '../common/fashion-mnist-classes.js';
 import { defaultThreshold } from '../dedupe/index.js';
 import type { PipelineOptions, PipelineResult } from './run/types.js';
@@ -76,11 +76,11 @@ export async function runPipeline(
   const page =
     options.page ??
     new LivePage(http, pageConfigOf(runConfig), {
-      boundHost: '127.0.0.1',
       method: config.method,
       metric: config.metric,
       threshold: config.threshold ?? defaultThreshold(config.method, config.metric),
       fps: config.fps,
+      ...(config.mode !== 'classify' ? { video: await videoSaveOption(config.videoCodec ?? 'h264') } : {}),
     });
   let deduper: StreamDeduper | undefined;
   const searchIndex = config.index
