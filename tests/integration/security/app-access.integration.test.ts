@@ -5,28 +5,26 @@
  * cross-origin state-changing request (the session keeps streaming) and accepts the allowed origin.
  * Before `app` and `serve` shared `streamServerOptions`, app ran without the token and the origins.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { copyFile, mkdir, readdir } from 'node:fs/promises';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../../src/common/config.js';
-import { PROJECT_ROOT } from '../../../src/common/paths.js';
 import { streamServerOptions } from '../../../src/commands/serve.js';
+import { startCli, type RunningCli } from '../../helpers/cli.js';
+import { removeDir, tempDir } from '../../helpers/temp.js';
 
 const TOKEN = 'app-token-0123456789abcdef';
 const ALLOWED = 'http://console.example:8080';
 const PHOTOS = path.resolve('tests/fixtures/photos/imagehash');
 
 let dir: string;
-let child: ChildProcess | undefined;
-let exited: Promise<number | null>;
+let app: RunningCli | undefined;
 let ports: { framesPort: number; controlPort: number; page: string };
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'framesift-app-access-'));
+  dir = await tempDir('app-access');
   const frames = path.join(dir, 'frames');
   await mkdir(frames);
   let n = 0;
@@ -34,75 +32,47 @@ beforeAll(async () => {
     for (const file of (await readdir(path.join(PHOTOS, sub))).sort())
       await copyFile(path.join(PHOTOS, sub, file), path.join(frames, `${String(n++).padStart(3, '0')}.jpg`));
   // One image a second: the session is still streaming while the test knocks on the doors.
-  child = spawn(
-    process.execPath,
-    [
-      path.join(PROJECT_ROOT, 'dist', 'cli.js'),
-      'app',
-      '--source',
-      frames,
-      '--token',
-      TOKEN,
-      '--allowed-origins',
-      ALLOWED,
-      '--frames-port',
-      '0',
-      '--control-port',
-      '0',
-      '--metrics-port',
-      '0',
-      '--images-per-second',
-      '1',
-      '--method',
-      'phash',
-      '--workers',
-      '1',
-      '--out',
-      path.join(dir, 'out'),
-      '--results-dir',
-      path.join(dir, 'server'),
-      '--log-level',
-      'info',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  exited = new Promise((resolve) => child!.once('exit', (code) => resolve(code)));
-  ports = await new Promise((resolve, reject) => {
-    const found: Partial<typeof ports> = {};
-    let buffered = '';
-    const stderr: string[] = [];
-    child!.stderr!.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      let newline: number;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        stderr.push(line);
-        try {
-          const entry = JSON.parse(line) as Record<string, unknown>;
-          if (entry.message === 'stream server listening') {
-            found.framesPort = entry.framesPort as number;
-            found.controlPort = entry.controlPort as number;
-          }
-          if (entry.message === 'metrics and API listening') found.page = new URL(entry.url as string).origin;
-          if (entry.message === 'session started' || entry.message === 'analysis plan') {
-            if (found.framesPort && found.page) resolve(found as typeof ports);
-          }
-        } catch {
-          // a plain line (the URL banner)
-        }
-      }
-    });
-    void exited.then((code) => reject(new Error(`app exited early (${code}): ${stderr.join('\n')}`)));
-  });
+  app = startCli([
+    'app',
+    '--source',
+    frames,
+    '--token',
+    TOKEN,
+    '--allowed-origins',
+    ALLOWED,
+    '--frames-port',
+    '0',
+    '--control-port',
+    '0',
+    '--metrics-port',
+    '0',
+    '--images-per-second',
+    '1',
+    '--method',
+    'phash',
+    '--workers',
+    '1',
+    '--out',
+    path.join(dir, 'out'),
+    '--results-dir',
+    path.join(dir, 'server'),
+  ]);
+  const server = await app.logLine((l) => l.message === 'stream server listening');
+  const http = await app.logLine((l) => l.message === 'metrics and API listening');
+  await app.logLine((l) => l.message === 'session started');
+  ports = {
+    framesPort: server.framesPort as number,
+    controlPort: server.controlPort as number,
+    page: new URL(http.url as string).origin,
+  };
 }, 60_000);
 
 afterAll(async () => {
-  if (child && child.exitCode === null) {
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+  if (app && app.child.exitCode === null) {
+    app.child.kill('SIGTERM');
+    expect(await app.exited).toBe(0);
   }
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await removeDir(dir);
 });
 
 /** Opens a WebSocket with `headers`; resolves 'open' or the HTTP status and JSON code of a refusal. */
