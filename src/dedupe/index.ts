@@ -27,3 +27,4 @@ export {
   type SkippedFolder,
 } from './batch.js';
 export { writeBatchReport, type BatchReportJson } from './report.js';
+export { videoCodecSpec } from './video-export.js';

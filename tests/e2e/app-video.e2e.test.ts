@@ -13,7 +13,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../../src/commands/app.js';
 import { resolveConfig, type AppConfig } from '../../src/common/config.js';
-import type { FramesManifest } from '../../src/dedupe/index.js';
+import type { FramesManifest } from '../../src/dedupe/frames-save.js';
 import { ffprobeVideo, skipVideoTests } from '../helpers/video.js';
 import { SLOW, chromiumMissing, launchBrowser, skipReason } from './helpers.js';
 
