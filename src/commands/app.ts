@@ -9,9 +9,11 @@ import { ConfigError, errorMessage } from '../common/errors.js';
 import { humanLogger, loggerFor } from '../common/logger.js';
 import { collectProcessMetrics } from '../common/metrics.js';
 import { startHttpServer } from '../common/http.js';
-import { cameraHealth, startStreamServer, type StreamServer } from '../stream/index.js';
-import { LivePage, checkPageConfig, pageConfigOf } from './page/index.js';
+import { accessPolicy } from '../common/http-guard.js';
+import { cameraHealth, type StreamServer } from '../stream/index.js';
+import { LivePage, checkPageConfig, pageConfigOf, videoSaveOption } from './page/index.js';
 import { runPipeline } from './run.js';
+import { startConfiguredStreamServer } from './serve.js';
 
 const log = loggerFor('app');
 
@@ -37,7 +39,8 @@ type Defaulted =
   | 'cameraTimeout'
   | 'imagesPerSecond'
   | 'method'
-  | 'metric';
+  | 'metric'
+  | 'videoCodec';
 
 /**
  * Starts everything and the first session; the caller decides when to close (tests, the command).
@@ -54,26 +57,16 @@ export async function startApp(resolved: AppConfig): Promise<RunningApp> {
     );
   }
   collectProcessMetrics();
-  const server = await startStreamServer({
-    host: config.host,
-    framesPort: config.framesPort,
-    controlPort: config.controlPort,
-    source: config.source,
-    fashionMnistDir: config.fashionMnistDir,
-    resultsDir: config.resultsDir,
-    sessionTimeoutMs: config.sessionTimeoutMs,
-    maxPayloadBytes: config.maxPayloadBytes,
-    camera: {
-      address: config.cameraAddress,
-      token: config.cameraToken,
-      timeoutSeconds: config.cameraTimeout,
-      imagesPerSecond: fps,
-      testDataFolder: config.testDataFolder,
-    },
-  });
+  // The same server, options and checks as `serve` (token, origins, limits, ffmpeg, exposure warning).
+  const server = await startConfiguredStreamServer(config);
   let http;
   try {
-    http = await startHttpServer({ host: '127.0.0.1', port: config.metricsPort });
+    // The page's port: loopback only, the same access rule as a run's (same origin or --allowed-origins).
+    http = await startHttpServer({
+      host: '127.0.0.1',
+      port: config.metricsPort,
+      access: accessPolicy({ bindHost: '127.0.0.1', allowedOrigins: config.allowedOrigins }),
+    });
   } catch (err) {
     await server.close();
     throw err;
@@ -81,14 +74,13 @@ export async function startApp(resolved: AppConfig): Promise<RunningApp> {
   let session: Promise<void> | undefined;
   let abort: AbortController | undefined;
   const page = new LivePage(http, pageConfig, {
-    boundHost: '127.0.0.1',
     method: config.method,
     metric: config.metric,
     ...(config.threshold !== undefined ? { threshold: config.threshold } : {}),
     fps,
     start: () => startSession(),
     camera: () => cameraHealth,
-    video: { available: false, note: 'video export is not part of this build yet' },
+    video: await videoSaveOption(config.videoCodec),
   });
   // The client connects to the server over loopback even when the server is exposed on all addresses.
   const connectHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;

@@ -1,13 +1,14 @@
 /**
  * `framesift serve`: runs the stream server until SIGINT/SIGTERM, then shuts down gracefully (sockets
- * closed with 1001, pending result writes finished).
+ * closed with 1001, pending result writes finished). `app` starts its stream server the same way
+ * (`startConfiguredStreamServer`), so every server option and check applies to both commands.
  */
 import type { ServeConfig } from '../common/config.js';
 import { useFfmpegBinaries } from '../common/ffmpeg.js';
 import { isLoopbackHost } from '../common/http-guard.js';
 import { loggerFor } from '../common/logger.js';
 import { collectProcessMetrics } from '../common/metrics.js';
-import { startStreamServer } from '../stream/index.js';
+import { startStreamServer, type StreamServer, type StreamServerOptions } from '../stream/index.js';
 
 const log = loggerFor('serve');
 
@@ -23,16 +24,9 @@ export function exposureWarning(host: string, token: string | undefined): string
   );
 }
 
-export async function serveCommand(config: ServeConfig): Promise<void> {
-  collectProcessMetrics();
-  const warning = exposureWarning(config.host ?? '127.0.0.1', config.token);
-  if (warning) {
-    // Loud: on the terminal as a plain line, and in the log.
-    process.stderr.write(`framesift: ${warning}\n`);
-    log.warn(warning, { host: config.host });
-  }
-  useFfmpegBinaries({ ffmpeg: config.ffmpegPath, ffprobe: config.ffprobePath });
-  const server = await startStreamServer({
+/** The stream server's options from a `serve` (or `app`, which takes every serve option) configuration. */
+export function streamServerOptions(config: ServeConfig): StreamServerOptions {
+  return {
     host: config.host,
     framesPort: config.framesPort,
     controlPort: config.controlPort,
@@ -60,7 +54,27 @@ export async function serveCommand(config: ServeConfig): Promise<void> {
       stallTimeoutSeconds: config.videoStallTimeout ?? 10,
       rtspListen: config.rtspListen,
     },
-  });
+  };
+}
+
+/**
+ * What `serve` and `app` do to start their stream server: warn loudly when it is exposed without a token,
+ * use the configured ffmpeg/ffprobe, and start it with `streamServerOptions(config)`.
+ */
+export function startConfiguredStreamServer(config: ServeConfig): Promise<StreamServer> {
+  const warning = exposureWarning(config.host ?? '127.0.0.1', config.token);
+  if (warning) {
+    // Loud: on the terminal as a plain line, and in the log.
+    process.stderr.write(`framesift: ${warning}\n`);
+    log.warn(warning, { host: config.host });
+  }
+  useFfmpegBinaries({ ffmpeg: config.ffmpegPath, ffprobe: config.ffprobePath });
+  return startStreamServer(streamServerOptions(config));
+}
+
+export async function serveCommand(config: ServeConfig): Promise<void> {
+  collectProcessMetrics();
+  const server = await startConfiguredStreamServer(config);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));

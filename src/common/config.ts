@@ -636,7 +636,7 @@ export const OPTIONS = {
     schema: checkedString(parseOrigins),
     expected: 'comma-separated origins like http://host:port (no path)',
     description:
-      'Web origins (besides same-origin) allowed to open the WebSockets (serve) or change state over the HTTP API (run); their host names are also answered as Host. See docs/security.md.',
+      'Web origins (besides same-origin) allowed to open the WebSockets (serve) or change state over the HTTP API (run); app: both. Their host names are also answered as Host. See docs/security.md.',
     commands: SERVER_AND_CLIENT,
   }),
   token: option({
@@ -645,7 +645,7 @@ export const OPTIONS = {
     schema: z.string().min(16).max(4096),
     expected: 'a secret of 16-4096 characters',
     description:
-      'serve: every connection to the frame and control ports must carry it (Authorization: Bearer, or ?token=); run: sent to the server. Set it whenever --host exposes the server beyond loopback.',
+      'serve: every connection to the frame and control ports must carry it (Authorization: Bearer, or ?token=); run: sent to the server; app: both. Set it whenever --host exposes the server beyond loopback.',
     commands: SERVER_AND_CLIENT,
   }),
   saveRate: option({

@@ -7,7 +7,8 @@
  *   to a wildcard address (0.0.0.0, ::) answers any Host; it is exposed on purpose and needs a token.
  * - Origin: a browser always sends it on cross-origin requests and on every WebSocket upgrade. A request
  *   that changes state, and every upgrade, must come from the same origin or an allowed one; a request
- *   without Origin is a non-browser client (the CLI, curl) and passes.
+ *   without Origin is a non-browser client (the CLI, curl) and passes, unless its `Sec-Fetch-Site` says a
+ *   browser sent it from another site.
  * - Content-Type: a JSON body must say `application/json`, which a cross-site form or `fetch` without a
  *   CORS preflight cannot send.
  * - Token: when one is configured, every upgrade and request must carry it (`Authorization: Bearer …`,
@@ -135,8 +136,8 @@ export function checkHost(req: IncomingMessage, policy: AccessPolicy): AccessVer
 }
 
 /**
- * Origin check: absent passes (not a browser); otherwise it must be the request's own origin (same
- * scheme-less host:port as the Host header) or an allowed origin. `sameOriginPossible` is false on ports
+ * Origin check: absent passes (not a browser) unless Sec-Fetch-Site names another site; otherwise it
+ * must be the request's own origin (same scheme-less host:port as the Host header) or an allowed origin. `sameOriginPossible` is false on ports
  * that serve no pages (the WebSocket ports): there only allowed origins pass.
  */
 export function checkOrigin(
@@ -145,7 +146,17 @@ export function checkOrigin(
   sameOriginPossible = true,
 ): AccessVerdict {
   const origin = header(req, 'origin');
-  if (origin === undefined) return { ok: true };
+  if (origin === undefined) {
+    // No Origin: a non-browser client, unless the browser still says the request is not its own page's
+    // (Sec-Fetch-Site, sent by every current browser; same-origin and none = typed or bookmarked).
+    const site = header(req, 'sec-fetch-site');
+    if (site === undefined || site === 'same-origin' || site === 'none') return { ok: true };
+    return refuse(
+      'forbidden-origin',
+      403,
+      `a request from another site (Sec-Fetch-Site ${JSON.stringify(bounded(site))}) is not allowed: expected the same origin or one of --allowed-origins`,
+    );
+  }
   if (policy.origins.has(origin)) return { ok: true };
   if (sameOriginPossible && origin !== 'null') {
     try {

@@ -28,3 +28,4 @@ export {
   type SkippedFolder,
 } from './batch.js';
 export { writeBatchReport, type BatchReportJson } from './report.js';
+export { videoCodecSpec } from './video-export.js';

@@ -2,7 +2,7 @@
  * The stream stage: frame sources, the frame and control servers, session state, and scoring of
  * submitted results. Public face used by the commands (serve, dataset, the demo) and tests.
  */
-export { startStreamServer, type StreamServer } from './server.js';
+export { startStreamServer, type StreamServer, type StreamServerOptions } from './server.js';
 export { openSource } from './sources/index.js';
 export { fashionMnistDir, loadFashionMnist } from './fashion-mnist.js';
 export { drawIndices, encodeDatasetFile, writeDatasetFile } from './dataset-file.js';

@@ -47,6 +47,8 @@ function applyPage(p) {
     gallery.classList.add('scroll');
     gallery.style.maxHeight = `${p.galleryOverallHeight}px`;
   }
+  // The live frame is pushed IMAGE_DISPLAY_WIDTH wide: shown at that width at most.
+  $('frame').style.maxWidth = `${p.imageDisplayWidth}px`;
   $('start').hidden = !p.canStart;
   const rate = $('rate');
   rate.min = String(p.imagesPerSecond.min);
@@ -68,7 +70,8 @@ function applyPage(p) {
       radio.checked = radio.value === (choice === 'video' && !p.video.available ? 'images' : choice);
       if (radio.value === 'video') radio.disabled = !p.video.available;
     }
-    $('video-note').textContent = p.video.available ? '' : `video: ${p.video.note}`;
+    $('video-codec').textContent = p.video.codec ? ` (${p.video.codec})` : '';
+    $('video-note').textContent = `video: ${p.video.note}`;
     $('order').value = localStorage.getItem('framesift.order') ?? '';
   }
 }
@@ -154,7 +157,12 @@ function applyState(s) {
     a.href = save.url;
     a.target = '_blank';
     a.textContent = save.name;
-    li.append(a, ` — ${save.uniques} images`);
+    li.append(
+      a,
+      save.saveAs === 'video'
+        ? ` — video of ${save.uniques + save.duplicates} frames`
+        : ` — ${save.uniques} images`,
+    );
     return li;
   });
   if (saves.childElementCount !== items.length) saves.replaceChildren(...items);
@@ -178,8 +186,10 @@ function drawChart() {
     ctx.strokeStyle = color;
     ctx.lineWidth = 2 * ratio;
     ctx.beginPath();
+    // The newest point at the right edge: the chart scrolls left as updates come.
+    const offset = HISTORY - history.length;
     history.forEach((h, i) => {
-      const x = (i / (HISTORY - 1)) * width;
+      const x = ((i + offset) / (HISTORY - 1)) * width;
       const y = height - (h[key] / max) * (height - 6 * ratio) - 3 * ratio;
       if (i === 0) ctx.moveTo(x, y);
       else ctx.lineTo(x, y);
@@ -328,7 +338,7 @@ $('save-form').addEventListener('submit', async (event) => {
   }
   const saveAs = document.querySelector('input[name="saveas"]:checked')?.value ?? 'images';
   $('save').disabled = true;
-  message.textContent = 'saving…';
+  message.textContent = saveAs === 'video' ? 'saving: encoding the video…' : 'saving…';
   try {
     const { ok, json } = await post('/api/save', { name, saveAs, resolution: Number($('resolution').value) });
     if (!ok) {
@@ -337,14 +347,29 @@ $('save-form').addEventListener('submit', async (event) => {
       return;
     }
     message.classList.add('ok');
-    const link = document.createElement('a');
-    link.href = `/saved/${encodeURIComponent(json.name)}/`;
-    link.target = '_blank';
-    link.textContent = 'open its contents';
-    message.replaceChildren(
-      `Saved ${json.uniques} images (and ${json.duplicates} duplicates in the manifest) to ${json.folder} — `,
-      link,
-    );
+    const folderUrl = `/saved/${encodeURIComponent(json.name)}/`;
+    const link = (href, text) => {
+      const a = document.createElement('a');
+      a.href = href;
+      a.target = '_blank';
+      a.textContent = text;
+      return a;
+    };
+    if (json.saveAs === 'video' && json.video) {
+      const file = json.video.split(/[\\/]/).pop();
+      const frames = json.uniques + json.duplicates;
+      message.replaceChildren(
+        `Saved a video of ${frames} frames (${file}, listed in the manifest) to ${json.folder} — `,
+        link(`${folderUrl}${encodeURIComponent(file)}`, 'play the video'),
+        ' · ',
+        link(folderUrl, 'open its contents'),
+      );
+    } else {
+      message.replaceChildren(
+        `Saved ${json.uniques} images (and ${json.duplicates} duplicates in the manifest) to ${json.folder} — `,
+        link(folderUrl, 'open its contents'),
+      );
+    }
   } catch (err) {
     message.classList.add('error');
     message.textContent = `Not saved: ${err.message}`;

@@ -3,6 +3,7 @@
  */
 import { resolveConfig, type RunConfig } from '../../common/config.js';
 import type { PageConfig } from './live-page.js';
+export { videoSaveOption, type VideoSaveOption } from './video-option.js';
 
 export {
   LivePage,
@@ -16,7 +17,6 @@ export {
   type PageConfig,
   type RunState,
 } from './live-page.js';
-export { refuseForeignHost, refuseForeignRequest } from './guard.js';
 
 const PAGE_KEYS = [
   'title',

@@ -30,7 +30,7 @@ import {
 import { sendJson, type HttpServer } from '../../common/http.js';
 import { handleDedupeApi, readBody as readRequestBody } from '../run/api-routes.js';
 import type { CameraHealth } from '../../stream/index.js';
-import { refuseForeignHost, refuseForeignRequest } from './guard.js';
+import type { VideoSaveOption } from './video-option.js';
 
 const log = loggerFor('page');
 
@@ -79,6 +79,16 @@ const STATIC_FILES: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
   '/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
+};
+
+/** Content types of the files a save writes (images, videos of each VIDEO_CODEC container, the manifest). */
+const SAVED_FILE_TYPES: Record<string, string> = {
+  '.json': 'application/json; charset=utf-8',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.mp4': 'video/mp4',
+  '.webm': 'video/webm',
+  '.avi': 'video/x-msvideo',
 };
 
 /** A tab's socket holding more than this is slow: its view updates are skipped until it drains. */
@@ -137,8 +147,6 @@ export interface LiveSessionInfo {
 export type RunState = 'idle' | 'starting' | 'streaming' | 'stopping' | 'ended' | 'stopped' | 'failed';
 
 export interface LivePageOptions {
-  /** Address the HTTP server is bound to (allowed in Host besides loopback names). */
-  boundHost: string;
   method: Method;
   metric: Metric;
   /** The threshold of the first session (`--threshold`, else the method's default). */
@@ -149,8 +157,8 @@ export interface LivePageOptions {
   camera?: () => CameraHealth;
   /** Initial frame rate for the slider (the session's fps). */
   fps: number;
-  /** Whether the video export is available, and why not. */
-  video?: { available: boolean; note: string };
+  /** Whether "Save as video" is offered (VIDEO_CODEC and this machine's ffmpeg), and why not. */
+  video?: VideoSaveOption;
 }
 
 interface Client {
@@ -337,7 +345,11 @@ export class LivePage {
       loopUpdateTime: c.loopUpdateTime,
       imageDisplayWidth: c.imageDisplayWidth,
       canStart: this.options.start !== undefined,
-      video: this.options.video ?? { available: false, note: 'video export is not part of this build' },
+      video: this.options.video ?? {
+        available: false,
+        codec: null,
+        note: 'this run does not dedupe: there is nothing to save',
+      },
     };
   }
 
@@ -504,18 +516,9 @@ export class LivePage {
   // ---- routes ----
 
   private mount(): void {
-    const bound = this.options.boundHost;
-    // Every page route answers only requests that name this server (no DNS rebinding).
-    const http: Pick<HttpServer, 'route' | 'prefix'> = {
-      route: (method, route, handler) =>
-        this.http.route(method, route, (req, res, url) => {
-          if (!refuseForeignHost(req, res, bound)) return handler(req, res, url);
-        }),
-      prefix: (prefix, handler) =>
-        this.http.prefix(prefix, (req, res, url) => {
-          if (!refuseForeignHost(req, res, bound)) return handler(req, res, url);
-        }),
-    };
+    // Who may call these routes (Host, Origin, token, JSON bodies) is decided before routing, by the
+    // port's one guard (src/common/http-guard.ts): the page adds no rule of its own.
+    const http = this.http;
     for (const [route, file] of Object.entries(STATIC_FILES)) {
       http.route('GET', route, async (_req, res) => {
         const body = await readFile(path.join(PAGE_DIR, file.file));
@@ -592,11 +595,7 @@ export class LivePage {
       this.options.start();
       return { state: this.runState };
     });
-    // The save of POST /api/save, behind the same guard; the dedupe stage's routes answer the rest of /api/.
-    http.route('POST', '/api/save', (req, res) => {
-      if (refuseForeignRequest(req, res, this.options.boundHost)) return;
-      handleDedupeApi(req, res, () => this.deduperRef);
-    });
+    // The dedupe stage's routes answer the rest of /api/ (the save among them).
     http.prefix('/api/', (req, res) => {
       handleDedupeApi(req, res, () => this.deduperRef);
     });
@@ -606,7 +605,6 @@ export class LivePage {
   /** A guarded POST route with a JSON body; `handle` returns the JSON answer or throws an HttpError. */
   private mutation(route: string, handle: (body: unknown) => Promise<unknown>): void {
     this.http.route('POST', route, async (req, res) => {
-      if (refuseForeignRequest(req, res, this.options.boundHost)) return;
       let body: unknown;
       try {
         body = JSON.parse(await readRequestBody(req));
@@ -688,7 +686,11 @@ export class LivePage {
           return `<li><a href="${href}">${escapeHtml(f)}</a> <small>${size.toLocaleString('en')} bytes</small></li>`;
         }),
       );
-      const html = `<!doctype html><meta charset="utf-8"><title>${escapeHtml(save.name)}</title><style>body{font:15px system-ui,sans-serif;margin:2rem}small{color:#666}</style><h1>${escapeHtml(save.name)}</h1><p>${escapeHtml(save.folder)}: ${save.uniques} images, ${save.duplicates} duplicates recorded in manifest.json</p><ul>${rows.join('')}</ul>`;
+      const what =
+        save.saveAs === 'video'
+          ? `a video of ${save.uniques + save.duplicates} frames (${save.uniques} kept), each listed in manifest.json`
+          : `${save.uniques} images, ${save.duplicates} duplicates recorded in manifest.json`;
+      const html = `<!doctype html><meta charset="utf-8"><title>${escapeHtml(save.name)}</title><style>body{font:15px system-ui,sans-serif;margin:2rem}small{color:#666}</style><h1>${escapeHtml(save.name)}</h1><p>${escapeHtml(save.folder)}: ${what}</p><ul>${rows.join('')}</ul>`;
       res.writeHead(200, {
         'content-type': 'text/html; charset=utf-8',
         'content-length': Buffer.byteLength(html),
@@ -699,13 +701,7 @@ export class LivePage {
     if (parts.length > 2 || !files.includes(file))
       return this.fail(res, 404, 'not-found', 'no such file in the saved folder');
     const body = await readFile(path.join(save.folder, file));
-    const type = file.endsWith('.json')
-      ? 'application/json; charset=utf-8'
-      : file.endsWith('.png')
-        ? 'image/png'
-        : file.endsWith('.jpg')
-          ? 'image/jpeg'
-          : 'application/octet-stream';
+    const type = SAVED_FILE_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
     res.writeHead(200, {
       'content-type': type,
       'content-length': body.length,

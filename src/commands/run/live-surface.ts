@@ -11,7 +11,7 @@ import type { SessionLedger } from '../../common/session/index.js';
 import type { SessionMessage } from '../../common/wire/control.js';
 import { defaultThreshold, type StreamDeduper } from '../../dedupe/index.js';
 import type { ControlClient } from '../../processing/index.js';
-import { LivePage, pageConfigOf, type LiveCounts } from '../page/index.js';
+import { LivePage, pageConfigOf, videoSaveOption, type LiveCounts } from '../page/index.js';
 import { attachSearchIndex, type RunIndex } from '../run-index.js';
 import type { PipelineConfig } from './config.js';
 import type { PipelineOptions } from './types.js';
@@ -42,11 +42,11 @@ export async function openLiveSurface(
   const page =
     options.page ??
     new LivePage(http, pageConfigOf(runConfig), {
-      boundHost: '127.0.0.1',
       method: config.method,
       metric: config.metric,
       threshold: config.threshold ?? defaultThreshold(config.method, config.metric),
       fps: config.fps,
+      ...(config.mode !== 'classify' ? { video: await videoSaveOption(config.videoCodec ?? 'h264') } : {}),
     });
   const searchIndex = config.index
     ? await attachSearchIndex(http, { ...config, index: config.index }).catch(async (err: unknown) => {

@@ -146,6 +146,12 @@ describe("the run's HTTP port refuses what a foreign web page sends", () => {
     expect(none.status).toBe(415);
     const nullOrigin = await save('4711', { ...json, origin: 'null' });
     expect(nullOrigin.status).toBe(403);
+    // No Origin, but the browser says another site sent it (Sec-Fetch-Site): refused as well.
+    for (const site of ['cross-site', 'same-site']) {
+      const other = await save('4711', { ...json, 'sec-fetch-site': site });
+      expect(other.status, site).toBe(403);
+      expect(other.body.code).toBe('forbidden-origin');
+    }
     await expect(readdir(out)).resolves.toEqual([]);
   });
 
@@ -153,10 +159,11 @@ describe("the run's HTTP port refuses what a foreign web page sends", () => {
     await start({ origins: 'http://app.example:8080' });
     expect((await save('a', { ...json, origin: server.url })).status).toBe(201);
     expect((await save('b')).status).toBe(201);
+    expect((await save('b2', { ...json, 'sec-fetch-site': 'same-origin' })).status).toBe(201);
     expect((await save('c', { ...json, origin: 'http://app.example:8080' })).status).toBe(201);
     // An allowed origin's host is also an answered Host (a reverse proxy in front of the run).
     expect((await request('GET', '/api/status', { host: 'app.example:8080' })).status).toBe(200);
-    expect((await readdir(path.join(out, 'uniques'))).sort()).toEqual(['a', 'b', 'c']);
+    expect((await readdir(path.join(out, 'uniques'))).sort()).toEqual(['a', 'b', 'b2', 'c']);
   });
 });
 
