@@ -3,42 +3,10 @@
  * the frame ring. Tasks are typed by `kind` (tasks.ts); the worker dispatches each kind to its handler.
  */
 export { createAnalysisPool, defaultThreads, defaultIntraOpThreads } from './pool.js';
-export type { AnalysisPool, AnalysisPoolOptions } from './pool.js';
-export type {
-  AnalysisTask,
-  ClassifyResult,
-  ClassifyTask,
-  FrameFailure,
-  ModelRef,
-  ResultOf,
-  TaskKind,
-  TaskMap,
-  WarmupResult,
-  WarmupTask,
-  WorkerTestHooks,
-} from './tasks.js';
-export type { ImagesResult, ImagesTask } from './tasks/images.js';
+export type { AnalysisPool } from './pool.js';
+export type { ClassifyResult, ModelRef, WarmupResult, WorkerTestHooks } from './tasks.js';
+export type { ImagesResult } from './tasks/images.js';
 export { featureOf } from './features.js';
 
 // The model registry: manifests, lookup (MODELS_DIR, then models/), sha256 check, loading, preprocessing.
-export {
-  loadModel,
-  loadManifest,
-  listModelNames,
-  parseManifest,
-  locateModelFile,
-  modelSearchDirs,
-  verifyModelFile,
-  sha256File,
-  loadLabels,
-  runModel,
-  preprocessImage,
-  hwcToNchw,
-  modelManifestSchema,
-  PROJECT_MODELS_DIR,
-  MANIFESTS_DIR,
-  type ModelManifest,
-  type LoadedModel,
-  type LoadModelOptions,
-  type ModelOutputs,
-} from './models.js';
+export { loadModel, loadManifest, locateModelFile, verifyModelFile, loadLabels } from './models.js';

@@ -9,11 +9,11 @@ import { createReadStream, existsSync, readFileSync, readdirSync } from 'node:fs
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import sharp from 'sharp';
 import { z } from 'zod';
 import { UserError, errorMessage } from '../common/errors.js';
 import { loggerFor } from '../common/logger.js';
 import { PROJECT_ROOT } from '../common/paths.js';
+import { modelInput, pixelRecipeOf } from './preprocess.js';
 
 const log = loggerFor('analysis.models');
 
@@ -251,72 +251,24 @@ export async function runModel(
 }
 
 /**
- * Decodes an image (file path or encoded bytes) and prepares it as the manifest says: sRGB or gray, short
- * side resized to `resizeShortSide` (bilinear), centre crop `centerCrop`, then to the input size; returns
- * one image as NCHW float32 pixel/255 (the graphs apply their own normalisation).
+ * Decodes an image (file path or encoded bytes) and prepares it as the manifest says (`modelInput`: EXIF
+ * orientation, sRGB or gray, short side, centre crop, bilinear); returns one image as NCHW float32
+ * pixel/255 (the graphs apply their own normalisation). An image that cannot be read or decoded is a
+ * UserError naming it.
  */
 export async function preprocessImage(
   image: string | Uint8Array,
-  manifest: ModelManifest,
+  manifest: Pick<ModelManifest, 'input' | 'preprocess'>,
 ): Promise<Float32Array> {
-  const { channels, height, width } = manifest.input;
-  const { resizeShortSide, centerCrop } = manifest.preprocess;
-  const source =
-    typeof image === 'string' ? image : Buffer.from(image.buffer, image.byteOffset, image.byteLength);
   const name = typeof image === 'string' ? image : 'image';
-  let pipeline = sharp(source).rotate(); // honour EXIF orientation
   try {
-    if (resizeShortSide) {
-      const meta = await sharp(source).rotate().metadata();
-      const swap = (meta.orientation ?? 1) >= 5; // orientations 5-8 swap width and height
-      const w0 = (swap ? meta.height : meta.width) ?? 0;
-      const h0 = (swap ? meta.width : meta.height) ?? 0;
-      const scale = resizeShortSide / Math.min(w0, h0);
-      const w1 = Math.max(1, Math.round(w0 * scale));
-      const h1 = Math.max(1, Math.round(h0 * scale));
-      pipeline = pipeline.resize(w1, h1, { fit: 'fill', kernel: 'linear' });
-      if (centerCrop) {
-        const crop = Math.min(centerCrop, w1, h1);
-        pipeline = pipeline.extract({
-          left: Math.floor((w1 - crop) / 2),
-          top: Math.floor((h1 - crop) / 2),
-          width: crop,
-          height: crop,
-        });
-      }
-    }
-    pipeline = pipeline.removeAlpha();
-    pipeline = channels === 1 ? pipeline.grayscale() : pipeline.toColourspace('srgb');
-    let { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
-    if (info.width !== width || info.height !== height) {
-      // One sharp pipeline holds one resize, so fitting the crop to the input size is a second pass.
-      const raw = { width: info.width, height: info.height, channels: info.channels };
-      ({ data, info } = await sharp(data, { raw })
-        .resize(width, height, { fit: 'fill', kernel: 'linear' })
-        .raw()
-        .toBuffer({ resolveWithObject: true }));
-    }
-    return hwcToNchw(data, info.width, info.height, info.channels, channels);
+    const encoded = typeof image === 'string' ? await readFile(image) : image;
+    // Strict decoding: a file libjpeg only warns about is refused as well.
+    return await modelInput(
+      { encoded, failOn: 'warning' },
+      pixelRecipeOf(manifest.input, manifest.preprocess),
+    );
   } catch (err) {
-    if (err instanceof UserError) throw err;
     throw new UserError(`${name}: cannot be decoded as an image (${errorMessage(err)})`);
   }
-}
-
-/** Interleaved uint8 HWC pixels → planar float32 CHW in [0,1], taking the first `outChannels` channels. */
-export function hwcToNchw(
-  data: Uint8Array,
-  width: number,
-  height: number,
-  inChannels: number,
-  outChannels: number,
-): Float32Array {
-  const plane = width * height;
-  const out = new Float32Array(outChannels * plane);
-  for (let c = 0; c < outChannels; c++) {
-    const src = Math.min(c, inChannels - 1);
-    const base = c * plane;
-    for (let i = 0; i < plane; i++) out[base + i] = data[i * inChannels + src]! / 255;
-  }
-  return out;
 }

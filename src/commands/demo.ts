@@ -7,7 +7,8 @@
 import type { RunConfig } from '../common/config.js';
 import { loggerFor } from '../common/logger.js';
 import { startStreamServer } from '../stream/index.js';
-import { printPipelineResult, runPipeline } from './run.js';
+import { runPipeline } from './run.js';
+import { printPipelineResult } from './run/report.js';
 
 const log = loggerFor('demo');
 

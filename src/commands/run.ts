@@ -7,9 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { UserError, errorMessage } from '../common/errors.js';
 import type { RunConfig } from '../common/config.js';
-import { startHttpServer } from '../common/http.js';
-import { accessPolicy } from '../common/http-guard.js';
-import { humanLogger, loggerFor } from '../common/logger.js';
+import { loggerFor } from '../common/logger.js';
 import { useFfmpegBinaries } from '../common/ffmpeg.js';
 import { collectProcessMetrics } from '../common/metrics.js';
 import { SessionLedger } from '../common/session/index.js';
@@ -23,8 +21,8 @@ import {
   type SessionFinish,
 } from '../processing/index.js';
 import { SessionRecorder } from '../results/index.js';
-import { attachSearchIndex } from './run-index.js';
 import { finishSession } from './run/finish.js';
+import { printPipelineResult } from './run/report.js';
 import {
   DEFAULT_CLASSIFIER,
   PHOTO_EMBEDDER,
@@ -35,16 +33,13 @@ import {
   warmModels,
 } from './run/plan.js';
 import { createResultRouting } from './run/routing.js';
-import { LivePage, pageConfigOf } from './page/index.js';
-import { FASHION_MNIST_CLASSES } from '../common/fashion-mnist-classes.js';
-import { defaultThreshold } from '../dedupe/index.js';
+import { openLiveSurface, showSession } from './run/live-surface.js';
 import type { PipelineOptions, PipelineResult } from './run/types.js';
+import { pipelineConfig, startRequestOf, type PipelineConfig } from './run/config.js';
 
 export type { PipelineOptions, PipelineResult } from './run/types.js';
-import { pipelineConfig, type PipelineConfig } from './run/config.js';
-
 export { pipelineConfig, type PipelineConfig } from './run/config.js';
-export { DEFAULT_CLASSIFIER, PHOTO_EMBEDDER, analysisPlan, type AnalysisPlan } from './run/plan.js';
+export { PHOTO_EMBEDDER, analysisPlan, type AnalysisPlan } from './run/plan.js';
 
 const log = loggerFor('run');
 
@@ -65,31 +60,10 @@ export async function runPipeline(
   collectProcessMetrics();
   useFfmpegBinaries({ ffmpeg: config.ffmpegPath, ffprobe: config.ffprobePath });
 
-  // The live page and the /api routes: the run's own on --metrics-port, or the app's (kept across sessions).
-  const http =
-    options.page?.http ??
-    (await startHttpServer({
-      host: '127.0.0.1',
-      port: config.metricsPort,
-      access: accessPolicy({ bindHost: '127.0.0.1', allowedOrigins: config.allowedOrigins }),
-    }));
-  const page =
-    options.page ??
-    new LivePage(http, pageConfigOf(runConfig), {
-      boundHost: '127.0.0.1',
-      method: config.method,
-      metric: config.metric,
-      threshold: config.threshold ?? defaultThreshold(config.method, config.metric),
-      fps: config.fps,
-    });
+  // The live page, the /api routes and the search index: the run's own on --metrics-port, or the app's.
+  const surface = await openLiveSurface(config, runConfig, options);
+  const { page } = surface;
   let deduper: StreamDeduper | undefined;
-  const searchIndex = config.index
-    ? await attachSearchIndex(http, { ...config, index: config.index }).catch(async (err: unknown) => {
-        if (!options.page) await http.close();
-        throw err;
-      })
-    : undefined;
-  options.onMetricsServer?.(http);
   page.sessionStarting();
   // The page's Stop ends the session as Ctrl-C does.
   const stopper = new AbortController();
@@ -103,15 +77,8 @@ export async function runPipeline(
   try {
     pool = createAnalysisPool({ threads, modelsDir: config.modelsDir, testHooks: options.testHooks });
     let warm = await warmModels(pool, model, config, { loadMs: 0 });
-    client = await ClientSession.start(
-      `ws://${config.host}:${config.controlPort}/`,
-      {
-        ...(config.count !== undefined ? { count: config.count } : {}),
-        fps: config.fps,
-        ...(config.source !== undefined ? { source: config.source } : {}),
-      },
-      config.token,
-    );
+    const { url, request } = startRequestOf(config);
+    client = await ClientSession.start(url, request, config.token);
     const { session } = client;
     options.onSession?.(session);
     const plan = analysisPlan(config, session);
@@ -146,34 +113,26 @@ export async function runPipeline(
       onProgress: options.onProgress,
       onFrame: (frame) => page.frame(frame),
     });
-    const maxInFlight = pool.threads * 2;
     ingest = createIngest({
       dims: session,
       ringSlots: config.ringSlots,
       ringPolicy: config.ringPolicy,
       batchSize: config.batchSize,
       batchWaitMs: config.batchWaitMs,
-      maxInFlight,
+      maxInFlight: pool.threads * 2,
       ledger,
       run: routing.run,
     });
     pool.attachRing(ingest.ring);
 
-    const control = client.control;
     let finalSent: number | null | undefined = undefined;
-    page.sessionStarted({
+    showSession(page, {
       session,
       mode: config.mode,
       deduper,
-      classNames: session.width === 28 && session.height === 28 ? FASHION_MNIST_CLASSES : undefined,
-      counts: () => {
-        // While streaming, "missing" means gaps below the highest seq seen, not frames still to come.
-        const counts = ledger.counts(finalSent === undefined ? ledger.maxSeq + 1 : finalSent);
-        if (finalSent === undefined) counts.sent = null;
-        const total = (by: Record<string, number>) => Object.values(by).reduce((a, b) => a + b, 0);
-        return { ...counts, dropped: total(counts.dropped), invalid: total(counts.invalid) };
-      },
-      setRate: (fps) => control.rate(session.sessionId, fps).then((ack) => ack.fps),
+      ledger,
+      finalSent: () => finalSent,
+      control: client.control,
       stop: () => stopper.abort(),
     });
 
@@ -184,25 +143,6 @@ export async function runPipeline(
     const streamMs = performance.now() - streamStart;
     const endedAt = Date.now();
 
-    const result: PipelineResult = {
-      sessionId: session.sessionId,
-      session,
-      sent: finish.sent,
-      ledger,
-      reconciliation: ledger.reconcile(finish.sent),
-      verdict: { complete: false, reasons: [], explanation: '' },
-      recorder,
-      streamMs,
-      batches: ingest.batches,
-      pauses: ingest.listener.pauses,
-      stoppedByUser: finish.stoppedByUser,
-      ...(finish.failure ? { failure: finish.failure } : {}),
-      deduper,
-      workerMs: routing.workerMs,
-      threads: pool.threads,
-      intraOpThreads: pool.intraOpThreads,
-      batchSize: ingest.batchSize,
-    };
     const finished = await finishSession({
       session,
       finish,
@@ -224,22 +164,36 @@ export async function runPipeline(
       skipResults: options.skipResults,
     });
     // Saved uniques (--save-name and POST /api/save) go into the similar-image index (--index).
-    if (deduper && searchIndex)
-      await searchIndex.indexSaved(deduper.status().saves.map((save) => save.folder));
-    result.verdict = finished.outcome.verdict;
-    result.reconciliation = finished.outcome.reconciliation;
-    Object.assign(result, {
+    if (deduper && surface.searchIndex)
+      await surface.searchIndex.indexSaved(deduper.status().saves.map((save) => save.folder));
+    page.sessionEnded({
+      stopped: finish.stoppedByUser,
+      ...(finished.scored ? { accuracy: finished.scored.accuracy } : {}),
+      ...(finish.failure ? { error: finish.failure } : {}),
+    });
+    return {
+      sessionId: session.sessionId,
+      session,
+      sent: finish.sent,
+      ledger,
+      reconciliation: finished.outcome.reconciliation,
+      verdict: finished.outcome.verdict,
+      recorder,
+      streamMs,
+      batches: ingest.batches,
+      pauses: ingest.listener.pauses,
+      stoppedByUser: finish.stoppedByUser,
+      ...(finish.failure ? { failure: finish.failure } : {}),
+      deduper,
+      workerMs: routing.workerMs,
+      threads: pool.threads,
+      intraOpThreads: pool.intraOpThreads,
+      batchSize: ingest.batchSize,
       ...(finished.written ? { written: finished.written } : {}),
       ...(finished.scored ? { scored: finished.scored } : {}),
       ...(finished.submissionError ? { submissionError: finished.submissionError } : {}),
       ...(finished.summary ? { summary: finished.summary } : {}),
-    });
-    page.sessionEnded({
-      stopped: finish.stoppedByUser,
-      ...(finished.scored ? { accuracy: finished.scored.accuracy } : {}),
-      ...(result.failure ? { error: result.failure } : {}),
-    });
-    return result;
+    };
   } catch (err) {
     if (page.state === 'starting' || page.state === 'streaming' || page.state === 'stopping') {
       page.sessionEnded({ stopped: false, error: errorMessage(err) });
@@ -251,38 +205,12 @@ export async function runPipeline(
     await pool?.destroy();
     // Saves in progress (an API save may be encoding a video) finish before the API goes away.
     await deduper?.close();
-    await searchIndex?.close();
-    if (!options.page) {
-      page.close();
-      await http.close();
-    }
+    await surface.close();
   }
 }
 
 /** Exit code of a session that ran but is not complete (missing frames, not reconciled, lost, ended early). */
 export const INCOMPLETE_EXIT_CODE = 1;
-
-/** What `run --json` and `demo --json` print: the session's outcome as one JSON object, for scripts. */
-export function pipelineResultJson(result: PipelineResult): Record<string, unknown> {
-  const document = result.written?.document;
-  return {
-    sessionId: result.sessionId,
-    folder: result.written?.folder ?? null,
-    counts: document?.counts ?? result.ledger.counts(result.sent),
-    summary: document?.summary ?? null,
-    dedupe: document?.dedupe ?? null,
-    score: result.scored ?? null,
-    complete: result.verdict.complete,
-    incompleteReasons: result.verdict.reasons,
-    stoppedByUser: result.stoppedByUser,
-  };
-}
-
-/** The closing words of a session on stdout: the summary for a person, or JSON with --json. */
-export function printPipelineResult(result: PipelineResult, json: boolean | undefined): void {
-  if (json) humanLogger.info(JSON.stringify(pipelineResultJson(result)));
-  else if (result.summary) humanLogger.info(result.summary);
-}
 
 export async function runCommand(config: RunConfig): Promise<void> {
   const abort = new AbortController();

@@ -7,8 +7,6 @@ import { performance } from 'node:perf_hooks';
 import { beginExpiry, CHECKS, type CheckContext, type ReferenceSet } from './checks.js';
 import { CheckFailure, Violations } from './peer.js';
 
-export { resultsDocument, type ReferenceSet } from './checks.js';
-
 /** Every check id, in the order they run. */
 export const CHECK_IDS: readonly string[] = CHECKS.map((c) => c.id);
 

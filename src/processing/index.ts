@@ -4,8 +4,7 @@
  * client's Prometheus metrics. Frame counts live in the session ledger (src/common/session).
  */
 export { ClientSession, type SessionFinish, type StartRequest } from './client-session.js';
-export { ControlClient, type ControlClientOptions } from './control-client.js';
-export { createIngest, type Ingest, type IngestOptions } from './ingest.js';
-export { FrameListener, type FrameListenerOptions, type RingPolicy } from './frame-listener.js';
-export { MicroBatcher, type Batch, type MicroBatcherOptions } from './batcher.js';
+export { ControlClient } from './control-client.js';
+export { createIngest, type Ingest } from './ingest.js';
+export { type Batch } from './batcher.js';
 export * as pipelineMetrics from './metrics.js';

@@ -15,18 +15,18 @@ import { errorMessage } from '../common/errors.js';
 import { closeHttp, listen, serveMetrics } from '../common/http.js';
 import { accessPolicy } from '../common/http-guard.js';
 import { loggerFor } from '../common/logger.js';
-import { bounded, quoted } from '../common/text.js';
+import { bounded } from '../common/text.js';
 import type { ControlErrorCode, ErrorMessage, ServerMessage } from '../common/wire/control.js';
 import { upgradeVerifier } from './access.js';
 import { serverErrors } from './metrics.js';
 import { handleControlMessage, type ControlContext } from './server/control-protocol.js';
 import { ProtocolError } from './server/protocol-error.js';
-import { SessionTable, isFinished, isLive, statusOf, type AbortReason } from './server/session-table.js';
-import { streamSession } from './server/streamer.js';
+import { SessionTable, isLive, statusOf, type AbortReason } from './server/session-table.js';
+import { acceptFrameSocket } from './server/frame-sockets.js';
+import { openSourceCatalogue } from './server/source-catalogue.js';
+import type { StreamerContext } from './server/streamer.js';
 import { Submissions } from './server/submissions.js';
 import { SubmissionChecker } from './submission-checker.js';
-import { BUILTIN_SOURCES, DEFAULT_SOURCE, openSource } from './sources/index.js';
-import type { FrameSource } from './sources/source.js';
 import type { StreamServer, StreamServerOptions } from './server/types.js';
 
 export type { SessionSnapshot, StreamServer, StreamServerOptions } from './server/types.js';
@@ -38,26 +38,9 @@ const FRAMES_MAX_PAYLOAD = 64 * 1024;
 
 export async function startStreamServer(options: StreamServerOptions = {}): Promise<StreamServer> {
   const host = options.host ?? '127.0.0.1';
-  const defaultSourceName = options.source ?? DEFAULT_SOURCE;
   const maxPayloadBytes = options.maxPayloadBytes ?? 64 * 1024 * 1024;
 
-  // Sources are opened once and shared by sessions; the default one now, so a bad --source fails at start.
-  const offered = [defaultSourceName, ...BUILTIN_SOURCES.filter((name) => name !== defaultSourceName)];
-  const opened = new Map<string, Promise<FrameSource>>();
-  const sourceNamed = (name: string): Promise<FrameSource> => {
-    let source = opened.get(name);
-    if (!source) {
-      source = openSource(name, {
-        fashionMnistDir: options.fashionMnistDir,
-        camera: options.camera,
-        video: options.video,
-      });
-      opened.set(name, source);
-      source.catch(() => opened.delete(name));
-    }
-    return source;
-  };
-  await sourceNamed(defaultSourceName);
+  const sources = await openSourceCatalogue(options);
 
   const send = (socket: WebSocket | undefined, message: ServerMessage): void => {
     if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
@@ -102,13 +85,18 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
     submissions,
     checker,
     maxSubmitBytes: options.maxSubmitBytes ?? 16 * 1024 * 1024,
-    offered,
-    openSource: sourceNamed,
+    offered: sources.offered,
+    openSource: sources.named,
     framesPort: () => framesPort,
     closing: () => closing,
     send,
   };
-  const streamer = { table, highWaterBytes: options.highWaterBytes ?? 1024 * 1024, send, reportError };
+  const streamer: StreamerContext = {
+    table,
+    highWaterBytes: options.highWaterBytes ?? 1024 * 1024,
+    send,
+    reportError,
+  };
 
   // Plain HTTP on the control port serves Prometheus metrics; everything else there is WebSocket.
   const controlHttp = http.createServer((req, res) => {
@@ -170,51 +158,7 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
     });
   });
 
-  framesWss.on('connection', (socket, request) => {
-    const reject = (code: ControlErrorCode, message: string, sessionId?: string): void => {
-      reportError(socket, code, message, sessionId);
-      socket.close(1008, code);
-    };
-    socket.on('error', (err) => {
-      if ((err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
-        serverErrors.inc({ code: 'too-large' });
-      }
-      log.warn('frame socket error', { error: errorMessage(err) });
-    });
-    let id: string | null = null;
-    try {
-      id = new URL(request.url ?? '/', 'ws://frames').searchParams.get('session');
-    } catch {
-      // an unparsable URL is an unknown session below
-    }
-    const session = id ? table.get(id) : undefined;
-    if (!id || !session) {
-      const message = `frame socket for unknown session ${quoted(id ?? '')}: expected /?session=<id from start>`;
-      return reject('unknown-session', message);
-    }
-    if (session.state === 'expired') {
-      return reject('session-expired', `session ${id} expired before its frame socket connected`, id);
-    }
-    if (isFinished(session)) {
-      return reject('unknown-session', `session ${id} is ${session.state}: nothing to stream`, id);
-    }
-    if (session.everConnected) {
-      return reject('duplicate-frame-socket', `session ${id} already has a frame socket`, id);
-    }
-    table.connected(session);
-    session.everConnected = true;
-    session.frameSocket = socket;
-    table.setState(session, 'streaming');
-    socket.on('message', (_data, isBinary) => {
-      const got = isBinary ? 'binary' : 'text';
-      const message = `session ${id}: the frame socket carries no client messages (got ${got})`;
-      reportError(socket, isBinary ? 'bad-message' : 'text-on-frames', message, id);
-    });
-    socket.on('close', () => session.abort.abort('closed' satisfies AbortReason));
-    session.streaming = streamSession(streamer, session, socket).catch((err: unknown) => {
-      log.error('stream failed', { sessionId: id, error: err instanceof Error ? err.stack : String(err) });
-    });
-  });
+  framesWss.on('connection', (socket, request) => acceptFrameSocket(streamer, socket, request));
 
   framesPort = await listen(framesHttp, options.framesPort ?? 6000, host, 'frame server');
   let controlPort: number;
@@ -230,8 +174,8 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
     control: `ws://${shown}:${controlPort}/`,
     framesPort,
     controlPort,
-    source: defaultSourceName,
-    sources: offered,
+    source: sources.defaultName,
+    sources: sources.offered,
   });
 
   let closed: Promise<void> | undefined;
@@ -256,7 +200,7 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
       );
       await Promise.all([closeHttp(controlHttp), closeHttp(framesHttp)]);
       table.clear();
-      for (const source of opened.values()) await source.then((s) => s.close()).catch(() => undefined);
+      await sources.close();
       log.info('stream server closed');
     })();
     return closed;
@@ -266,7 +210,7 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
     host,
     framesPort,
     controlPort,
-    sources: offered,
+    sources: sources.offered,
     sessions: () =>
       [...table.all()].map((s) => ({
         ...statusOf(s),

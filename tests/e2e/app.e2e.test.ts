@@ -16,7 +16,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../../src/commands/app.js';
 import { resolveConfig } from '../../src/common/config.js';
-import type { UniquesManifest } from '../../src/dedupe/index.js';
+import type { UniquesManifest } from '../../src/dedupe/save.js';
 import { SLOW, chromiumMissing, launchBrowser, skipReason } from './helpers.js';
 
 const CALTECH = path.resolve('tests/fixtures/photos/caltech-resize');

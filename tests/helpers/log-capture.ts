@@ -5,12 +5,21 @@ import { logger } from '../../src/common/logger.js';
 
 export type LogEntry = Record<string, unknown> & { message: string; level: string };
 
-export function captureLogs(): { entries: LogEntry[]; stop(): void } {
+export interface LogCapture {
+  entries: LogEntry[];
+  /** Resolves when `count` entries matching `predicate` have been logged (those already logged count). */
+  waitFor(predicate: (entry: LogEntry) => boolean, count?: number): Promise<void>;
+  stop(): void;
+}
+
+export function captureLogs(): LogCapture {
   const entries: LogEntry[] = [];
+  const waiters = new Set<() => void>();
   const stream = new Writable({
     objectMode: true,
     write(info: LogEntry, _encoding, done) {
       entries.push({ ...info });
+      for (const check of [...waiters]) check();
       done();
     },
   });
@@ -23,6 +32,17 @@ export function captureLogs(): { entries: LogEntry[]; stop(): void } {
   logger.add(transport);
   return {
     entries,
+    waitFor(predicate, count = 1) {
+      return new Promise((resolve) => {
+        const check = () => {
+          if (entries.filter(predicate).length < count) return;
+          waiters.delete(check);
+          resolve();
+        };
+        waiters.add(check);
+        check();
+      });
+    },
     stop() {
       logger.remove(transport);
       for (const [t, was] of others) t.level = was;

@@ -4,11 +4,10 @@
  * decoded and resized here with sharp, on the worker, never on the main thread.
  */
 import ort from 'onnxruntime-node';
-import sharp from 'sharp';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RingFrameView } from '../../common/frame-ring.js';
 import { top1Rows } from '../logits.js';
-import { hwcToNchw, preprocessImage, type ModelManifest } from '../models.js';
+import { hwcToNchw, modelInput, pixelRecipeOf, type ImageInput } from '../preprocess.js';
 import { errorMessage } from '../../common/errors.js';
 import type { ClassifyResult, ClassifyTask, FrameFailure, WorkerContext, WorkerModel } from '../tasks.js';
 
@@ -31,7 +30,6 @@ export async function handle(task: ClassifyTask, context: WorkerContext): Promis
 
   const prepStart = performance.now();
   const bytes = ring.dataBytes;
-  const scale = 1 / 255;
   for (let i = 0; i < n; i++) {
     const slot = task.slots[i]!;
     const out = i * perFrame;
@@ -45,7 +43,7 @@ export async function handle(task: ClassifyTask, context: WorkerContext): Promis
     ) {
       // Hot path: raw gray frame of the model's size, straight from the shared ring into the tensor.
       const src = ring.offsetOf(slot);
-      for (let p = 0; p < perFrame; p++) input[out + p] = bytes[src + p]! * scale;
+      hwcToNchw(bytes.subarray(src, src + perFrame), width, height, 1, 1, input, out);
       continue;
     }
     try {
@@ -55,7 +53,7 @@ export async function handle(task: ClassifyTask, context: WorkerContext): Promis
       failed.push({
         index: i,
         reason: 'undecodable',
-        message: `frame ${ring.seqOf(slot)}: ${errorMessage(err)}`,
+        message: `frame ${ring.seqOf(slot)}: cannot be decoded as an image (${errorMessage(err)})`,
       });
     }
   }
@@ -105,50 +103,14 @@ export async function handle(task: ClassifyTask, context: WorkerContext): Promis
 }
 
 /**
- * One frame as the model's input (NCHW float32, pixel/255), prepared by the model's recipe: encoded
- * frames go through the registry's `preprocessImage` (EXIF orientation, sRGB or gray, short side, centre
- * crop, bilinear); raw frames of another size follow the same steps from their pixels.
+ * One frame as the model's input (NCHW float32, pixel/255), prepared by the model's recipe through the one
+ * preprocessing path: an encoded frame is decoded as the registry's `preprocessImage` does (EXIF
+ * orientation, strict), a raw frame of another size is resized from its pixels.
  */
-async function toModelInput(frame: RingFrameView, model: WorkerModel): Promise<Float32Array> {
-  const { channels, height, width } = model.input;
-  const pre = model.preprocess ?? {};
-  if (frame.encoding !== 0) {
-    return preprocessImage(frame.data, {
-      input: { channels, height, width },
-      preprocess: { colorspace: channels === 1 ? 'gray' : 'srgb', ...pre },
-    } as ModelManifest);
-  }
-  let image = sharp(frame.data, {
-    raw: { width: frame.width, height: frame.height, channels: frame.channels as 1 | 3 },
-  });
-  if (pre.resizeShortSide) {
-    const k = pre.resizeShortSide / Math.min(frame.width, frame.height);
-    const w1 = Math.max(1, Math.round(frame.width * k));
-    const h1 = Math.max(1, Math.round(frame.height * k));
-    image = image.resize(w1, h1, { fit: 'fill', kernel: 'linear' });
-    if (pre.centerCrop) {
-      const crop = Math.min(pre.centerCrop, w1, h1);
-      image = image.extract({
-        left: Math.floor((w1 - crop) / 2),
-        top: Math.floor((h1 - crop) / 2),
-        width: crop,
-        height: crop,
-      });
-    }
-  } else {
-    image = image.resize(width, height, { fit: 'fill', kernel: 'linear' });
-  }
-  // RGB → gray for a gray model; a gray frame for an RGB model is repeated over the channels below.
-  if (channels === 1 && frame.channels !== 1) image = image.grayscale();
-  let { data, info } = await image.raw().toBuffer({ resolveWithObject: true });
-  if (info.width !== width || info.height !== height) {
-    // One sharp pipeline holds one resize: fitting the crop to the input size is a second pass.
-    ({ data, info } = await sharp(data, {
-      raw: { width: info.width, height: info.height, channels: info.channels },
-    })
-      .resize(width, height, { fit: 'fill', kernel: 'linear' })
-      .raw()
-      .toBuffer({ resolveWithObject: true }));
-  }
-  return hwcToNchw(data, info.width, info.height, info.channels, channels);
+function toModelInput(frame: RingFrameView, model: WorkerModel): Promise<Float32Array> {
+  const input: ImageInput =
+    frame.encoding !== 0
+      ? { encoded: frame.data, failOn: 'warning' }
+      : { raw: frame.data, width: frame.width, height: frame.height, channels: frame.channels as 1 | 3 };
+  return modelInput(input, pixelRecipeOf(model.input, model.preprocess));
 }

@@ -10,7 +10,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import ort from 'onnxruntime-node';
-import sharp from 'sharp';
 import { errorMessage } from '../../common/errors.js';
 import {
   DEFAULT_CHANGE_OPTIONS,
@@ -24,7 +23,10 @@ import {
   type Method,
 } from '../../dedupe/features.js';
 import { top1Rows } from '../logits.js';
+import { hwcToNchw, imageSize, modelPixels, openImage, type ImageInput } from '../preprocess.js';
 import type { FrameFailure, ModelRef, WorkerContext } from '../tasks.js';
+
+export { imageSize, type ImageInput } from '../preprocess.js';
 
 /** Compute the dedupe features of a batch of images. */
 export interface ImagesTask {
@@ -69,18 +71,6 @@ export interface ImagesResult {
   inferMs: number;
   threadId: number;
 }
-
-/** An image to decode: encoded bytes, or raw HWC pixels of a ring frame. */
-export type ImageInput =
-  | {
-      encoded: Uint8Array;
-      /**
-       * Size from the frame header (ring frames): saves parsing the image header again. Such frames are
-       * taken as stored (no EXIF rotation), so the size stays true.
-       */
-      size?: { width: number; height: number };
-    }
-  | { raw: Uint8Array; width: number; height: number; channels: 1 | 3 | 4 };
 
 /**
  * Binary Netpbm (P4 bitmap, P5 gray, P6 RGB; maxval ≤ 255) as raw pixels: libvips as bundled with sharp
@@ -129,25 +119,6 @@ export function decodeNetpbm(
   return { raw, width, height, channels };
 }
 
-function open(input: ImageInput): sharp.Sharp {
-  if ('encoded' in input) {
-    // failOn 'error': a truncated or corrupt file is an error, not a half-grey picture.
-    const image = sharp(input.encoded, { failOn: 'error', limitInputPixels: 1 << 28 });
-    return input.size ? image : image.rotate();
-  }
-  return sharp(input.raw, { raw: { width: input.width, height: input.height, channels: input.channels } });
-}
-
-/** Displayed (EXIF-oriented) size of an image. */
-export async function imageSize(input: ImageInput): Promise<{ width: number; height: number }> {
-  if (!('encoded' in input)) return { width: input.width, height: input.height };
-  if (input.size) return input.size;
-  const meta = await sharp(input.encoded, { failOn: 'error' }).metadata();
-  if (!meta.width || !meta.height) throw new Error('no image size in the header');
-  const swap = (meta.orientation ?? 1) >= 5;
-  return swap ? { width: meta.height, height: meta.width } : { width: meta.width, height: meta.height };
-}
-
 /**
  * How the cnn method turns a photo into its feature (docs/dedupe.md, "The cnn recipe"):
  * - `frame`: `fill` squeezes the whole frame to the model's 224×224 (nothing cut away, so crops, small
@@ -177,52 +148,28 @@ export const PHOTO_INPUT_SIZE = 224;
 export const LAYOUT_SIZE = 16;
 
 /**
- * Reference photo preprocessing: short side → `shortSide` (bilinear), centre crop `crop`×`crop`, sRGB,
- * as HWC uint8. One sharp pipeline: for a large JPEG, libjpeg decodes at 1/2, 1/4 or 1/8 scale first
- * (shrink-on-load), which is most of the speed of batch dedupe.
+ * Reference photo preprocessing (the classifier recipe): short side → `shortSide`, centre crop
+ * `crop`×`crop`, sRGB HWC uint8, through the one preprocessing path (`modelPixels`).
  */
-export async function photoPixels(
+export function photoPixels(
   input: ImageInput,
   shortSide = 256,
   crop = 224,
   size?: { width: number; height: number },
 ): Promise<Uint8Array> {
-  const { width, height } = size ?? (await imageSize(input));
-  const scale = shortSide / Math.min(width, height);
-  const w = Math.max(crop, Math.round(width * scale));
-  const h = Math.max(crop, Math.round(height * scale));
-  const pipeline = open(input)
-    .resize(w, h, { fit: 'fill', kernel: 'linear' })
-    .extract({
-      left: Math.floor((w - crop) / 2),
-      top: Math.floor((h - crop) / 2),
-      width: crop,
-      height: crop,
-    });
-  return rgbOf(pipeline, crop);
+  const recipe = {
+    width: crop,
+    height: crop,
+    channels: 3,
+    resizeShortSide: shortSide,
+    centerCrop: crop,
+  } as const;
+  return modelPixels(input, recipe, size);
 }
 
-/**
- * The whole frame squeezed to `side`×`side` (bilinear), sRGB HWC uint8. In one sharp pipeline, so a JPEG
- * at least twice the size is decoded at 1/2, 1/4 or 1/8 scale by libjpeg (shrink-on-load): a 640×480
- * frame is decoded at 320×240.
- */
-export async function wholeFramePixels(input: ImageInput, side = PHOTO_INPUT_SIZE): Promise<Uint8Array> {
-  return rgbOf(open(input).resize(side, side, { fit: 'fill', kernel: 'linear' }), side);
-}
-
-async function rgbOf(pipeline: sharp.Sharp, side: number): Promise<Uint8Array> {
-  const { data, info } = await pipeline
-    .toColourspace('srgb')
-    .removeAlpha()
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  if (info.channels === 3) return data;
-  // Gray sources may stay one band: repeat it.
-  const rgb = new Uint8Array(side * side * 3);
-  for (let p = 0; p < side * side; p++)
-    rgb[3 * p] = rgb[3 * p + 1] = rgb[3 * p + 2] = data[p * info.channels]!;
-  return rgb;
+/** The whole frame squeezed to `side`×`side` (bilinear), sRGB HWC uint8 (`modelPixels`). */
+export function wholeFramePixels(input: ImageInput, side = PHOTO_INPUT_SIZE): Promise<Uint8Array> {
+  return modelPixels(input, { width: side, height: side, channels: 3 });
 }
 
 /** A square HWC RGB image turned a quarter turn clockwise. */
@@ -298,7 +245,7 @@ export async function recipeView(
 
 /** Gray `size`×`size` thumbnail of the whole image (aspect ratio ignored). */
 export async function grayThumbnail(input: ImageInput, size: number): Promise<Uint8Array> {
-  const { data, info } = await open(input)
+  const { data, info } = await openImage(input)
     .resize(size, size, { fit: 'fill', kernel: 'linear' })
     .removeAlpha()
     .greyscale()
@@ -327,7 +274,7 @@ export async function changePrep(
   const size = await imageSize(input);
   let w = size.width;
   let h = size.height;
-  let pipeline = open(input).removeAlpha().greyscale();
+  let pipeline = openImage(input).removeAlpha().greyscale();
   if (options.resizeWidth > 0 && options.resizeWidth !== w) {
     h = Math.max(1, Math.round((h * options.resizeWidth) / w));
     w = options.resizeWidth;
@@ -343,11 +290,7 @@ export async function changePrep(
 
 /** HWC uint8 RGB → planar CHW float32 pixel/255 at `offset` of `target`. */
 export function rgbToChw(pixels: Uint8Array, target: Float32Array, offset: number, plane: number): void {
-  for (let p = 0; p < plane; p++) {
-    target[offset + p] = pixels[3 * p]! / 255;
-    target[offset + plane + p] = pixels[3 * p + 1]! / 255;
-    target[offset + 2 * plane + p] = pixels[3 * p + 2]! / 255;
-  }
+  hwcToNchw(pixels, plane, 1, 3, 3, target, offset);
 }
 
 async function inputsOf(task: ImagesTask, context: WorkerContext): Promise<Array<ImageInput | Error>> {

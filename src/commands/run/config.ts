@@ -1,6 +1,7 @@
 /** The `run` options the pipeline reads, with the defaults of src/common/config.ts filled in. */
 import { resolveConfig, type RunConfig } from '../../common/config.js';
 import type { Method, Metric } from '../../dedupe/index.js';
+import type { StartRequest } from '../../processing/index.js';
 
 /** RunConfig types every option as optional; the pipeline's view has the defaulted ones set. */
 export interface PipelineConfig {
@@ -68,4 +69,16 @@ export function pipelineConfig(config: Partial<RunConfig> | Partial<PipelineConf
     if (merged[key] === undefined) throw new Error(`run: option ${key} has no value`);
   }
   return merged as PipelineConfig;
+}
+
+/** The control URL and `start` request of a run: count and source only when given (the server's defaults). */
+export function startRequestOf(config: PipelineConfig): { url: string; request: StartRequest } {
+  return {
+    url: `ws://${config.host}:${config.controlPort}/`,
+    request: {
+      ...(config.count !== undefined ? { count: config.count } : {}),
+      fps: config.fps,
+      ...(config.source !== undefined ? { source: config.source } : {}),
+    },
+  };
 }

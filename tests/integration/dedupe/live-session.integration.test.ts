@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPipeline } from '../../../src/commands/run.js';
-import type { UniquesManifest } from '../../../src/dedupe/index.js';
+import type { UniquesManifest } from '../../../src/dedupe/save.js';
 import type { HttpServer } from '../../../src/common/http.js';
 import { startStreamServer, type StreamServer } from '../../../src/stream/index.js';
 import { CALTECH, MODELS_DIR } from '../../test-data.js';

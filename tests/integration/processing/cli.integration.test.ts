@@ -3,46 +3,14 @@
  * the summary; an unreachable server, a missing or corrupt model exit non-zero with one line; Ctrl-C
  * stops the session cleanly and still writes the results.
  */
-import { spawn } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../../src/common/paths.js';
 import { startStreamServer, type StreamServer } from '../../../src/stream/index.js';
-
-const CLI = path.join(PROJECT_ROOT, 'dist', 'cli.js');
-
-interface Exit {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(
-  args: string[],
-  env: NodeJS.ProcessEnv = {},
-  onSpawn?: (kill: () => void) => void,
-): Promise<Exit> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    onSpawn?.(() => child.kill('SIGINT'));
-  });
-}
-
-/** The one line the CLI prints for a user error (logs are JSON lines; this one is not). */
-function userLine(stderr: string): string[] {
-  return stderr.split('\n').filter((line) => line.startsWith('framesift: '));
-}
+import { runCli, userLines } from '../../helpers/cli.js';
+import { removeDir, tempDir } from '../../helpers/temp.js';
 
 async function closedPort(): Promise<number> {
   const probe = createServer();
@@ -56,12 +24,12 @@ describe('framesift run (CLI)', () => {
   let server: StreamServer;
   let dir: string;
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'framesift-cli-'));
+    dir = await tempDir('cli');
     server = await startStreamServer({ framesPort: 0, controlPort: 0, resultsDir: path.join(dir, 'server') });
   });
   afterAll(async () => {
     await server?.close();
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   });
 
   const ports = () => [
@@ -116,14 +84,14 @@ describe('framesift run (CLI)', () => {
       ];
       const name = await runCli([...common, '--mode', 'dedupe', '--save-name', '../orders']);
       expect(name.code).toBe(2);
-      expect(userLine(name.stderr)).toEqual([
+      expect(userLines(name.stderr)).toEqual([
         expect.stringMatching(/^framesift: --save-name="\.\.\/orders": expected .*path separators/),
       ]);
       const change = await runCli([...common, '--mode', 'dedupe', '--method', 'change'], {
-        FRAMESIFT_CHANGE_OPTIONS: 'speed=3',
+        env: { FRAMESIFT_CHANGE_OPTIONS: 'speed=3' },
       });
       expect(change.code).toBe(2);
-      expect(userLine(change.stderr)).toEqual([
+      expect(userLines(change.stderr)).toEqual([
         expect.stringMatching(/^framesift: FRAMESIFT_CHANGE_OPTIONS="speed=3": expected .*resize, border/),
       ]);
       expect(connections).toBe(0);
@@ -144,7 +112,7 @@ describe('framesift run (CLI)', () => {
       path.join(dir, 'x'),
     ]);
     expect(exit.code).not.toBe(0);
-    const lines = userLine(exit.stderr);
+    const lines = userLines(exit.stderr);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(`ws://127.0.0.1:${port}/`);
     expect(lines[0]).toMatch(/cannot reach the control server .*ECONNREFUSED/);
@@ -162,7 +130,7 @@ describe('framesift run (CLI)', () => {
       '0',
     ]);
     expect(exit.code).not.toBe(0);
-    const lines = userLine(exit.stderr);
+    const lines = userLines(exit.stderr);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(
       /mobilenet_v2_1\.0_224-embed\.onnx of "mobilenet-v2" \(sha256 [0-9a-f]{64}.*not found in /,
@@ -189,7 +157,7 @@ describe('framesift run (CLI)', () => {
       '0',
     ]);
     expect(exit.code).not.toBe(0);
-    const lines = userLine(exit.stderr);
+    const lines = userLines(exit.stderr);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/has sha256 [0-9a-f]{64}, expected [0-9a-f]{64}/);
   });
@@ -197,7 +165,7 @@ describe('framesift run (CLI)', () => {
   it('an unknown classifier: non-zero exit listing the known models', async () => {
     const exit = await runCli(['run', ...ports(), '--classifier', 'no-such-model', '--metrics-port', '0']);
     expect(exit.code).not.toBe(0);
-    expect(userLine(exit.stderr)[0]).toMatch(/unknown model "no-such-model"/);
+    expect(userLines(exit.stderr)[0]).toMatch(/unknown model "no-such-model"/);
   });
 
   it('Ctrl-C stops the session, finishes what it received and writes the results', async () => {

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runPipeline } from '../../../src/commands/run.js';
-import type { UniquesManifest } from '../../../src/dedupe/index.js';
+import type { UniquesManifest } from '../../../src/dedupe/save.js';
 import type { FramesManifest } from '../../../src/dedupe/frames-save.js';
 import type { HttpServer } from '../../../src/common/http.js';
 import { startStreamServer, type StreamServer } from '../../../src/stream/index.js';

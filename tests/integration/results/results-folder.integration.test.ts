@@ -7,14 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RecordedSession } from '../../helpers/recorded-session.js';
 import { validateResultsDocument, type ResultsDocument } from '../../../src/common/results-document.js';
 import {
-  FASHION_MNIST_CLASSES,
   formatTerminalSummary,
-  readScore,
   writeResultsFolder,
   writeScore,
   writeSubmissionError,
   type SessionOutcome,
 } from '../../../src/results/index.js';
+import { FASHION_MNIST_CLASSES } from '../../../src/results/labels.js';
+import { readScore } from '../../../src/results/score.js';
 import { SAMPLE_MIN_SIDE } from '../../../src/results/render.js';
 import { PROJECT_ROOT } from '../../../src/common/paths.js';
 import { readFashionMnistTest, type FashionMnistTest } from './fashion-mnist-fixture.js';

@@ -4,13 +4,12 @@
  * not UTF-8. Every image is processed or listed with its reason; output problems fail at start-up with
  * exit 2 and one line. Runs the real CLI (phash, real photos).
  */
-import { spawn } from 'node:child_process';
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../../helpers/cli.js';
+import { removeDir, tempDir } from '../../helpers/temp.js';
 
-const CLI = path.resolve('dist/cli.js');
 const FOREST = path.resolve('tests/fixtures/photos/imagehash/forest/forest-high.jpg');
 const OFFICE = path.resolve('tests/fixtures/photos/imagehash/office/tumblr_ndyfdoR6Wp1tubinno1_1280.jpg');
 const OFFICE2 = path.resolve('tests/fixtures/photos/imagehash/office/tumblr_ndyfnr7lk21tubinno1_1280.jpg');
@@ -20,27 +19,15 @@ const AS_NOBODY = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
 
 let work: string;
 beforeEach(async () => {
-  work = await mkdtemp(path.join(tmpdir(), 'framesift-batch-inputs-'));
+  work = await tempDir('batch-inputs');
   await chmod(work, 0o777);
 });
 afterEach(async () => {
   await chmod(path.join(work, 'in', 'locked'), 0o755).catch(() => undefined);
-  await rm(work, { recursive: true, force: true });
+  await removeDir(work);
 });
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      ...AS_NOBODY,
-      env: { ...process.env, LOG_LEVEL: 'error' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => runCli(args, { user: AS_NOBODY, env: { LOG_LEVEL: 'error' } });
 
 interface Report {
   groups: { kept: string; duplicates: { file: string }[] }[];

@@ -3,22 +3,11 @@
  * configuration (an empty or unsafe --save-name, a bad --allowed-origins, a short --token) is exit 2
  * before anything connects.
  */
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runCli } from '../../helpers/cli.js';
 
-const CLI = path.resolve('dist/cli.js');
-
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, LOG_LEVEL: 'info' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** The CLI at the log level a user sees by default. */
+const cli = (args: string[]) => runCli(args, { env: { LOG_LEVEL: 'info' } });
 
 describe('error exits print one line', () => {
   it.each([

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { WebSocket } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { StreamServer, StreamServerOptions } from '../../../src/stream/index.js';
+import type { StreamServer } from '../../../src/stream/index.js';
+import type { StreamServerOptions } from '../../../src/stream/server.js';
 import {
   ControlClient,
   FASHION_MNIST_DIR,

@@ -8,6 +8,7 @@ import { openCameraSource } from '../../../src/stream/sources/camera.js';
 import { openSource } from '../../../src/stream/sources/index.js';
 import type { SourceFrame } from '../../../src/stream/sources/source.js';
 import { CALTECH, IMAGEHASH } from '../../test-data.js';
+import { captureLogs } from '../../helpers/log-capture.js';
 
 // A colour photo first, then a gray one (Caltech 020f816e is grayscale).
 const PHOTOS = [
@@ -23,8 +24,14 @@ async function startCamera(token: string) {
   const photos = await Promise.all(PHOTOS.map((p) => readFile(p)));
   const state = { mode: 'ok' as Mode, served: 0, requests: 0, authorized: 0 };
   const hanging = new Set<http.ServerResponse>();
+  // Tests wait for the camera to have been asked n times (an event, not a timer).
+  const waiters: Array<{ n: number; resolve: () => void }> = [];
   const server = http.createServer((req, res) => {
     state.requests++;
+    for (const w of waiters.filter((w) => state.requests >= w.n)) {
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve();
+    }
     if (req.headers.authorization === `Bearer ${token}`) state.authorized++;
     switch (state.mode) {
       case 'ok': {
@@ -52,6 +59,11 @@ async function startCamera(token: string) {
     url: `http://127.0.0.1:${port}/snapshot.jpg`,
     state,
     photos,
+    /** Resolves once the camera has received `n` requests in all. */
+    requested(n: number): Promise<void> {
+      if (state.requests >= n) return Promise.resolve();
+      return new Promise((resolve) => waiters.push({ n, resolve }));
+    },
     async close() {
       for (const res of hanging) res.destroy();
       server.closeAllConnections();
@@ -121,10 +133,9 @@ describe('camera source against a loopback HTTP camera', () => {
     for (const mode of schedule) {
       camera.state.mode = mode;
       if (mode === 'ok') break;
-      const seen = camera.state.requests;
-      // Let at least two polls see this failure mode.
-      while (camera.state.requests < seen + 2) await new Promise((r) => setTimeout(r, 20));
-      if (mode === 'hang') await new Promise((r) => setTimeout(r, 400));
+      // Two polls see this failure mode. Polls are sequential, so the second request arrives only after
+      // the first one's failure (a hang: its timeout) was counted.
+      await camera.requested(camera.state.requests + 2);
     }
     const resumed = await pending;
     expect(resumed.done).toBe(false);
@@ -145,10 +156,17 @@ describe('camera source against a loopback HTTP camera', () => {
     const source = await openCameraSource({ address: url, timeoutSeconds: 0.5, imagesPerSecond: 50 });
     const controller = new AbortController();
     const before = await errorCount('network');
-    const next = source.frames({ signal: controller.signal }).next();
-    while ((await errorCount('network')) < before + 2) await new Promise((r) => setTimeout(r, 20));
-    controller.abort();
-    expect((await next).done).toBe(true);
+    const logs = captureLogs();
+    try {
+      const next = source.frames({ signal: controller.signal }).next();
+      // Each failed poll is logged as it is counted: wait for two of them.
+      await logs.waitFor((e) => e.message === 'camera poll failed; retrying' && e.reason === 'network', 2);
+      expect(await errorCount('network')).toBeGreaterThanOrEqual(before + 2);
+      controller.abort();
+      expect((await next).done).toBe(true);
+    } finally {
+      logs.stop();
+    }
   });
 
   it('TEST_DATA_FOLDER replays the folder in name order (any case of .jpg/.jpeg/.png) through openSource', async () => {

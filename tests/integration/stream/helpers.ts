@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { WebSocket } from 'ws';
 import { decodeFrame, type DecodedFrame } from '../../../src/common/wire/header.js';
-import { startStreamServer, type StreamServer, type StreamServerOptions } from '../../../src/stream/index.js';
+import { startStreamServer, type StreamServer } from '../../../src/stream/index.js';
+import { type StreamServerOptions } from '../../../src/stream/server.js';
 import { FASHION_MNIST_DIR } from '../../test-data.js';
 
 export { FASHION_MNIST_DIR } from '../../test-data.js';

@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { FrameEncoding } from '../../../src/common/wire/header.js';
 import { datasetCreateCommand } from '../../../src/commands/dataset.js';
-import { readDatasetFile } from '../../../src/stream/index.js';
+import { readDatasetFile } from '../../../src/stream/dataset-file.js';
 import {
   ControlClient,
   FASHION_MNIST_DIR,

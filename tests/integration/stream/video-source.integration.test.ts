@@ -5,7 +5,7 @@ import { useFfmpegBinaries } from '../../../src/common/ffmpeg.js';
 import { sourceTimeOf } from '../../../src/common/wire/frame-time.js';
 import { openSource } from '../../../src/stream/sources/index.js';
 import type { FrameSource, SourceFrame } from '../../../src/stream/sources/source.js';
-import { isVideoFile, videoFramesEvery } from '../../../src/stream/index.js';
+import { isVideoFile, videoFramesEvery } from '../../../src/stream/video-frames.js';
 import { ffmpegChildren, opencvVideo, skipVideoTests, tempFile } from '../../helpers/video.js';
 import { tempDir } from './helpers.js';
 

@@ -16,12 +16,9 @@ import {
   type ImageInput,
 } from '../../../src/analysis/tasks/images.js';
 import { PROJECT_ROOT } from '../../../src/common/paths.js';
-import {
-  CNN_LAYOUT_THRESHOLD,
-  cosineDistance,
-  createUniqueStore,
-  type Feature,
-} from '../../../src/dedupe/index.js';
+import { createUniqueStore, type Feature } from '../../../src/dedupe/index.js';
+import { CNN_LAYOUT_THRESHOLD } from '../../../src/dedupe/methods.js';
+import { cosineDistance } from '../../../src/dedupe/distance.js';
 
 const PHOTOS = path.join(PROJECT_ROOT, 'tests', 'fixtures', 'photos');
 const OFFICE_A = path.join(PHOTOS, 'imagehash/office/tumblr_ndyfdoR6Wp1tubinno1_1280.jpg');

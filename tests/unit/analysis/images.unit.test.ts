@@ -12,15 +12,10 @@ import {
 } from '../../../src/analysis/tasks/images.js';
 import { openWorkerModel } from '../../../src/analysis/worker-models.js';
 import type { WorkerContext, WorkerModel } from '../../../src/analysis/tasks.js';
-import {
-  CNN_LAYOUT_THRESHOLD,
-  DEFAULT_CHANGE_OPTIONS,
-  changeScore,
-  cosineDistance,
-  defaultThreshold,
-  hammingDistance,
-  meanSquaredError,
-} from '../../../src/dedupe/index.js';
+import { defaultThreshold } from '../../../src/dedupe/index.js';
+import { CNN_LAYOUT_THRESHOLD } from '../../../src/dedupe/methods.js';
+import { DEFAULT_CHANGE_OPTIONS, changeScore } from '../../../src/dedupe/change.js';
+import { cosineDistance, hammingDistance, meanSquaredError } from '../../../src/dedupe/distance.js';
 import { FIXTURES, IMAGEDEDUP, MODELS_DIR, POTATOES } from '../../test-data.js';
 
 const MODELS = MODELS_DIR;

@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../../src/common/errors.js';
 import {
   PROJECT_MODELS_DIR,
-  hwcToNchw,
   listModelNames,
   loadLabels,
   loadManifest,
@@ -170,11 +169,5 @@ describe('labels and pixels', () => {
   it('reads the 10 Fashion-MNIST class names from the project', async () => {
     const labels = await loadLabels(loadManifest(FASHION), freshDir('labels'));
     expect(labels).toEqual(FASHION_MNIST_CLASSES);
-  });
-
-  it('converts interleaved RGB bytes to planar floats', () => {
-    // 2 pixels: (0, 51, 255), (255, 102, 0)
-    const out = hwcToNchw(new Uint8Array([0, 51, 255, 255, 102, 0]), 2, 1, 3, 3);
-    expect(Array.from(out)).toEqual([0, 1, 0.2, 0.4, 1, 0].map((v) => Math.fround(v)));
   });
 });

@@ -4,7 +4,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StreamDeduper, type UniquesManifest } from '../../../src/dedupe/index.js';
+import { StreamDeduper } from '../../../src/dedupe/index.js';
+import { type UniquesManifest } from '../../../src/dedupe/save.js';
 import { handleDedupeApi } from '../../../src/commands/run/api-routes.js';
 
 let out: string;

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { parseChangeOptions } from '../../../src/dedupe/index.js';
 import {
   borderCrop,
-  parseChangeOptions,
   changeScore,
   DEFAULT_CHANGE_OPTIONS,
   type GrayImage,
-} from '../../../src/dedupe/index.js';
+} from '../../../src/dedupe/change.js';
 
 const blank = (w: number, h: number, v = 0): GrayImage => ({
   width: w,

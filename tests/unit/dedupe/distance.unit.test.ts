@@ -1,16 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import { hashToHex, hexToHash, l2Normalize } from '../../../src/dedupe/index.js';
 import {
   cosineDistance,
   embeddingDistance,
   hammingDistance,
-  hashToHex,
-  hexToHash,
   l2Distance,
-  l2Normalize,
   meanSquaredError,
-  perceptualHash,
   rmseDistance,
-} from '../../../src/dedupe/index.js';
+} from '../../../src/dedupe/distance.js';
+import { perceptualHash } from '../../../src/dedupe/hash.js';
 
 describe('distances', () => {
   it('normalises to unit length and leaves a zero vector at zero', () => {

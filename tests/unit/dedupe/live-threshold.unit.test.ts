@@ -7,14 +7,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  ABSORBED_IMAGES_PER_UNIQUE,
-  DEFAULT_THRESHOLDS,
-  InMemoryKeyedStore,
-  StreamDeduper,
-  thresholdSlider,
-  type UniquesManifest,
-} from '../../../src/dedupe/index.js';
+import { InMemoryKeyedStore, StreamDeduper, thresholdSlider } from '../../../src/dedupe/index.js';
+import { ABSORBED_IMAGES_PER_UNIQUE } from '../../../src/dedupe/stream-deduper.js';
+import { DEFAULT_THRESHOLDS } from '../../../src/dedupe/methods.js';
+import { type UniquesManifest } from '../../../src/dedupe/save.js';
 
 const hash = (h: bigint) => ({ kind: 'hash' as const, hash: h });
 const gray = { width: 2, height: 1, channels: 1, encoding: 0 as const, data: Uint8Array.of(0, 255) };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../../src/common/errors.js';
-import { sanitizeSaveName } from '../../../src/dedupe/index.js';
+import { sanitizeSaveName } from '../../../src/dedupe/../common/save-name.js';
 
 describe('save names', () => {
   it('accepts order numbers and plain names, trimmed', () => {

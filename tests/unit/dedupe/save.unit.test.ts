@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StreamDeduper, type UniquesManifest } from '../../../src/dedupe/index.js';
+import { StreamDeduper } from '../../../src/dedupe/index.js';
+import { type UniquesManifest } from '../../../src/dedupe/save.js';
 import { CALTECH } from '../../test-data.js';
 
 let out: string;

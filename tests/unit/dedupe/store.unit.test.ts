@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  ExactVectorIndex,
-  InMemoryKeyedStore,
-  TieredVectorIndex,
-  createUniqueStore,
-  type Feature,
-} from '../../../src/dedupe/index.js';
+import { InMemoryKeyedStore, createUniqueStore, type Feature } from '../../../src/dedupe/index.js';
+import { ExactVectorIndex, TieredVectorIndex } from '../../../src/dedupe/vector-index.js';
 
 const emb = (...values: number[]): Feature => ({ kind: 'embedding', vector: Float32Array.from(values) });
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { RecordedSession } from '../../helpers/recorded-session.js';
 import { validateResultsDocument, type ResultsSample } from '../../../src/common/results-document.js';
-import { FASHION_MNIST_CLASSES, buildResultsDocument } from '../../../src/results/index.js';
+import { FASHION_MNIST_CLASSES } from '../../../src/results/labels.js';
+import { buildResultsDocument } from '../../../src/results/write.js';
 import { displayImage, renderSampleCard } from '../../../src/results/render.js';
 
 /** The server's default ws maxPayload (64 MiB): a submit message must fit in one frame. */

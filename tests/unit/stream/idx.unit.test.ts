@@ -7,13 +7,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { gzipSync, gunzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../../src/common/errors.js';
-import {
-  encodeIdx,
-  fashionMnistDir,
-  loadFashionMnist,
-  parseIdx,
-  readIdxFile,
-} from '../../../src/stream/index.js';
+import { fashionMnistDir, loadFashionMnist } from '../../../src/stream/index.js';
+import { encodeIdx, parseIdx, readIdxFile } from '../../../src/stream/idx.js';
 import {
   FASHION_MNIST_DIR as DIR,
   FASHION_MNIST_TEST_IMAGES as IMAGES,

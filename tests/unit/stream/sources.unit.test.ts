@@ -3,12 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FrameEncoding } from '../../../src/common/wire/header.js';
-import {
-  loadFashionMnist,
-  openSource,
-  type FrameSource,
-  type SourceFrame,
-} from '../../../src/stream/index.js';
+import { loadFashionMnist, openSource } from '../../../src/stream/index.js';
+import { type FrameSource, type SourceFrame } from '../../../src/stream/sources/source.js';
 
 import { FASHION_MNIST_DIR as DIR } from '../../test-data.js';
 
