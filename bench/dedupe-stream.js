@@ -70,6 +70,12 @@ export async function streamThroughput(notes, { modelsDir, dataRoot }) {
         // The ceiling is measured before and after the run: the mean brackets load changes during it.
         const after = await measureCeiling(ceilingSample, modelsDir);
         const ceiling = (before.ceiling + after.ceiling) / 2;
+        const parallel = (before.parallel + after.parallel) / 2;
+        notes.push(
+          `stream ceiling measured on all ${before.cores} cores at once (the same work on ${before.cores} worker threads): ` +
+            `${before.parallel.toFixed(0)} before, ${after.parallel.toFixed(0)} after = ${parallel.toFixed(0)} frames/s; ` +
+            `run --mode dedupe --workers ${workers} = ${(fps / parallel).toFixed(2)} of it`,
+        );
         notes.push(
           `stream ceiling (read + decode + view + layout + inference of one 640×480 JPEG frame on one thread: ` +
             `${before.msPerImage.toFixed(1)} ms before, ${after.msPerImage.toFixed(1)} ms after the run) × ${before.cores} cores = ` +

@@ -181,6 +181,12 @@ async function batchThroughput(notes) {
   const cpu = process.cpuUsage(cpu0);
   const after = await measureCeiling(sample, modelsDir);
   const ceiling = (before.ceiling + after.ceiling) / 2;
+  const parallel = (before.parallel + after.parallel) / 2;
+  notes.push(
+    `batch ceiling measured on all ${before.cores} cores at once (the same work on ${before.cores} worker threads): ` +
+      `${before.parallel.toFixed(0)} before, ${after.parallel.toFixed(0)} after = ${parallel.toFixed(0)} images/s; ` +
+      `framesift dedupe pimmi = ${(result.imagesPerSecond / parallel).toFixed(2)} of it`,
+  );
   notes.push(
     `batch ceiling (read + decode + view + layout + inference of one pimmi photo on one thread: ` +
       `${before.msPerImage.toFixed(1)} ms before, ${after.msPerImage.toFixed(1)} ms after the run) × ${before.cores} cores = ` +
@@ -217,6 +223,18 @@ export async function run() {
       return s;
     };
     rows = [...rows, ...(await compareRecipes(photoSets, embedder.session, score, notes))];
+  }
+  if (only.includes('regions')) {
+    // Region matching for heavy crops (docs/dedupe.md, "Heavy crops: the second round").
+    const { compareRegions } = await import('./dedupe-regions.js');
+    rows = [
+      ...rows,
+      ...(await compareRegions(
+        sets.filter((s) => !s.stream && s.name !== 'imagededup-tests'),
+        modelsDir,
+        notes,
+      )),
+    ];
   }
   if (only.includes('fashion')) {
     const { fashionCalibration } = await import('./fashion-threshold.js');

@@ -85,22 +85,29 @@ class VectorStore implements UniqueStore {
       feature.kind === 'embedding' ? feature.vector : (feature as { pixels: Float32Array }).pixels;
     this.index ??= new TieredVectorIndex(vector.length, this.distance, this.options.approximateAbove);
     const nearest = this.index.nearest(vector);
-    if (nearest && nearest.distance <= this.threshold) {
-      return { duplicate: true, unique: nearest.index, distance: nearest.distance };
-    }
     const layout = feature.kind === 'embedding' ? feature.layout : undefined;
     if (this.layouts && !layout)
       throw new Error('cnn feature without a layout thumbnail in a store of photos');
+    // The layout rule's match, on the threshold's scale so "distance ≤ threshold" still means duplicate.
+    let byLayout: { index: number; distance: number } | undefined;
     if (layout && (this.layouts || this.index.size === 0)) {
       this.layouts ??= new TieredVectorIndex(layout.length, 'cosine', this.options.approximateAbove);
       const close = this.layouts.nearest(layout);
-      if (close && close.distance <= CNN_LAYOUT_THRESHOLD) {
-        // Reported on the threshold's scale, so "distance ≤ threshold" still means duplicate.
-        const distance = (close.distance / CNN_LAYOUT_THRESHOLD) * this.threshold;
-        return { duplicate: true, unique: close.index, distance };
-      }
-      this.layouts.add(layout);
+      if (close && close.distance <= CNN_LAYOUT_THRESHOLD)
+        byLayout = { index: close.index, distance: (close.distance / CNN_LAYOUT_THRESHOLD) * this.threshold };
     }
+    // When both rules match, the closer match on that common scale wins: a frame whose layout is nearly
+    // identical to one unique's joins that unique even if another is a little closer in embedding
+    // (measured: docs/dedupe.md, "Which unique a duplicate joins").
+    const byEmbedding = nearest && nearest.distance <= this.threshold ? nearest : undefined;
+    const match =
+      byEmbedding && byLayout
+        ? byLayout.distance < byEmbedding.distance
+          ? byLayout
+          : byEmbedding
+        : (byEmbedding ?? byLayout);
+    if (match) return { duplicate: true, unique: match.index, distance: match.distance };
+    if (layout && this.layouts) this.layouts.add(layout);
     return { duplicate: false, unique: this.index.add(vector), nearest };
   }
 }

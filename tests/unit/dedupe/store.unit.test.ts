@@ -19,6 +19,30 @@ describe('unique store', () => {
     expect(store.size).toBe(2);
   });
 
+  it('with the layout rule, a frame joins the unique it is closer to on the common scale', () => {
+    // Embeddings and layouts as unit 2-d vectors at chosen angles: cosine distance = 1 − cos(angle).
+    const unit = (deg: number) =>
+      Float32Array.from([Math.cos((deg * Math.PI) / 180), Math.sin((deg * Math.PI) / 180)]);
+    const photo = (e: number, l: number): Feature => ({
+      kind: 'embedding',
+      vector: unit(e),
+      layout: unit(l),
+    });
+    const store = createUniqueStore({ method: 'cnn', metric: 'cosine', threshold: 0.4, approximateAbove: 0 });
+    expect(store.decide(photo(0, 0))).toMatchObject({ duplicate: false, unique: 0 });
+    expect(store.decide(photo(90, 90))).toMatchObject({ duplicate: false, unique: 1 });
+    // Embedding: 0.287 from unique 0, 0.299 from unique 1 (the embedding alone picks unique 0). Layout:
+    // 0.004 from unique 1 (0.016 on the threshold's scale), far from unique 0: the layout match is closer.
+    const both = store.decide(photo(45 - 0.5, 85));
+    expect(both).toMatchObject({ duplicate: true, unique: 1 });
+    expect(both.duplicate && both.distance).toBeCloseTo(((1 - Math.cos((5 * Math.PI) / 180)) / 0.1) * 0.4, 6);
+    // Only the embedding matches: it decides.
+    expect(store.decide(photo(10, 45))).toMatchObject({ duplicate: true, unique: 0 });
+    // Only the layout matches (embedding 1.0 away from both): the layout decides.
+    expect(store.decide(photo(225, 2))).toMatchObject({ duplicate: true, unique: 0 });
+    expect(store.size).toBe(2);
+  });
+
   it('a distance exactly at the threshold is a duplicate; just above it is a new unique', () => {
     // Thumbnails of 4 pixels: MSE of (0.5, 0, 0, 0) vs zeros = 0.0625 exactly.
     const thumb = (...v: number[]): Feature => ({ kind: 'thumbnail', pixels: Float32Array.from(v) });
