@@ -48,12 +48,20 @@ function alter(src, kind, rand) {
   return out;
 }
 
-/** The stream: N originals in order, each copy inserted 1–50 frames after its original. */
-export async function fashionCalibration() {
-  const test = await loadFashionMnist('test', fashionMnistDir(process.env.FASHION_MNIST_DIR));
+/**
+ * The stream: `images` originals in order, each copy inserted 1–50 frames after its original. `dataDir`:
+ * the folder of the Fashion-MNIST test split (the test of the default passes the repository's own);
+ * `thresholds`: the sweep (the test scores only the default and its neighbours).
+ */
+export async function fashionCalibration({
+  dataDir = fashionMnistDir(process.env.FASHION_MNIST_DIR),
+  images = N,
+  thresholds = FASHION_SWEEP,
+} = {}) {
+  const test = await loadFashionMnist('test', dataDir);
   const rand = prng(28);
   const items = [];
-  for (let i = 0; i < N; i++) {
+  for (let i = 0; i < images; i++) {
     const original = test.images.subarray(i * 784, (i + 1) * 784);
     const kind = ALTERATIONS[i % ALTERATIONS.length];
     items.push({ id: `i${i}`, group: `g${i}`, pixels: original, order: i });
@@ -93,8 +101,8 @@ export async function fashionCalibration() {
     }
     return { threshold, precision: s.precision, recall: s.recall, f1: s.f1, recallBy };
   };
-  const rows = FASHION_SWEEP.map(scoreAt);
+  const rows = thresholds.map(scoreAt);
   // The pick: the highest F1 among thresholds with precision ≥ 0.99.
   const pick = rows.filter((r) => r.precision >= 0.99).sort((a, b) => b.f1 - a.f1)[0];
-  return { images: N, rows, pick };
+  return { images, rows, pick };
 }

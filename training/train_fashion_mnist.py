@@ -66,8 +66,10 @@ def conv_bn(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
-# Candidate architectures: conv widths per stage; every stage is its 3x3 convolutions (BN, ReLU) followed by
-# a 2x2 max-pool (28 -> 14 -> 7 -> 3), then flatten (C x 3 x 3) -> fc 128 (embedding) -> fc 10.
+# Candidate architectures: conv widths per stage; each of the first three stages is its 3x3 convolutions (BN,
+# ReLU) followed by a 2x2 max-pool (28 -> 14 -> 7 -> 3); a fourth stage, if any, runs at 3x3 without pooling
+# (depth where it is cheapest); then flatten (C x 3 x 3) -> fc 128 (embedding) -> fc 10.
+POOLED_STAGES = 3
 ARCHS: dict[str, tuple[tuple[int, ...], ...]] = {
     "base": ((16,), (32,), (64,)),
     "small": ((12,), (24,), (48,)),
@@ -76,24 +78,33 @@ ARCHS: dict[str, tuple[tuple[int, ...], ...]] = {
     "deep": ((16,), (32,), (64, 64)),
     # wider middle stage plus the extra 7x7 convolution
     "deep-wide": ((16,), (32,), (64, 96)),
+    # wider last stage: 128 channels at 7x7 (the 14x14 stage, the costly one, unchanged)
+    "wide3": ((16,), (32,), (128,)),
+    # base plus a 128-channel convolution at 3x3
+    "head": ((16,), (32,), (64,), (128,)),
+    # wider last stage plus a 128-channel convolution at 3x3
+    "wide3-head": ((16,), (32,), (128,), (128,)),
+    # base with a second convolution at 7x7 and a 128-channel convolution at 3x3
+    "deep-head": ((16,), (32,), (64, 64), (128,)),
 }
 
 
 class FashionCNN(nn.Module):
-    def __init__(self, stages: tuple[tuple[int, ...], ...], embedding_dim: int = 128):
+    def __init__(self, stages: tuple[tuple[int, ...], ...], embedding_dim: int = 128, dropout: float = 0.25):
         super().__init__()
         self.register_buffer("mean", torch.tensor(PIXEL_MEAN))
         self.register_buffer("std", torch.tensor(PIXEL_STD))
         layers: list[nn.Module] = []
         cin = 1
-        for stage in stages:
+        for index, stage in enumerate(stages):
             for cout in stage:
                 layers.append(conv_bn(cin, cout))
                 cin = cout
-            layers.append(nn.MaxPool2d(2))
+            if index < POOLED_STAGES:
+                layers.append(nn.MaxPool2d(2))
         self.features = nn.Sequential(*layers)
         self.embed = nn.Linear(cin * 3 * 3, embedding_dim)
-        self.dropout = nn.Dropout(0.25)
+        self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(embedding_dim, 10)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -108,11 +119,12 @@ def count_macs(stages: tuple[tuple[int, ...], ...], embedding_dim: int = 128) ->
     """Multiply-accumulates per image of FashionCNN (convolutions and linear layers; pools/ReLU excluded)."""
     macs = 0
     cin, size = 1, 28
-    for stage in stages:
+    for index, stage in enumerate(stages):
         for cout in stage:
             macs += size * size * cout * cin * 9
             cin = cout
-        size //= 2
+        if index < POOLED_STAGES:
+            size //= 2
     return macs + cin * 9 * embedding_dim + embedding_dim * 10
 
 
@@ -182,6 +194,7 @@ def main() -> int:
     parser.add_argument("--warmup-epochs", type=float, default=1.0, help="cosine schedule: linear warm-up epochs")
     parser.add_argument("--weight-decay", type=float, default=5e-4)
     parser.add_argument("--label-smoothing", type=float, default=0.1)
+    parser.add_argument("--dropout", type=float, default=0.25, help="dropout before the classifier (training only)")
     parser.add_argument("--seed", type=int, default=20240601)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--progress", type=int, default=0, help="print a progress line every N steps (0: off)")
@@ -204,7 +217,7 @@ def main() -> int:
     x_train, y_train = load_split(data_dir, "train")
     x_test, y_test = load_split(data_dir, "test")
     widths = ARCHS[args.arch]
-    model = FashionCNN(widths)
+    model = FashionCNN(widths, dropout=args.dropout)
     params = sum(p.numel() for p in model.parameters())
     macs = count_macs(widths)
     print(f"arch={args.arch} widths={widths} params={params} macs/image={macs}", flush=True)
@@ -278,6 +291,7 @@ def main() -> int:
             ),
             "weightDecay": args.weight_decay,
             "labelSmoothing": args.label_smoothing,
+            "dropout": args.dropout,
             "augmentation": "random crop 28 from 2px zero padding, horizontal flip p=0.5",
             "seed": args.seed,
             "threads": args.threads,
