@@ -14,25 +14,15 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { LivePage, pageConfigOf } from '../dist/commands/page/index.js';
 import { runPipeline } from '../dist/commands/run.js';
 import { startHttpServer } from '../dist/common/http.js';
 import { metricsRegistry } from '../dist/common/metrics.js';
 import { defaultThreshold } from '../dist/dedupe/index.js';
+import { CHROMIUM, launchChromium } from './chromium.js';
 import { startServerProcess } from './server-process.js';
 
 const VTEST = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 const FRAMES = Number(process.env.BENCH_APP_FRAMES ?? 240);
 const ROUNDS = Number(process.env.BENCH_APP_ROUNDS ?? 5);
 const METHOD = process.env.BENCH_APP_METHOD ?? 'cnn';
@@ -105,7 +95,7 @@ export async function run() {
     threshold: defaultThreshold(METHOD, 'cosine'),
     fps: 0,
   });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const browser = await launchChromium();
   const session = () =>
     runPipeline(
       {

@@ -2,13 +2,13 @@
  * The search REST API and the demo page on a real HTTP server over a real index of the caltech-resize
  * photos (real embedder), and the page in a real Chromium (playwright-core, the system's chromium).
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumMissing, launchBrowser } from '../../e2e/helpers.js';
 import { startPhotoEmbedder, type PhotoEmbedder } from '../../../src/commands/photo-embedder.js';
 import { mountSearchApi } from '../../../src/commands/search-api.js';
 import { listImageFiles } from '../../../src/dedupe/index.js';
@@ -24,7 +24,6 @@ import {
 } from '../../../src/search/index.js';
 
 const CALTECH = path.join(PROJECT_ROOT, 'tests', 'fixtures', 'photos', 'caltech-resize');
-const CHROMIUM = '/usr/bin/chromium';
 const MAX_UPLOAD = 120_000;
 
 let tmp: string;
@@ -199,25 +198,10 @@ describe('search API', () => {
   });
 });
 
-const noChromium = !existsSync(CHROMIUM);
-if (noChromium && process.env.CI === 'true')
-  throw new Error(`${CHROMIUM} missing: install Debian's chromium (.ci/run does)`);
-
-describe.skipIf(noChromium)('search demo page in Chromium', () => {
+describe.skipIf(chromiumMissing)('search demo page in Chromium', () => {
   let browser: Browser;
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchBrowser();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
