@@ -4,16 +4,10 @@
  * owns each partition at a time (a lease) and decides its frames with the same analysis as `run`;
  * a collector gathers the outcomes per camera session and reconciles them with what was published.
  */
-export { connectBus, ensureStreams, DEFAULT_BUS_LIMITS, type Bus, type BusLimits } from './connection.js';
-export { FramePublisher, type FramePublisherOptions } from './publisher.js';
-export { PartitionLease, type LeaseOptions } from './lease.js';
-export {
-  PartitionWorker,
-  type BusFrame,
-  type PartitionHandler,
-  type PartitionWorkerOptions,
-} from './partition-worker.js';
-export { ResultCollector, type CollectedSession, type CollectorOptions } from './collector.js';
+export { connectBus, ensureStreams } from './connection.js';
+export { FramePublisher } from './publisher.js';
+export { PartitionWorker, type BusFrame, type PartitionHandler } from './partition-worker.js';
+export { ResultCollector, type CollectedSession } from './collector.js';
 export {
   base64ToBytes,
   base64ToFloat32,
@@ -23,4 +17,4 @@ export {
   type EndMessage,
   type FrameOutcome,
 } from './messages.js';
-export { checkCameraId, natsServerConfig, type NatsServerConfigOptions } from './subjects.js';
+export { natsServerConfig } from './subjects.js';

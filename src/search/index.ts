@@ -9,30 +9,14 @@ export {
   ModelMismatchError,
   imageLabel,
   videoJson,
-  videoTime,
   type ImageWrite,
   type ModelStamp,
-  type NeighbourList,
-  type NeighbourState,
   type SearchStore,
-  type StoredFile,
   type StoredImage,
 } from './store.js';
-export { SqliteStore } from './sqlite-store.js';
-export { MariaDbStore, redactUrl } from './mariadb-store.js';
+export { redactUrl } from './mariadb-store.js';
 export { DEFAULT_DB, openStore, defaultAnnFile, isServerUrl } from './open.js';
-export { AnnIndex, ExactIndex, TopK, DEFAULT_HNSW, type Hit, type HnswParams } from './vectors.js';
-export { Searcher, UnknownImageError, type SearchHit, type SearchOptions } from './searcher.js';
-export {
-  indexFolder,
-  sha256OfFile,
-  type Embedder,
-  type EmbedderWork,
-  type Embedding,
-  type IndexTimings,
-  type VideoFrame,
-  type IndexFolderOptions,
-  type IndexProgress,
-  type IndexReport,
-} from './indexer.js';
-export { computeNeighbours, type NeighboursOptions, type NeighboursReport } from './neighbours.js';
+export { AnnIndex, ExactIndex, DEFAULT_HNSW, type Hit } from './vectors.js';
+export { Searcher, UnknownImageError, type SearchHit } from './searcher.js';
+export { indexFolder, type Embedder, type Embedding, type IndexReport } from './indexer.js';
+export { computeNeighbours, type NeighboursReport } from './neighbours.js';
