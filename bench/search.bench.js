@@ -19,6 +19,7 @@ import path from 'node:path';
 import { measureCeiling } from './dedupe-ceiling.js';
 import { loadSets } from './neardup-sets.js';
 import { startPhotoEmbedder } from '../dist/commands/photo-embedder.js';
+import { seededRandom } from '../dist/common/random.js';
 import {
   AnnIndex,
   DEFAULT_HNSW,
@@ -140,12 +141,8 @@ async function quality(set, embedder, tmp, rows, notes) {
 
 /** Vectors near real embeddings: each is a random pimmi embedding plus Gaussian noise. */
 function* syntheticVectors(centres, count, sigma, seed = 1) {
-  let s = seed;
-  const rand = () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return (s + 0.5) / 2 ** 32;
-  };
-  const gauss = () => Math.sqrt(-2 * Math.log(rand())) * Math.cos(2 * Math.PI * rand());
+  const rand = seededRandom(seed);
+  const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
   for (let i = 0; i < count; i++) {
     const c = centres[Math.floor(rand() * centres.length)];
     const v = new Float32Array(c.length);

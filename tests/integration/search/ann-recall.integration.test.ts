@@ -3,8 +3,8 @@
  * the query-time ef rule), through the SQLite store as `search` uses it. The vectors are 1024-d (the
  * embedder's size) in 32 tight clusters of ~625: within a cluster every vector is nearly as far as every
  * other, the case where a graph search needs many candidates. On these vectors the rule's ef (128) reaches
- * 0.9985 and ef 64 only 0.986, so a smaller ef, a thinner graph or a wrong distance fails this test. (Benchmarked at 250,000 vectors by
- * `npm run bench -- search`, docs/search.md.)
+ * 0.9985 and ef 64 only 0.986, so a smaller ef, a thinner graph or a wrong distance fails this test.
+ * (Benchmarked at 250,000 vectors by `npm run bench -- search`, docs/search.md.)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
