@@ -302,6 +302,11 @@ async function synthetic(db, label, size, centres, model, rows, annFile, maria) 
     unit: 's',
   });
   pushRow(rows, {
+    what: `${label} ${size}: neighbours: search loop waiting for store writes (ef ${ann.efFor(101)})`,
+    value: nb.writeWaitSeconds,
+    unit: 's',
+  });
+  pushRow(rows, {
     what: `${label} ${size}: neighbours --k 100 extrapolated to 250,000`,
     value: (nbSeconds * 250_000) / size / 60,
     unit: 'min',

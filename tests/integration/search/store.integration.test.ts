@@ -349,7 +349,11 @@ describe.each(backends.list)('$name store', (backend) => {
       try {
         await store.ensureModel(MODEL);
         const ids = await store.write(Array.from({ length: 120 }, (_, i) => image(`/nb/${i}.jpg`, i + 1)));
-        const first = await computeNeighbours(store, await AnnIndex.open(store, annFile), { k });
+        // Batches of 32: several writes, each overlapping the next batch's searches.
+        const first = await computeNeighbours(store, await AnnIndex.open(store, annFile), {
+          k,
+          batchSize: 32,
+        });
         expect(first).toMatchObject({ k, computed: 120, full: true, total: 120 });
         await check();
         const again = await computeNeighbours(store, await AnnIndex.open(store, annFile), { k });
@@ -361,7 +365,10 @@ describe.each(backends.list)('$name store', (backend) => {
           image('/nb/new.jpg', 777),
         ]);
         await store.remove([ids[5]!]);
-        const incremental = await computeNeighbours(store, await AnnIndex.open(store, annFile), { k });
+        const incremental = await computeNeighbours(store, await AnnIndex.open(store, annFile), {
+          k,
+          batchSize: 16,
+        });
         expect(incremental.full).toBe(false);
         expect(incremental.computed).toBeLessThan(60);
         expect(incremental.updated).toBeGreaterThan(0);
