@@ -268,6 +268,22 @@ describe.skipIf(chromiumMissing)('search demo page in Chromium', () => {
       .toBe(String(idOf.get(file)));
     expect(await page.locator('#results li').first().locator('.distance').textContent()).toBe('0.0000');
 
+    // Drop a file on the query image: the same, through a real drop event carrying the file.
+    const dropped = [...idOf.keys()][30]!;
+    const bytes = (await readFile(path.join(CALTECH, dropped))).toString('base64');
+    const transfer = await page.evaluateHandle(`(() => {
+      const bytes = Uint8Array.from(atob(${JSON.stringify(bytes)}), (c) => c.charCodeAt(0));
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([bytes], ${JSON.stringify(dropped)}, { type: 'image/jpeg' }));
+      return transfer;
+    })()`);
+    await page.dispatchEvent('#drop', 'drop', { dataTransfer: transfer });
+    await expect.poll(() => page.locator('#query-title').textContent()).toBe(dropped);
+    await expect
+      .poll(() => page.locator('#results li').first().getAttribute('data-id'))
+      .toBe(String(idOf.get(dropped)));
+    expect(await page.locator('#results li').first().locator('.distance').textContent()).toBe('0.0000');
+
     // An unknown id shows the API's error on the page.
     await page.fill('#image-id', '999999');
     await page.click('#pick button');
