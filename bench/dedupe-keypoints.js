@@ -74,7 +74,7 @@ function orbOf(cv, orb, gray) {
       points[2 * i] = p.x;
       points[2 * i + 1] = p.y;
     }
-    return { n, points, descriptors: n > 0 ? Uint8Array.from(des.data) : new Uint8Array(0) };
+    return { n, points, descriptors: n > 0 ? Uint8Array.from(des.data) : new Uint8Array(0), gray };
   } finally {
     mat.delete();
     none.delete();
@@ -83,9 +83,60 @@ function orbOf(cv, orb, gray) {
   }
 }
 
-/** Matches agreeing with one RANSAC homography between `a` and `b` (0 when too few to fit). */
+/** NCC of `b` with `a` warped onto it by `H`, over the pixels the warp covers (borders eroded). */
+function overlapNcc(cv, a, b, H) {
+  const src = cv.matFromArray(a.height, a.width, cv.CV_8UC1, a.data);
+  const ones = new cv.Mat(a.height, a.width, cv.CV_8UC1, new cv.Scalar(255));
+  const warped = new cv.Mat();
+  const cover = new cv.Mat();
+  const kernel = cv.Mat.ones(5, 5, cv.CV_8U);
+  try {
+    const size = new cv.Size(b.width, b.height);
+    cv.warpPerspective(src, warped, H, size, cv.INTER_LINEAR, cv.BORDER_CONSTANT, new cv.Scalar(0));
+    cv.warpPerspective(ones, cover, H, size, cv.INTER_NEAREST, cv.BORDER_CONSTANT, new cv.Scalar(0));
+    cv.erode(cover, cover, kernel);
+    let n = 0;
+    let sa = 0;
+    let sb = 0;
+    let saa = 0;
+    let sbb = 0;
+    let sab = 0;
+    const w = warped.data;
+    const c = cover.data;
+    for (let i = 0; i < c.length; i++) {
+      if (!c[i]) continue;
+      const x = w[i];
+      const y = b.data[i];
+      n++;
+      sa += x;
+      sb += y;
+      saa += x * x;
+      sbb += y * y;
+      sab += x * y;
+    }
+    // Too small an overlap to judge (under 5 % of the frame) counts as no match.
+    if (n < 0.05 * c.length) return -1;
+    const cov = sab - (sa * sb) / n;
+    const va = saa - (sa * sa) / n;
+    const vb = sbb - (sb * sb) / n;
+    return va > 0 && vb > 0 ? cov / Math.sqrt(va * vb) : -1;
+  } finally {
+    src.delete();
+    ones.delete();
+    warped.delete();
+    cover.delete();
+    kernel.delete();
+  }
+}
+
+/**
+ * { inliers, ncc }: matches agreeing with one RANSAC homography from `a` to `b` (0 when too few to fit),
+ * and the normalised cross-correlation of `b` with `a` warped by it over their overlap (a copy agrees up
+ * to resampling and compression; a re-shot of the same scene, with things moved, less).
+ */
 function inliersOf(cv, matcher, a, b, ratio = 0.8) {
-  if (a.n < 8 || b.n < 8) return 0;
+  const none = { inliers: 0, ncc: -1 };
+  if (a.n < 8 || b.n < 8) return none;
   const da = cv.matFromArray(a.n, 32, cv.CV_8U, a.descriptors);
   const db = cv.matFromArray(b.n, 32, cv.CV_8U, b.descriptors);
   const knn = new cv.DMatchVectorVector();
@@ -102,7 +153,7 @@ function inliersOf(cv, matcher, a, b, ratio = 0.8) {
       const best = m.get(0);
       if (best.distance < ratio * m.get(1).distance) good.push(best);
     }
-    if (good.length < 8) return 0;
+    if (good.length < 8) return none;
     const s = new Float32Array(2 * good.length);
     const d = new Float32Array(2 * good.length);
     good.forEach((g, i) => {
@@ -115,13 +166,13 @@ function inliersOf(cv, matcher, a, b, ratio = 0.8) {
     dst = cv.matFromArray(good.length, 1, cv.CV_32FC2, d);
     mask = new cv.Mat();
     H = cv.findHomography(src, dst, cv.RANSAC, 5, mask);
-    if (H.empty()) return 0;
+    if (H.empty()) return none;
     // A mirrored or collapsed mapping is no copy (a flip is the embedding's business).
     const h = H.data64F;
-    if (h[0] * h[4] - h[1] * h[3] <= 0) return 0;
+    if (h[0] * h[4] - h[1] * h[3] <= 0) return none;
     let count = 0;
     for (let i = 0; i < mask.rows; i++) count += mask.data[i] ? 1 : 0;
-    return count;
+    return { inliers: count, ncc: overlapNcc(cv, a.gray, b.gray, H) };
   } finally {
     da.delete();
     db.delete();
@@ -207,6 +258,7 @@ export async function compareKeypoints(sets, modelsDir, notes) {
   const embedder = await loadEmbedder(modelsDir);
   const uppers = list('FRAMESIFT_BENCH_KEYPOINTS_UPPER', [0.6, 0.7, 0.8]);
   const floors = list('FRAMESIFT_BENCH_KEYPOINTS_INLIERS', [12, 16, 20, 30]);
+  const nccs = list('FRAMESIFT_BENCH_KEYPOINTS_NCC', [-1, 0.5, 0.7, 0.8, 0.9]);
   const sizes = list('FRAMESIFT_BENCH_KEYPOINTS_SIZE', [320, 480]);
   const counts = list('FRAMESIFT_BENCH_KEYPOINTS_FEATURES', [500]);
   const fits = process.env.FRAMESIFT_BENCH_KEYPOINTS_FIT?.split(',') ?? ['area'];
@@ -227,6 +279,7 @@ export async function compareKeypoints(sets, modelsDir, notes) {
       setting: 'default rule (no keypoints)',
       upper: '',
       inliers: '',
+      ncc: '',
       set: set.name,
       precision: s0.precision,
       recall: s0.recall,
@@ -264,29 +317,32 @@ export async function compareKeypoints(sets, modelsDir, notes) {
           };
           const runs = [];
           for (const upper of uppers)
-            for (const inliers of floors) {
-              const featured = new Set();
-              const { cellOf, checked } = await replay(set, feats, {
-                upper,
-                maxChecks,
-                passes: async (a, b) => {
-                  featured.add(a);
-                  featured.add(b);
-                  return (await inliersBetween(a, b)) >= inliers;
-                },
-              });
-              runs.push({ upper, inliers, featured, cellOf, checked });
-            }
+            for (const inliers of floors)
+              for (const ncc of nccs) {
+                const featured = new Set();
+                const { cellOf, checked } = await replay(set, feats, {
+                  upper,
+                  maxChecks,
+                  passes: async (a, b) => {
+                    featured.add(a);
+                    featured.add(b);
+                    const pair = await inliersBetween(a, b);
+                    return pair.inliers >= inliers && pair.ncc >= ncc;
+                  },
+                });
+                runs.push({ upper, inliers, ncc, featured, cellOf, checked });
+              }
           // Costs averaged over every pair and photo any setting needed (each computed once).
           const msPerPair = pairs.size ? pairMs / pairs.size : 0;
           const msPerFeatured = kp.size ? featureMs / kp.size : 0;
-          for (const { upper, inliers, featured, cellOf, checked } of runs) {
+          for (const { upper, inliers, ncc, featured, cellOf, checked } of runs) {
             const s = scorePartition(cellOf, set.groupOf);
             const totalMs = ruleMs + featured.size * msPerFeatured + checked * msPerPair;
             rows.push({
               setting: `ORB ${nfeatures}, ${fit} ${size}`,
               upper,
               inliers,
+              ncc,
               set: set.name,
               precision: s.precision,
               recall: s.recall,
@@ -308,7 +364,7 @@ export async function compareKeypoints(sets, modelsDir, notes) {
   notes.push(
     `keypoints: default rule (embedding ${THRESHOLD} or layout ${LAYOUT}) replayed in name order; a frame it would keep ` +
       `is checked against at most ${maxChecks} uniques with embedding distance in (${THRESHOLD}, upper], nearest first: ` +
-      'ORB, ratio test 0.8, RANSAC homography (5 px), joined when inliers ≥ the floor; images/s on one thread = ' +
+      'ORB, ratio test 0.8, RANSAC homography (5 px), joined when inliers ≥ the floor and the NCC of the overlap ≥ ncc (-1: no NCC test); images/s on one thread = ' +
       'photos / (rule time + keypoint features of the photos that reach the gray zone + verifications)',
   );
   return rows;
