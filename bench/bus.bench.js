@@ -68,7 +68,20 @@ async function startNats(partitions) {
 function startWorker(url, partition, extra) {
   const child = spawn(
     process.execPath,
-    [CLI, 'worker', '--bus', url, '--partition', String(partition), '--workers', '1', ...extra],
+    [
+      CLI,
+      'worker',
+      '--bus',
+      url,
+      '--partition',
+      String(partition),
+      '--workers',
+      '1',
+      // Each worker's /metrics on any free port: several run at once.
+      '--metrics-port',
+      '0',
+      ...extra,
+    ],
     {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, LOG_LEVEL: 'info' },

@@ -171,6 +171,9 @@ export async function writeCollectedSession(
   const ledger = new SessionLedger({ count: end.sent });
   const kept: Array<{ seq: number; image: KeptImage; decidedAt: number; distance?: number }> = [];
   let duplicates = 0;
+  // Kept frames whose image was too large to travel in a result (the worker counted each): uniques all
+  // the same, but not in the saved folder.
+  const keptWithoutImage: number[] = [];
   for (const o of collected.outcomes) {
     ledger.receive();
     if (ledger.admit(o.seq)) continue;
@@ -190,7 +193,8 @@ export async function writeCollectedSession(
           ...(o.distance !== undefined ? { distance: o.distance } : {}),
           image: imageOf(o),
         });
-      } else if (o.kept === false) duplicates++;
+      } else if (o.kept) keptWithoutImage.push(o.seq);
+      else if (o.kept === false) duplicates++;
     }
   }
   for (const reason of collected.unreadable) {
@@ -205,6 +209,13 @@ export async function writeCollectedSession(
     }
   }
   const sessionId = `${collected.camera}-${collected.session}`;
+  if (keptWithoutImage.length > 0) {
+    log.warn('kept frames came without their image (above the bus max_payload): not in the saved folder', {
+      session: sessionId,
+      seqs: keptWithoutImage.slice(0, 20),
+      count: keptWithoutImage.length,
+    });
+  }
   const rule = collected.rule ?? { method: 'cnn' as const, metric: 'cosine' as const, threshold: Number.NaN };
   const startedAt = Math.min(...collected.outcomes.map((o) => o.sentAt).filter((t) => t > 0), Date.now());
   let savedFolder: string | undefined;
@@ -244,7 +255,7 @@ export async function writeCollectedSession(
             method: rule.method,
             metric: rule.metric,
             threshold: rule.threshold,
-            uniques: kept.length,
+            uniques: kept.length + keptWithoutImage.length,
             duplicates,
             savedFolders: savedFolder ? [savedFolder] : [],
           },
