@@ -115,7 +115,18 @@ export class PartitionWorker {
       busPartitionOwned.set(partitionLabel, 0);
       this.abort.abort();
     });
+    // Every series at 0 from the start, so a scrape shows a standby's partition and rates start at 0.
     busPartitionOwned.set(partitionLabel, 0);
+    for (const counter of [
+      busFramesConsumed,
+      busFramesAcked,
+      busFramesRedelivered,
+      busResultsPublished,
+      busResultImagesOmitted,
+      busLeasesLost,
+    ]) {
+      counter.inc(partitionLabel, 0);
+    }
     if (!(await this.lease.acquire(this.abort.signal))) return 'stopped';
     busPartitionOwned.set(partitionLabel, 1);
     // Frames the previous owner took but never acknowledged come back once their ack wait is over, and

@@ -193,7 +193,8 @@ export const OPTIONS = {
     schema: port,
     default: '9464',
     expected: 'an integer port 0-65535 (0 = any free port)',
-    description: 'HTTP port of /metrics (Prometheus) and the /api endpoints of a run.',
+    description:
+      'HTTP port of /metrics (Prometheus) and the /api endpoints of a run. worker: its /metrics; several workers on one machine need one port each (or 0, logged at start).',
     commands: ['run', 'worker'],
   }),
   modelsDir: option({
