@@ -19,6 +19,7 @@ import {
   type FrameOutcome,
 } from '../bus/index.js';
 import type { BusConfig } from '../common/config.js';
+import { useFfmpegBinaries } from '../common/ffmpeg.js';
 import { loggerFor } from '../common/logger.js';
 import { writeUniquesFolder, type KeptImage } from '../dedupe/index.js';
 import type { FrameImage } from '../common/frame-image.js';
@@ -32,6 +33,7 @@ import {
   type WrittenResults,
 } from '../results/index.js';
 import { Pacer, openSource, scoreSubmission } from '../stream/index.js';
+import { cameraSourceOptions, videoSourceOptions } from './serve.js';
 
 const log = loggerFor('bus');
 
@@ -76,8 +78,12 @@ export interface PublishOptions {
 
 /** Streams `--source` as camera `--camera` onto the bus; resolves with the end marker it published. */
 export async function busPublishCommand(config: Resolved, options: PublishOptions = {}): Promise<EndMessage> {
+  useFfmpegBinaries({ ffmpeg: config.ffmpegPath, ffprobe: config.ffprobePath });
+  // The sources `serve` streams, with the same options: a dataset, a folder, a camera, a video.
   const source = await openSource(config.source ?? 'fashion-mnist-test', {
     fashionMnistDir: config.fashionMnistDir,
+    camera: cameraSourceOptions(config),
+    video: videoSourceOptions(config),
   });
   const bus = await connectBus(config.bus, `framesift-publisher-${config.camera}`);
   const abort = new AbortController();

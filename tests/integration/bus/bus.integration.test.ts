@@ -6,6 +6,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -590,6 +592,69 @@ describe.skipIf(!available)('bus mode on a real NATS server', () => {
       counts: { processed: number };
     };
     expect(saved.counts.processed).toBe(50);
+  });
+
+  it('a camera on its own publishes to the bus (the camera source of `serve`, same options); every frame decided', async () => {
+    nats = await startNats({ partitions: 1 });
+    out = await mkdtemp(path.join(os.tmpdir(), 'framesift-bus-'));
+    // A loopback camera: each GET returns the next fixture photo.
+    const folder = path.resolve('tests/fixtures/photos/caltech-resize');
+    const photos = (await readdir(folder)).filter((f) => f.endsWith('.jpg')).sort();
+    let requests = 0;
+    const camera = http.createServer((_req, res) => {
+      void readFile(path.join(folder, photos[requests++ % photos.length]!)).then((jpeg) =>
+        res.writeHead(200, { 'content-type': 'image/jpeg' }).end(jpeg),
+      );
+    });
+    await new Promise<void>((resolve) => camera.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => camera.close(resolve)));
+    const worker = track(startWorker(nats.url, 0, ['--mode', 'dedupe']));
+    await owning(worker);
+    const collector = new Collector(nats.url, out);
+    cleanups.push(() => collector.stop());
+    const end = await busPublishCommand(
+      busConfig({
+        bus: nats.url,
+        camera: 'porch',
+        source: 'camera',
+        cameraAddress: `http://127.0.0.1:${(camera.address() as AddressInfo).port}/`,
+        imagesPerSecond: 50,
+        count: 12,
+        mode: 'dedupe',
+      }),
+    );
+    expect(end.sent).toBe(12);
+    expect(requests).toBeGreaterThanOrEqual(12);
+    const [results] = await collector.waitFor(1);
+    expectAllProcessedOnce(results!, 12);
+    expect(results!.written.document.dedupe?.uniques).toBeGreaterThan(0);
+  });
+
+  it('a backlog full by bytes refuses frames at publish; every refusal is counted and reconciled as dropped', async () => {
+    nats = await startNats({ partitions: 1 });
+    out = await mkdtemp(path.join(os.tmpdir(), 'framesift-bus-'));
+    // 64 KiB of backlog and no worker yet: about 65 Fashion-MNIST frames (784 bytes and the message's
+    // subject and headers each) fit, the rest is refused.
+    const flags = { busBacklogBytes: 64 * 1024 };
+    const before = await discardedCount('pier', 'bus-full');
+    const end = await busPublishCommand(
+      busConfig({ bus: nats.url, camera: 'pier', count: 300, fps: 0, ...flags }),
+    );
+    const refused = end.discarded['bus-full'] ?? [];
+    expect(refused.length).toBeGreaterThan(100);
+    expect(refused.length).toBeLessThan(300 - 40);
+    expect((await discardedCount('pier', 'bus-full')) - before).toBe(refused.length);
+    const worker = track(startWorker(nats.url, 0, ['--bus-backlog-bytes', String(64 * 1024)]));
+    await owning(worker);
+    const collector = new Collector(nats.url, out);
+    cleanups.push(() => collector.stop());
+    const [results] = await collector.waitFor(1);
+    const doc = results!.written.document;
+    expect(results!.session.complete).toBe(true);
+    expect(doc.counts.processed).toBe(300 - refused.length);
+    expect(doc.counts.dropped).toEqual({ 'bus-full': refused.length });
+    expect(doc.counts.missing).toBe(0);
+    expect(doc.reconciliation.reconciled).toBe(true);
   });
 });
 
