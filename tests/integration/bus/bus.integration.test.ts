@@ -359,8 +359,17 @@ describe.skipIf(!available)('bus mode on a real NATS server', () => {
       startWorker(nats.url, 0, ['--batch-size', '16'], { FRAMESIFT_TEST_BUS_CRASH_BEFORE_ACK: '200' }),
     );
     await owning(owner);
-    const standby = track(startWorker(nats.url, 0, ['--batch-size', '16']));
+    const metricsPort = await freePort();
+    const standby = track(
+      startWorker(nats.url, 0, ['--batch-size', '16', '--metrics-port', String(metricsPort)]),
+    );
     await standingBy(standby);
+    expect(
+      seriesValue(
+        await scrape(`http://127.0.0.1:${metricsPort}/metrics`),
+        'framesift_bus_partition_owned{partition="0"}',
+      ),
+    ).toBe(0);
     const collector = new Collector(nats.url, out);
     cleanups.push(() => collector.stop());
     const end = await busPublishCommand(busConfig({ bus: nats.url, camera: 'quay', count: 600, fps: 0 }));
@@ -378,6 +387,15 @@ describe.skipIf(!available)('bus mode on a real NATS server', () => {
       .filter((line) => line.includes('redelivered frames already decided'))
       .reduce((n, line) => n + (JSON.parse(line) as { frames: number }).frames, 0);
     expect(skipped).toBeGreaterThan(0);
+    // The standby's metrics tell the same story: the frames it acknowledged are the ones it decided and
+    // the redelivered ones it found decided.
+    const text = await scrape(`http://127.0.0.1:${metricsPort}/metrics`);
+    const value = (name: string) => seriesValue(text, `${name}{partition="0"}`);
+    expect(value('framesift_bus_frames_redelivered_total')).toBe(skipped);
+    expect(value('framesift_bus_frames_acked_total')).toBe(
+      value('framesift_bus_frames_consumed_total') + skipped,
+    );
+    expect(value('framesift_bus_partition_owned')).toBe(1);
     // A result the dead owner published just before the standby read the bus can still be decided once
     // more: the collector keeps the first outcome per seq (processed once, above) and counts the repeat.
     // Most of the redelivered batch must be caught by the check, though.
