@@ -12,6 +12,7 @@ import { startHttpServer } from '../common/http.js';
 import { accessPolicy } from '../common/http-guard.js';
 import { cameraHealth, type StreamServer } from '../stream/index.js';
 import { LivePage, checkPageConfig, pageConfigOf, videoSaveOption } from './page/index.js';
+import { attachSearchIndex, type RunIndex } from './run-index.js';
 import { runPipeline } from './run.js';
 import { startConfiguredStreamServer } from './serve.js';
 
@@ -40,7 +41,8 @@ type Defaulted =
   | 'imagesPerSecond'
   | 'method'
   | 'metric'
-  | 'videoCodec';
+  | 'videoCodec'
+  | 'modelsDir';
 
 /**
  * Starts everything and the first session; the caller decides when to close (tests, the command).
@@ -68,6 +70,15 @@ export async function startApp(resolved: AppConfig): Promise<RunningApp> {
       access: accessPolicy({ bindHost: '127.0.0.1', allowedOrigins: config.allowedOrigins }),
     });
   } catch (err) {
+    await server.close();
+    throw err;
+  }
+  // With --index the index and its search API live as long as the app, across sessions.
+  let searchIndex: RunIndex | undefined;
+  try {
+    if (config.index) searchIndex = await attachSearchIndex(http, { ...config, index: config.index });
+  } catch (err) {
+    await http.close();
     await server.close();
     throw err;
   }
@@ -102,7 +113,7 @@ export async function startApp(resolved: AppConfig): Promise<RunningApp> {
         fps: page.currentFps,
         threshold: page.deduper?.threshold ?? page.slider.initial,
       },
-      { page, signal },
+      { page, signal, ...(searchIndex ? { searchIndex } : {}) },
     )
       .then((result) => {
         if (result.summary) humanLogger.info(result.summary);
@@ -128,6 +139,7 @@ export async function startApp(resolved: AppConfig): Promise<RunningApp> {
       (closing ??= (async () => {
         abort?.abort();
         while (session) await session;
+        await searchIndex?.close();
         page.close();
         await http.close();
         await server.close();

@@ -1,6 +1,6 @@
 /**
- * `run --index PATH`: the uniques a session saves go straight into a similar-image index, and the run's
- * HTTP port serves the search API and demo page over that index. Kept apart from run.ts so that the run
+ * `run --index PATH` (and `app`): each uniques folder a session saves goes into a similar-image index as
+ * soon as it is written, and the HTTP port serves the search API and demo page over that index. Kept apart from run.ts so that the run
  * command only calls `attachSearchIndex` and `indexSaved`.
  */
 import path from 'node:path';
@@ -37,22 +37,30 @@ export async function attachSearchIndex(http: HttpServer, config: RunIndexConfig
     embedder: lazyEmbedder,
     maxUploadBytes: config.maxUploadBytes ?? 20 * 1024 * 1024,
   });
+  // One indexing at a time: two saves in quick succession must not write the store at once.
+  let indexing: Promise<void> = Promise.resolve();
+  const indexFolders = async (folders: string[]) => {
+    for (const folder of folders) {
+      const report = await indexInto(
+        folder,
+        { db: config.index, annFile, modelsDir: config.modelsDir },
+        { quiet: true, embedder: embedder ? await embedder : undefined },
+      );
+      log.info('saved uniques indexed', {
+        folder: path.resolve(folder),
+        added: report.added,
+        total: report.total,
+      });
+    }
+  };
   return {
-    async indexSaved(folders) {
-      for (const folder of folders) {
-        const report = await indexInto(
-          folder,
-          { db: config.index, annFile, modelsDir: config.modelsDir },
-          { quiet: true, embedder: embedder ? await embedder : undefined },
-        );
-        log.info('saved uniques indexed', {
-          folder: path.resolve(folder),
-          added: report.added,
-          total: report.total,
-        });
-      }
+    indexSaved(folders) {
+      const next = indexing.then(() => indexFolders(folders));
+      indexing = next.catch(() => undefined);
+      return next;
     },
     async close() {
+      await indexing;
       if (embedder) await (await embedder).close();
       await store.close();
     },

@@ -100,6 +100,9 @@ export async function runPipeline(
         plan.images ? warm.embedder?.[0] : warm.classifier?.[0],
         plan.classifierEmbedding,
       );
+    // Each saved uniques folder (--save-name, POST /api/save, the page) goes into the index (--index).
+    const { searchIndex } = surface;
+    if (deduper && searchIndex) deduper.onSaved((save) => searchIndex.indexSaved([save.folder]));
     const routing = createResultRouting({
       pool,
       plan,
@@ -163,9 +166,6 @@ export async function runPipeline(
           : client.control,
       skipResults: options.skipResults,
     });
-    // Saved uniques (--save-name and POST /api/save) go into the similar-image index (--index).
-    if (deduper && surface.searchIndex)
-      await surface.searchIndex.indexSaved(deduper.status().saves.map((save) => save.folder));
     page.sessionEnded({
       stopped: finish.stoppedByUser,
       ...(finished.scored ? { accuracy: finished.scored.accuracy } : {}),

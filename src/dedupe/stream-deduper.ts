@@ -4,7 +4,7 @@
  * and a compact log of duplicates, and writes save folders on request.
  */
 import path from 'node:path';
-import { UserError } from '../common/errors.js';
+import { UserError, errorMessage } from '../common/errors.js';
 import { loggerFor } from '../common/logger.js';
 import { sourceTimeOf } from '../common/wire/frame-time.js';
 import { metric, metricsRegistry, prom } from '../common/metrics.js';
@@ -198,6 +198,7 @@ export class StreamDeduper {
   private readonly store: KeyedUniqueStore;
   private readonly streams = new Map<string, StreamState>();
   private readonly savesDone: DedupeSaveResult[] = [];
+  private readonly saveListeners: Array<(result: DedupeSaveResult) => Promise<void>> = [];
   private saveChain: Promise<unknown> = Promise.resolve();
   private readonly thresholdChanges: ThresholdChange[] = [];
   private frames = 0;
@@ -519,10 +520,17 @@ export class StreamDeduper {
     });
     this.saveChain = run.catch(() => undefined);
     return run.then(
-      (result) => {
+      async (result) => {
         this.savesDone.push(result);
         savesTotal().inc({ outcome: 'ok' });
         log.info('saved', { ...result });
+        // What follows a save (--index) is done before the save is answered, so a search right after a
+        // save finds its images; its failure is logged, never a failed save.
+        for (const listener of this.saveListeners) {
+          await listener(result).catch((err: unknown) =>
+            log.error('after save', { folder: result.folder, error: errorMessage(err) }),
+          );
+        }
         return result;
       },
       (err: unknown) => {
@@ -530,6 +538,11 @@ export class StreamDeduper {
         throw err;
       },
     );
+  }
+
+  /** Runs `listener` after each successful save, before the save is answered. */
+  onSaved(listener: (result: DedupeSaveResult) => Promise<void>): void {
+    this.saveListeners.push(listener);
   }
 
   /** Capacity of the underlying store (uniques it has room for). */

@@ -29,7 +29,7 @@ export interface LiveSurface {
 export async function openLiveSurface(
   config: PipelineConfig,
   runConfig: Partial<Record<string, unknown>>,
-  options: Pick<PipelineOptions, 'page' | 'onMetricsServer'>,
+  options: Pick<PipelineOptions, 'page' | 'onMetricsServer' | 'searchIndex'>,
 ): Promise<LiveSurface> {
   const own = options.page === undefined;
   const http =
@@ -48,19 +48,22 @@ export async function openLiveSurface(
       fps: config.fps,
       ...(config.mode !== 'classify' ? { video: await videoSaveOption(config.videoCodec ?? 'h264') } : {}),
     });
-  const searchIndex = config.index
-    ? await attachSearchIndex(http, { ...config, index: config.index }).catch(async (err: unknown) => {
-        if (own) await http.close();
-        throw err;
-      })
-    : undefined;
+  const ownIndex = options.searchIndex === undefined;
+  const searchIndex =
+    options.searchIndex ??
+    (config.index
+      ? await attachSearchIndex(http, { ...config, index: config.index }).catch(async (err: unknown) => {
+          if (own) await http.close();
+          throw err;
+        })
+      : undefined);
   options.onMetricsServer?.(http);
   return {
     http,
     page,
     ...(searchIndex ? { searchIndex } : {}),
     async close() {
-      await searchIndex?.close();
+      if (ownIndex) await searchIndex?.close();
       if (own) {
         page.close();
         await http.close();

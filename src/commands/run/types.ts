@@ -2,6 +2,7 @@
 import type { ModelRef, WorkerTestHooks } from '../../analysis/index.js';
 import type { HttpServer } from '../../common/http.js';
 import type { LivePage } from '../page/index.js';
+import type { RunIndex } from '../run-index.js';
 import type { Reconciliation, SessionLedger, SessionVerdict } from '../../common/session/index.js';
 import type { ScoredMessage, SessionMessage } from '../../common/wire/control.js';
 import type { StreamDeduper } from '../../dedupe/index.js';
@@ -28,6 +29,11 @@ export interface PipelineOptions {
    * run serves its own page on --metrics-port and closes it when the session is done.
    */
   page?: LivePage;
+  /**
+   * The similar-image index saves go into, its search API mounted on the page's port (`app` keeps it across
+   * sessions). Default: with --index the run opens its own and closes it when the session is done.
+   */
+  searchIndex?: RunIndex;
 }
 
 export interface PipelineResult {

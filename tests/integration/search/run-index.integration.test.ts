@@ -1,12 +1,15 @@
 /**
- * `run --mode dedupe --index PATH` against the real stream server streaming the caltech-resize photos:
- * the saved uniques go into the index, and the run's HTTP port serves the search page meanwhile.
+ * `run --mode dedupe --index PATH` and `app --index PATH` against the real stream server streaming the
+ * caltech-resize photos: the saved uniques go into the index as soon as they are saved, and the HTTP port
+ * serves the search page meanwhile (the app's for as long as the app runs, across sessions).
  */
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startApp } from '../../../src/commands/app.js';
 import { runPipeline } from '../../../src/commands/run.js';
+import { resolveConfig } from '../../../src/common/config.js';
 import type { HttpServer } from '../../../src/common/http.js';
 import { PROJECT_ROOT } from '../../../src/common/paths.js';
 import { openStore } from '../../../src/search/index.js';
@@ -19,7 +22,7 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-describe('run --index', () => {
+describe('--index on run and app', () => {
   it('puts the saved uniques into the index and serves the search page on the run port', async () => {
     const server = await startStreamServer({
       framesPort: 0,
@@ -72,4 +75,62 @@ describe('run --index', () => {
       await server.close();
     }
   });
+
+  it('app: a save from the page is searchable when it is answered, and the index outlives the session', async () => {
+    const dir = path.join(tmp, 'app');
+    const db = path.join(dir, 'uniques.db');
+    const app = await startApp(
+      resolveConfig(
+        'app',
+        {
+          source: CALTECH,
+          framesPort: 0,
+          controlPort: 0,
+          metricsPort: 0,
+          out: path.join(dir, 'out'),
+          resultsDir: path.join(dir, 'server'),
+          workers: 1,
+          imagesPerSecond: 23,
+          index: db,
+        },
+        { MODELS_DIR: 'models' },
+      ),
+    );
+    try {
+      // The session has seen every photo once the page's deduper has 82 frames.
+      await new Promise<void>((resolve) => {
+        const check = () =>
+          (app.page.deduper?.status().frames ?? 0) >= 82 ? resolve() : setTimeout(check, 100);
+        check();
+      });
+      const saved = await fetch(`${app.url}api/save`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'order-7' }),
+      });
+      expect(saved.status).toBe(201);
+      const { folder, uniques } = (await saved.json()) as { folder: string; uniques: number };
+      const images = (await readdir(folder)).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort();
+      expect(images).toHaveLength(uniques);
+      const listed = async () => {
+        const store = await openStore(db);
+        try {
+          return (await store.files()).map((f) => path.basename(f.path)).sort();
+        } finally {
+          await store.close();
+        }
+      };
+      // Indexed before the save was answered, while the session still runs.
+      expect(await listed()).toEqual(images);
+      const during = await fetch(`${app.url}api/images/1`);
+      expect(during.status).toBe(200);
+      // The folder source ends, the session with it; the app's search API still answers from the index.
+      await app.idle();
+      const after = await fetch(`${app.url}api/images/1/neighbours?k=3`);
+      expect(after.status, await after.clone().text()).toBe(200);
+      expect(await listed()).toEqual(images);
+    } finally {
+      await app.close();
+    }
+  }, 180_000);
 });
