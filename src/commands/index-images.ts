@@ -7,6 +7,7 @@ import cliProgress from 'cli-progress';
 import type { IndexConfig } from '../common/config.js';
 import { humanLogger } from '../common/logger.js';
 import { useFfmpegBinaries } from '../common/ffmpeg.js';
+import { showsProgress } from '../common/progress.js';
 import { isImageFile, listImageFiles } from '../dedupe/index.js';
 import {
   DEFAULT_DB,
@@ -56,7 +57,7 @@ export async function indexInto(
       },
     ));
   const bar =
-    !options.quiet && process.stderr.isTTY
+    !options.quiet && showsProgress()
       ? new cliProgress.SingleBar(
           {
             stream: process.stderr,
