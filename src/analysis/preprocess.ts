@@ -6,7 +6,9 @@
  * 1. decode: encoded bytes (EXIF-oriented unless the frame header gave the size) or raw HWC pixels;
  * 2. resize: short side to `resizeShortSide` then centre crop `centerCrop` (the classifier recipe), or the
  *    whole frame squeezed to the input size; bilinear, in the decoding pipeline, so a large JPEG is decoded
- *    at 1/2, 1/4 or 1/8 scale by libjpeg (shrink-on-load);
+ *    at 1/2, 1/4 or 1/8 scale by libjpeg (shrink-on-load; sharp takes 1/2 only from a shrink of 3 on both
+ *    axes, so a 640×480 frame or a photo under 672 px on its short side is decoded whole: docs/dedupe.md,
+ *    "Where the decode time goes");
  * 3. layout: sRGB or gray, alpha removed, exactly the model's channel count, HWC uint8;
  * 4. tensor: planar CHW float32 pixel/255 (the graphs apply their own normalisation).
  */
