@@ -68,7 +68,20 @@ async function startNats(partitions) {
 function startWorker(url, partition, extra) {
   const child = spawn(
     process.execPath,
-    [CLI, 'worker', '--bus', url, '--partition', String(partition), '--workers', '1', ...extra],
+    [
+      CLI,
+      'worker',
+      '--bus',
+      url,
+      '--partition',
+      String(partition),
+      '--workers',
+      '1',
+      // Each worker's /metrics on any free port: several run at once.
+      '--metrics-port',
+      '0',
+      ...extra,
+    ],
     {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, LOG_LEVEL: 'info' },
@@ -222,6 +235,8 @@ const JPEG_PER_CAMERA = 60;
 const PACED = { cameras: 4, fps: 200, frames: 500 };
 
 export async function run() {
+  // The machine's load around the run: on a shared machine the absolute figures move with it.
+  const loadAtStart = os.loadavg();
   const frames = Number(process.env.FRAMESIFT_BENCH_BUS_FRAMES ?? 4000);
   const rows = [];
   const fashion = { source: 'fashion-mnist-test', mode: 'classify', label: 'fashion-mnist classify' };
@@ -277,6 +292,10 @@ export async function run() {
     name: 'bus',
     rows,
     notes: [
+      `load average (1/5/15 min): ${loadAtStart.map((l) => l.toFixed(1)).join(' / ')} at the start, ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' / ')} at the end`,
       `machine: ${cores} cores, shared with other engineers' work while this ran; every worker process, the nats-server, the publishers and the collector share them, so scaling above ${cores} workers measures contention, not capacity`,
       "seconds: first frame sent → last frame decided (the span of `run`'s streamMs on the direct path); collectedSeconds: until the last camera session was written",
       'busVsDirect: bus frames/s ÷ direct ws frames/s with the same analysis threads (bus: one thread per worker process; direct: `run --workers 1` or 2), measured in this run',

@@ -6,23 +6,13 @@
 import { loadModel, runModel } from '../dist/analysis/models.js';
 import { createUniqueStore, scorePartition } from '../dist/dedupe/index.js';
 import { fashionMnistDir, loadFashionMnist } from '../dist/stream/fashion-mnist.js';
+import { seededRandom } from '../dist/common/random.js';
 
 const N = Number(process.env.BENCH_FASHION_THRESHOLD_IMAGES ?? 2000);
 export const FASHION_SWEEP = [
   0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5,
 ];
 const ALTERATIONS = ['shift', 'brightness', 'noise'];
-
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function alter(src, kind, rand) {
   const out = new Uint8Array(784);
@@ -59,7 +49,7 @@ export async function fashionCalibration({
   thresholds = FASHION_SWEEP,
 } = {}) {
   const test = await loadFashionMnist('test', dataDir);
-  const rand = prng(28);
+  const rand = seededRandom(28);
   const items = [];
   for (let i = 0; i < images; i++) {
     const original = test.images.subarray(i * 784, (i + 1) * 784);

@@ -9,6 +9,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { seededRandom } from '../dist/common/random.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const GENERATED_DIR = path.join(root, 'bench', '.generated', 'neardup');
@@ -28,18 +29,6 @@ export const TRANSFORMS = [
   'thumb100',
   'rot90',
 ];
-
-/** mulberry32: a small seeded PRNG, so the copies are the same on every machine. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function pixelsOf(file) {
   const meta = await sharp(file).metadata();
@@ -178,7 +167,7 @@ export async function ensureGenerated(dataRoot, dir = GENERATED_DIR) {
   }
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  const rand = prng(SEED);
+  const rand = seededRandom(SEED);
   const groups = [];
   const transformOf = {};
   const params = {};

@@ -1,16 +1,11 @@
 // Seeded generators of hostile input for the three ports (control, frames, the run's HTTP API). The same
 // seed gives the same sequence, so a failure found by `npm run bench -- fuzz` or the fuzz test reproduces.
 
-/** mulberry32: a small, fast, seedable PRNG (uniform in [0, 1)). */
+import { seededRandom } from '../../dist/common/random.js';
+
+/** A seeded generator with the helpers the corpus draws with. */
 export function prng(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed);
   return {
     next,
     int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)),

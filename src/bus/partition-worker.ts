@@ -25,7 +25,16 @@ import {
 import { readSubject } from './history.js';
 import { PartitionLease } from './lease.js';
 import { decodeResult, encodeResult, type FrameOutcome, type FramesMessage } from './messages.js';
-import { busFramesConsumed, busFramesRedelivered } from './metrics.js';
+import {
+  busFramesAcked,
+  busFramesConsumed,
+  busFramesInvalid,
+  busFramesRedelivered,
+  busLeasesLost,
+  busPartitionOwned,
+  busResultImagesOmitted,
+  busResultsPublished,
+} from './metrics.js';
 import { publishRetrying } from './publisher.js';
 import {
   FRAMES_STREAM,
@@ -99,11 +108,27 @@ export class PartitionWorker {
       ttlMs: this.options.leaseTtlMs,
       replicas: this.options.limits?.replicas,
     });
+    const partitionLabel = { partition: String(partition) };
     this.lease.onLost(() => {
       this.lost = true;
+      busLeasesLost.inc(partitionLabel);
+      busPartitionOwned.set(partitionLabel, 0);
       this.abort.abort();
     });
+    // Every series at 0 from the start, so a scrape shows a standby's partition and rates start at 0.
+    busPartitionOwned.set(partitionLabel, 0);
+    for (const counter of [
+      busFramesConsumed,
+      busFramesAcked,
+      busFramesRedelivered,
+      busResultsPublished,
+      busResultImagesOmitted,
+      busLeasesLost,
+    ]) {
+      counter.inc(partitionLabel, 0);
+    }
     if (!(await this.lease.acquire(this.abort.signal))) return 'stopped';
+    busPartitionOwned.set(partitionLabel, 1);
     // Frames the previous owner took but never acknowledged come back once their ack wait is over, and
     // the server redelivers before it delivers new frames: waiting for that keeps decisions in seq order
     // across a takeover, so a camera's uniques are the same as with one worker throughout.
@@ -150,6 +175,7 @@ export class PartitionWorker {
       await messages.close();
       await reading.catch(() => undefined);
       if (!this.lost) await this.lease.release();
+      busPartitionOwned.set(partitionLabel, 0);
     }
     return this.lost ? 'lease-lost' : 'stopped';
   }
@@ -205,6 +231,7 @@ export class PartitionWorker {
           decidedAt: Date.now(),
           invalid: reason ?? 'bad-frame',
         });
+        busFramesInvalid.inc({ partition: partitionLabel, reason: reason ?? 'bad-frame' });
         invalid.set(key, entry);
         ackNow.push(msg);
         continue;
@@ -228,8 +255,9 @@ export class PartitionWorker {
     });
     // A worker that lost its lease must not publish: the next owner decides these frames.
     if (this.lost) return;
+    let published = 0;
     await Promise.all(
-      [...byCamera.values()].map(({ camera, session, outcomes: list }) => {
+      [...byCamera.values()].flatMap(({ camera, session, outcomes: list }) => {
         const message: FramesMessage = {
           type: 'frames',
           camera,
@@ -240,11 +268,12 @@ export class PartitionWorker {
           ...(this.options.rule ? { rule: this.options.rule } : {}),
           frames: list,
         };
-        const batchId = createHash('sha1')
-          .update(list.map((o) => o.seq).join(','))
-          .digest('hex');
-        return publishRetrying(this.bus, resultsSubject(camera, 'frames'), encodeResult(message), {
-          msgID: `${camera}-${session}-${batchId}`,
+        return this.fitted(message).map(async ({ data, seqs }) => {
+          const batchId = createHash('sha1').update(seqs.join(',')).digest('hex');
+          await publishRetrying(this.bus, resultsSubject(camera, 'frames'), data, {
+            msgID: `${camera}-${session}-${batchId}`,
+          });
+          published += seqs.length;
         });
       }),
     ).catch((err: unknown) => {
@@ -252,6 +281,7 @@ export class PartitionWorker {
       log.error('publishing results failed; frames left for redelivery', { error: errorMessage(err) });
       throw err;
     });
+    busResultsPublished.inc({ partition: partitionLabel }, published);
     for (const { camera, session, outcomes: list } of byCamera.values()) {
       const seqs = this.decided.get(keyOf(camera, session))!;
       for (const o of list) seqs.add(o.seq);
@@ -271,5 +301,39 @@ export class PartitionWorker {
     }
     this.processed += fresh.length;
     busFramesConsumed.inc({ partition: partitionLabel }, fresh.length);
+    busFramesAcked.inc({ partition: partitionLabel }, fresh.length + ackNow.length);
+  }
+
+  /**
+   * A results message as one or more messages under the server's max_payload: a batch of kept photos
+   * carries their images, which may add up past it. The outcomes are split in halves until each part
+   * fits; a single kept frame whose image alone does not fit goes without it (logged and counted; its
+   * decision and counts are unchanged, only the saved copy is missing).
+   */
+  private fitted(message: FramesMessage): Array<{ data: Uint8Array; seqs: number[] }> {
+    const data = encodeResult(message);
+    // Room for the headers (message id) that count against max_payload too.
+    if (data.byteLength <= this.bus.maxPayload - Math.min(1024, this.bus.maxPayload / 4)) {
+      return [{ data, seqs: message.frames.map((o) => o.seq) }];
+    }
+    if (message.frames.length > 1) {
+      const half = Math.ceil(message.frames.length / 2);
+      return [
+        ...this.fitted({ ...message, frames: message.frames.slice(0, half) }),
+        ...this.fitted({ ...message, frames: message.frames.slice(half) }),
+      ];
+    }
+    const [outcome] = message.frames;
+    if (!outcome?.image)
+      throw new Error(`a result of ${data.byteLength} bytes > max_payload ${this.bus.maxPayload}`);
+    log.warn("a kept frame's image does not fit the bus's max_payload: its outcome goes without it", {
+      camera: message.camera,
+      seq: outcome.seq,
+      bytes: data.byteLength,
+      maxPayload: this.bus.maxPayload,
+    });
+    busResultImagesOmitted.inc({ partition: String(this.options.partition) });
+    const { image: _omitted, ...rest } = outcome;
+    return this.fitted({ ...message, frames: [rest] });
   }
 }

@@ -19,6 +19,7 @@ import {
   type FrameOutcome,
 } from '../bus/index.js';
 import type { BusConfig } from '../common/config.js';
+import { useFfmpegBinaries } from '../common/ffmpeg.js';
 import { loggerFor } from '../common/logger.js';
 import { writeUniquesFolder, type KeptImage } from '../dedupe/index.js';
 import type { FrameImage } from '../common/frame-image.js';
@@ -32,6 +33,7 @@ import {
   type WrittenResults,
 } from '../results/index.js';
 import { Pacer, openSource, scoreSubmission } from '../stream/index.js';
+import { cameraSourceOptions, videoSourceOptions } from './serve.js';
 
 const log = loggerFor('bus');
 
@@ -76,8 +78,12 @@ export interface PublishOptions {
 
 /** Streams `--source` as camera `--camera` onto the bus; resolves with the end marker it published. */
 export async function busPublishCommand(config: Resolved, options: PublishOptions = {}): Promise<EndMessage> {
+  useFfmpegBinaries({ ffmpeg: config.ffmpegPath, ffprobe: config.ffprobePath });
+  // The sources `serve` streams, with the same options: a dataset, a folder, a camera, a video.
   const source = await openSource(config.source ?? 'fashion-mnist-test', {
     fashionMnistDir: config.fashionMnistDir,
+    camera: cameraSourceOptions(config),
+    video: videoSourceOptions(config),
   });
   const bus = await connectBus(config.bus, `framesift-publisher-${config.camera}`);
   const abort = new AbortController();
@@ -171,6 +177,9 @@ export async function writeCollectedSession(
   const ledger = new SessionLedger({ count: end.sent });
   const kept: Array<{ seq: number; image: KeptImage; decidedAt: number; distance?: number }> = [];
   let duplicates = 0;
+  // Kept frames whose image was too large to travel in a result (the worker counted each): uniques all
+  // the same, but not in the saved folder.
+  const keptWithoutImage: number[] = [];
   for (const o of collected.outcomes) {
     ledger.receive();
     if (ledger.admit(o.seq)) continue;
@@ -190,7 +199,8 @@ export async function writeCollectedSession(
           ...(o.distance !== undefined ? { distance: o.distance } : {}),
           image: imageOf(o),
         });
-      } else if (o.kept === false) duplicates++;
+      } else if (o.kept) keptWithoutImage.push(o.seq);
+      else if (o.kept === false) duplicates++;
     }
   }
   for (const reason of collected.unreadable) {
@@ -205,6 +215,13 @@ export async function writeCollectedSession(
     }
   }
   const sessionId = `${collected.camera}-${collected.session}`;
+  if (keptWithoutImage.length > 0) {
+    log.warn('kept frames came without their image (above the bus max_payload): not in the saved folder', {
+      session: sessionId,
+      seqs: keptWithoutImage.slice(0, 20),
+      count: keptWithoutImage.length,
+    });
+  }
   const rule = collected.rule ?? { method: 'cnn' as const, metric: 'cosine' as const, threshold: Number.NaN };
   const startedAt = Math.min(...collected.outcomes.map((o) => o.sentAt).filter((t) => t > 0), Date.now());
   let savedFolder: string | undefined;
@@ -244,7 +261,7 @@ export async function writeCollectedSession(
             method: rule.method,
             metric: rule.metric,
             threshold: rule.threshold,
-            uniques: kept.length,
+            uniques: kept.length + keptWithoutImage.length,
             duplicates,
             savedFolders: savedFolder ? [savedFolder] : [],
           },

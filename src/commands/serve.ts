@@ -41,19 +41,40 @@ export function streamServerOptions(config: ServeConfig): StreamServerOptions {
     maxPendingPerConnection: config.maxPendingPerConnection,
     maxSubmissions: config.maxSubmissions,
     maxSubmitBytes: config.maxSubmitBytes,
-    camera: {
-      address: config.cameraAddress,
-      token: config.cameraToken,
-      timeoutSeconds: config.cameraTimeout ?? 5,
-      imagesPerSecond: config.imagesPerSecond ?? 5,
-      testDataFolder: config.testDataFolder,
-      maxBytes: config.cameraMaxBytes,
-    },
-    video: {
-      ...(config.frameSize ? { frameSize: config.frameSize } : {}),
-      stallTimeoutSeconds: config.videoStallTimeout ?? 10,
-      rtspListen: config.rtspListen,
-    },
+    camera: cameraSourceOptions(config),
+    video: { ...videoSourceOptions(config), rtspListen: config.rtspListen },
+  };
+}
+
+/** The camera source's options from a configuration that has them (`serve`, `app`, `bus publish`). */
+export function cameraSourceOptions(
+  config: Pick<
+    ServeConfig,
+    | 'cameraAddress'
+    | 'cameraToken'
+    | 'cameraTimeout'
+    | 'imagesPerSecond'
+    | 'testDataFolder'
+    | 'cameraMaxBytes'
+  >,
+): NonNullable<StreamServerOptions['camera']> {
+  return {
+    address: config.cameraAddress,
+    token: config.cameraToken,
+    timeoutSeconds: config.cameraTimeout ?? 5,
+    imagesPerSecond: config.imagesPerSecond ?? 5,
+    testDataFolder: config.testDataFolder,
+    maxBytes: config.cameraMaxBytes,
+  };
+}
+
+/** The video sources' options (files and streams) from a configuration that has them. */
+export function videoSourceOptions(
+  config: Pick<ServeConfig, 'frameSize' | 'videoStallTimeout'>,
+): NonNullable<StreamServerOptions['video']> {
+  return {
+    ...(config.frameSize ? { frameSize: config.frameSize } : {}),
+    stallTimeoutSeconds: config.videoStallTimeout ?? 10,
   };
 }
 

@@ -22,6 +22,7 @@ import { ConfigError, errorMessage } from '../common/errors.js';
 import { FrameRing } from '../common/frame-ring.js';
 import { loggerFor } from '../common/logger.js';
 import type { FrameHeader } from '../common/wire/header.js';
+import { startHttpServer, type HttpServer } from '../common/http.js';
 import { collectProcessMetrics } from '../common/metrics.js';
 import {
   InMemoryKeyedStore,
@@ -31,6 +32,7 @@ import {
   type Feature,
   type Method,
 } from '../dedupe/index.js';
+import { pipelineMetrics } from '../processing/index.js';
 import { PHOTO_EMBEDDER } from './run.js';
 
 const log = loggerFor('worker');
@@ -79,15 +81,25 @@ function imageOf(header: FrameHeader, payload: Uint8Array): NonNullable<FrameOut
   };
 }
 
-/** Writes a batch of bus frames into the ring, runs `task` on their slots, and frees the slots. */
-async function withSlots<T>(ring: FrameRing, frames: BusFrame[], task: (slots: Int32Array) => Promise<T>) {
+/**
+ * Writes a batch of bus frames into the ring, runs `task` on their slots, and frees the slots; the batch
+ * and its inference time go to the same metrics as `run`'s.
+ */
+async function withSlots<T extends { inferMs: number }>(
+  ring: FrameRing,
+  frames: BusFrame[],
+  task: (slots: Int32Array) => Promise<T>,
+) {
   for (const { header, payload } of frames) {
     if (ring.write(header, payload) < 0) throw new Error('frame ring full: a batch larger than the ring');
   }
   const slots = new Int32Array(frames.length);
   ring.takePending(frames.length, slots);
   try {
-    return await task(slots);
+    const result = await task(slots);
+    pipelineMetrics.batchSizeFrames.observe(frames.length);
+    pipelineMetrics.inferenceSeconds.observe(result.inferMs / 1000);
+    return result;
   } finally {
     for (const slot of slots) ring.release(slot);
   }
@@ -184,6 +196,7 @@ type ResolvedWorkerConfig = WorkerConfig &
       | 'busBacklogFrames'
       | 'busReplicas'
       | 'busAckWaitMs'
+      | 'metricsPort'
     >
   >;
 
@@ -197,7 +210,18 @@ export async function workerCommand(config: ResolvedWorkerConfig): Promise<void>
   }
   collectProcessMetrics();
   const name = `${hostname()}:${process.pid}`;
-  const bus = await connectBus(config.bus, `framesift-worker-${config.partition}`);
+  // Several workers on one machine each need their own port (or 0: any free port, logged).
+  const metrics: HttpServer = await startHttpServer({
+    port: config.metricsPort,
+    what: `worker ${config.partition}'s metrics server`,
+    hint: 'give each worker on this machine its own --metrics-port (0 = any free port)',
+  });
+  const bus = await connectBus(config.bus, `framesift-worker-${config.partition}`).catch(
+    async (err: unknown) => {
+      await metrics.close();
+      throw err;
+    },
+  );
   const batchSize = Math.min(config.batchSize, 256);
   // Photos may be larger than a slot; the ring moves those through side buffers.
   const slotBytes = config.mode === 'dedupe' ? 256 * 1024 : 28 * 28 * 3;
@@ -256,7 +280,12 @@ export async function workerCommand(config: ResolvedWorkerConfig): Promise<void>
         ackWaitMs: config.busAckWaitMs,
       },
     };
-    log.info('worker started', { partition: config.partition, mode: config.mode, name });
+    log.info('worker started', {
+      partition: config.partition,
+      mode: config.mode,
+      name,
+      metrics: `${metrics.url}/metrics`,
+    });
     // A worker that loses its lease, or whose bus fails under it, leaves its unacknowledged frames to be
     // redelivered and goes back to standing by; only a stop ends it.
     while (!stopping) {
@@ -280,6 +309,7 @@ export async function workerCommand(config: ResolvedWorkerConfig): Promise<void>
     process.off('SIGTERM', stop);
     await pool.destroy();
     await bus.close();
+    await metrics.close();
   }
 }
 

@@ -193,7 +193,8 @@ export const OPTIONS = {
     schema: port,
     default: '9464',
     expected: 'an integer port 0-65535 (0 = any free port)',
-    description: 'HTTP port of /metrics (Prometheus) and the /api endpoints of a run.',
+    description:
+      'HTTP port of /metrics (Prometheus) and the /api endpoints of a run. worker: its /metrics; several workers on one machine need one port each (or 0, logged at start).',
     commands: ['run', 'worker'],
   }),
   modelsDir: option({
@@ -387,7 +388,7 @@ export const OPTIONS = {
     schema: z.string().url(),
     expected: 'an http(s) URL that returns one JPEG per GET',
     description: 'Camera REST endpoint polled by `serve --source camera`.',
-    commands: ['serve'],
+    commands: ['serve', 'bus'],
   }),
   cameraToken: option({
     flag: '--camera-token <token>',
@@ -395,7 +396,7 @@ export const OPTIONS = {
     schema: z.string().min(1),
     expected: 'a bearer token',
     description: 'Sent as `Authorization: Bearer <token>` to the camera.',
-    commands: ['serve'],
+    commands: ['serve', 'bus'],
   }),
   cameraTimeout: option({
     flag: '--camera-timeout <seconds>',
@@ -404,7 +405,7 @@ export const OPTIONS = {
     default: '5',
     expected: 'a number of seconds > 0',
     description: 'Timeout of one camera request.',
-    commands: ['serve'],
+    commands: ['serve', 'bus'],
   }),
   imagesPerSecond: option({
     flag: '--images-per-second <n>',
@@ -414,7 +415,7 @@ export const OPTIONS = {
     expected: 'a number > 0 (1-23 advised)',
     description:
       'How often the camera is polled (serve, app); app: also the starting frame rate of the session and of its images-per-second slider.',
-    commands: ['serve', 'app'],
+    commands: ['serve', 'app', 'bus'],
   }),
   testDataFolder: option({
     flag: '--test-data-folder <dir>',
@@ -422,7 +423,7 @@ export const OPTIONS = {
     schema: z.string().min(1),
     expected: 'a folder of .jpg/.jpeg/.png images',
     description: 'Replay this folder instead of polling the camera.',
-    commands: ['serve'],
+    commands: ['serve', 'bus'],
   }),
   title: option({
     flag: '--title <text>',
@@ -675,7 +676,7 @@ export const OPTIONS = {
     expected: 'a positive integer of bytes',
     description:
       'Largest camera answer read; a bigger body is cut off unread, counted as too-large and the poll retried.',
-    commands: ['serve'],
+    commands: ['serve', 'bus'],
   }),
   maxPendingSessions: option({
     flag: '--max-pending-sessions <n>',
@@ -777,7 +778,7 @@ export const OPTIONS = {
     expected: 'WIDTHxHEIGHT (e.g. 640x480) or one number for both, 2-65535',
     description:
       'Video sources: frames are scaled down to fit this box (aspect ratio kept, never scaled up) before they are sent.',
-    commands: ['serve'],
+    commands: ['serve', 'bus'],
   }),
   videoStallTimeout: option({
     flag: '--video-stall-timeout <seconds>',
@@ -787,7 +788,7 @@ export const OPTIONS = {
     expected: 'a number of seconds > 0',
     description:
       'A network video stream (rtsp://, http(s)://) that yields no frame for this long is dropped and reconnected with backoff.',
-    commands: ['serve'],
+    commands: ['serve', 'bus'],
   }),
   rtspListen: option({
     flag: '--rtsp-listen',
@@ -807,7 +808,7 @@ export const OPTIONS = {
     expected: 'an ffmpeg executable (a path, or a name found on PATH)',
     description:
       'The ffmpeg that decodes video sources and writes video saves (Debian: apt-get install ffmpeg).',
-    commands: ['serve', 'run', 'index'],
+    commands: ['serve', 'run', 'index', 'bus'],
   }),
   ffprobePath: option({
     flag: '--ffprobe-path <path>',
@@ -816,7 +817,7 @@ export const OPTIONS = {
     default: 'ffprobe',
     expected: 'an ffprobe executable (a path, or a name found on PATH)',
     description: 'The ffprobe that checks video files before they are streamed.',
-    commands: ['serve', 'run'],
+    commands: ['serve', 'run', 'bus'],
   }),
   saveAs: option({
     flag: '--save-as <kind>',

@@ -16,6 +16,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { UserError, errorMessage } from '../common/errors.js';
+import { seededRandom } from '../common/random.js';
 import { encodeIdx, parseIdx, pairImagesAndLabels, type LabelledImages } from './idx.js';
 import type { FashionMnistSplit } from './fashion-mnist.js';
 
@@ -34,18 +35,6 @@ const headerSchema = z.object({
   indices: z.array(z.number().int().min(0)),
 });
 export type DatasetHeader = z.infer<typeof headerSchema>;
-
-/** mulberry32: a tiny, well-known 32-bit PRNG; enough for a reproducible draw (not for cryptography). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** `count` distinct indices of 0..total-1 in random order (a partial Fisher-Yates shuffle). */
 export function drawIndices(total: number, count: number, seed: number): number[] {

@@ -6,14 +6,21 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectBus } from '../../../src/bus/index.js';
+import { readSubject } from '../../../src/bus/history.js';
+import { decodeResult } from '../../../src/bus/messages.js';
+import { resultsSubject } from '../../../src/bus/subjects.js';
 import { busCollectCommand, busPublishCommand, type CollectedResults } from '../../../src/commands/bus.js';
 import { resolveConfig } from '../../../src/common/config.js';
+import { metricsRegistry } from '../../../src/common/metrics.js';
 import { fashionMnistDir, loadFashionMnist } from '../../../src/stream/index.js';
 import {
+  freePort,
   natsServerAvailable,
   startNats,
   startNatsCluster,
@@ -56,6 +63,9 @@ function startWorker(
       '1000',
       '--bus-ack-wait-ms',
       '2000',
+      // Several workers at once: each on any free port unless a test names one.
+      '--metrics-port',
+      '0',
       ...extra,
     ],
     { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'ignore', 'pipe'] },
@@ -78,6 +88,57 @@ async function owning(worker: Worker): Promise<void> {
     );
     check();
   });
+}
+
+/** The fields of the worker's first JSON log line whose message is `message`. */
+async function logged(worker: Worker, message: string): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      for (const line of worker.stderr.join('').split('\n')) {
+        if (!line.startsWith('{')) continue;
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        if (entry.message === message) return resolve(entry);
+      }
+    };
+    worker.child.stderr!.on('data', check);
+    worker.child.once('exit', (code) =>
+      reject(new Error(`worker exited ${code} before "${message}": ${worker.stderr.join('').slice(-1500)}`)),
+    );
+    check();
+  });
+}
+
+/** One series of a Prometheus text (`name{labels}` exactly as exposed); 0 when it is absent. */
+function seriesValue(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
+
+async function scrape(url: string): Promise<string> {
+  const response = await fetch(url);
+  expect(response.status).toBe(200);
+  return response.text();
+}
+
+/** The partition each camera's results came from (every results message names it). */
+async function partitionsOf(servers: string, cameras: string[]): Promise<Map<string, number>> {
+  const bus = await connectBus(servers, 'test-observer');
+  try {
+    const found = new Map<string, number>();
+    for (const camera of cameras) {
+      const parts = new Set(
+        (await readSubject(bus, resultsSubject(camera, 'frames'))).map((m) => {
+          const message = decodeResult(m.data);
+          return message.type === 'frames' ? message.partition : -1;
+        }),
+      );
+      expect([...parts]).toHaveLength(1);
+      found.set(camera, [...parts][0]!);
+    }
+    return found;
+  } finally {
+    await bus.close();
+  }
 }
 
 /** Resolves when the worker's log says it waits for the partition's lease. */
@@ -135,6 +196,12 @@ class Collector {
     this.abort.abort();
     await this.done;
   }
+}
+
+/** framesift_bus_frames_discarded_total of this process (the publishers run in it). */
+async function discardedCount(camera: string, reason: string): Promise<number> {
+  const text = await metricsRegistry.metrics();
+  return seriesValue(text, `framesift_bus_frames_discarded_total{camera="${camera}",reason="${reason}"}`);
 }
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -292,8 +359,17 @@ describe.skipIf(!available)('bus mode on a real NATS server', () => {
       startWorker(nats.url, 0, ['--batch-size', '16'], { FRAMESIFT_TEST_BUS_CRASH_BEFORE_ACK: '200' }),
     );
     await owning(owner);
-    const standby = track(startWorker(nats.url, 0, ['--batch-size', '16']));
+    const metricsPort = await freePort();
+    const standby = track(
+      startWorker(nats.url, 0, ['--batch-size', '16', '--metrics-port', String(metricsPort)]),
+    );
     await standingBy(standby);
+    expect(
+      seriesValue(
+        await scrape(`http://127.0.0.1:${metricsPort}/metrics`),
+        'framesift_bus_partition_owned{partition="0"}',
+      ),
+    ).toBe(0);
     const collector = new Collector(nats.url, out);
     cleanups.push(() => collector.stop());
     const end = await busPublishCommand(busConfig({ bus: nats.url, camera: 'quay', count: 600, fps: 0 }));
@@ -311,6 +387,15 @@ describe.skipIf(!available)('bus mode on a real NATS server', () => {
       .filter((line) => line.includes('redelivered frames already decided'))
       .reduce((n, line) => n + (JSON.parse(line) as { frames: number }).frames, 0);
     expect(skipped).toBeGreaterThan(0);
+    // The standby's metrics tell the same story: the frames it acknowledged are the ones it decided and
+    // the redelivered ones it found decided.
+    const text = await scrape(`http://127.0.0.1:${metricsPort}/metrics`);
+    const value = (name: string) => seriesValue(text, `${name}{partition="0"}`);
+    expect(value('framesift_bus_frames_redelivered_total')).toBe(skipped);
+    expect(value('framesift_bus_frames_acked_total')).toBe(
+      value('framesift_bus_frames_consumed_total') + skipped,
+    );
+    expect(value('framesift_bus_partition_owned')).toBe(1);
     // A result the dead owner published just before the standby read the bus can still be decided once
     // more: the collector keeps the first outcome per seq (processed once, above) and counts the repeat.
     // Most of the redelivered batch must be caught by the check, though.
@@ -366,6 +451,141 @@ describe.skipIf(!available)('bus mode on a real NATS server', () => {
     expect(JSON.stringify(saved)).toContain('belt2');
   });
 
+  it('each worker serves /metrics on its own port; its counts match the frames it decided', async () => {
+    nats = await startNats({ partitions: 2 });
+    out = await mkdtemp(path.join(os.tmpdir(), 'framesift-bus-'));
+    // One worker on a port chosen here, the other on any free port (0), which it logs.
+    const port = await freePort();
+    const workers = [
+      track(startWorker(nats.url, 0, ['--metrics-port', String(port)])),
+      track(startWorker(nats.url, 1, ['--metrics-port', '0'])),
+    ];
+    await Promise.all(workers.map(owning));
+    const urls = await Promise.all(
+      workers.map(async (w) => String((await logged(w, 'worker started')).metrics)),
+    );
+    expect(urls[0]).toBe(`http://127.0.0.1:${port}/metrics`);
+    expect(urls[1]).not.toBe(urls[0]);
+    // A third worker given a port already in use: one line naming it, and it exits.
+    const clash = track(startWorker(nats.url, 0, ['--metrics-port', String(port)]));
+    expect(await clash.exited).toBe(1);
+    expect(clash.stderr.join('')).toContain(`cannot listen on 127.0.0.1:${port} (EADDRINUSE)`);
+    for (const [p, url] of urls.entries()) {
+      const before = await scrape(url);
+      expect(seriesValue(before, `framesift_bus_partition_owned{partition="${p}"}`)).toBe(1);
+      expect(seriesValue(before, `framesift_bus_frames_consumed_total{partition="${p}"}`)).toBe(0);
+    }
+    const collector = new Collector(nats.url, out);
+    cleanups.push(() => collector.stop());
+    const counts: Record<string, number> = { north: 120, south: 80, east: 150, west: 60 };
+    await Promise.all(
+      Object.entries(counts).map(([camera, count]) =>
+        busPublishCommand(busConfig({ bus: nats.url, camera, count, fps: 0, source: 'fashion-mnist-test' })),
+      ),
+    );
+    const sessions = await collector.waitFor(4);
+    for (const results of sessions) expectAllProcessedOnce(results, counts[results.session.camera]!);
+    const partitionOf = await partitionsOf(nats.url, Object.keys(counts));
+    let total = 0;
+    for (const [p, url] of urls.entries()) {
+      const decided = Object.entries(counts)
+        .filter(([camera]) => partitionOf.get(camera) === p)
+        .reduce((n, [, count]) => n + count, 0);
+      const text = await scrape(url);
+      const value = (name: string) => seriesValue(text, `${name}{partition="${p}"}`);
+      expect({
+        consumed: value('framesift_bus_frames_consumed_total'),
+        acked: value('framesift_bus_frames_acked_total'),
+        published: value('framesift_bus_results_published_total'),
+        redelivered: value('framesift_bus_frames_redelivered_total'),
+        owned: value('framesift_bus_partition_owned'),
+        leasesLost: value('framesift_bus_leases_lost_total'),
+        // Each batch the worker ran: its frames and its ONNX Runtime time.
+        batchedFrames: seriesValue(text, 'framesift_batch_size_sum'),
+      }).toEqual({
+        consumed: decided,
+        acked: decided,
+        published: decided,
+        redelivered: 0,
+        owned: 1,
+        leasesLost: 0,
+        batchedFrames: decided,
+      });
+      expect(seriesValue(text, 'framesift_inference_latency_seconds_count')).toBe(
+        seriesValue(text, 'framesift_batch_size_count'),
+      );
+      expect(seriesValue(text, 'framesift_batch_size_count') > 0).toBe(decided > 0);
+      expect(text).toMatch(/^framesift_process_cpu_seconds_total /m);
+      total += decided;
+    }
+    expect(total).toBe(Object.values(counts).reduce((a, b) => a + b, 0));
+    // Stopped, a worker closes its port.
+    workers[1]!.child.kill('SIGTERM');
+    expect(await workers[1]!.exited).toBe(0);
+    await expect(fetch(urls[1]!)).rejects.toThrow();
+  });
+
+  it("frames above the server's max_payload are refused at publish and counted; kept photos' results are split to fit", async () => {
+    // 24,000 bytes: the larger fixture photos (up to ~37 KB) do not fit as frames; several kept photos in one
+    // batch do not fit as one results message, and a larger kept photo does not fit with its image in
+    // base64 and its feature.
+    const maxPayload = 24_000;
+    nats = await startNats({ partitions: 1, maxPayloadBytes: maxPayload });
+    out = await mkdtemp(path.join(os.tmpdir(), 'framesift-bus-'));
+    const folder = path.resolve('tests/fixtures/photos/caltech-resize');
+    const jpegs = (await readdir(folder)).filter((f) => f.endsWith('.jpg')).sort();
+    const sizes = await Promise.all(
+      jpegs.map(async (f) => (await readFile(path.join(folder, f))).byteLength),
+    );
+    // The frame is the 24-byte header and the JPEG; its NATS headers (message id, session) count against
+    // max_payload too, so no photo may lie within their size of the limit for this count to be exact.
+    expect(sizes.filter((bytes) => Math.abs(24 + bytes - maxPayload) < 500)).toEqual([]);
+    const tooLarge = sizes.filter((bytes) => 24 + bytes > maxPayload).length;
+    expect(tooLarge).toBeGreaterThan(0);
+    const port = await freePort();
+    const worker = track(
+      startWorker(nats.url, 0, ['--mode', 'dedupe', '--batch-size', '16', '--metrics-port', String(port)]),
+    );
+    await owning(worker);
+    const collector = new Collector(nats.url, out);
+    cleanups.push(() => collector.stop());
+    const discardedBefore = await discardedCount('belt', 'bus-too-large');
+    const end = await busPublishCommand(
+      busConfig({ bus: nats.url, camera: 'belt', source: folder, mode: 'dedupe', fps: 0 }),
+    );
+    expect(end.sent).toBe(jpegs.length);
+    expect(end.discarded['bus-too-large']).toHaveLength(tooLarge);
+    expect((await discardedCount('belt', 'bus-too-large')) - discardedBefore).toBe(tooLarge);
+    const [results] = await collector.waitFor(1);
+    const doc = results!.written.document;
+    expect(results!.session.complete).toBe(true);
+    expect(doc.counts.processed).toBe(jpegs.length - tooLarge);
+    expect(doc.counts.dropped).toEqual({ 'bus-too-large': tooLarge });
+    expect(doc.counts.missing).toBe(0);
+    expect(doc.reconciliation.reconciled).toBe(true);
+    // Kept photos whose image alone is too large for a result keep their decision, without the image;
+    // the worker counts each.
+    const kept = results!.session.outcomes.filter((o) => o.kept);
+    const withoutImage = kept.filter((o) => !o.image).length;
+    expect(withoutImage).toBeGreaterThan(0);
+    expect(kept.length - withoutImage).toBeGreaterThan(1);
+    // Every processed frame is a unique or a duplicate in the results; only the images with the outcome
+    // are in the saved folder.
+    expect(doc.dedupe).toMatchObject({
+      uniques: kept.length,
+      duplicates: doc.counts.processed - kept.length,
+    });
+    const manifest = JSON.parse(
+      await readFile(path.join(results!.savedFolder!, 'manifest.json'), 'utf8'),
+    ) as { counts: { uniques: number } };
+    expect(manifest.counts.uniques).toBe(kept.length - withoutImage);
+    const text = await scrape(`http://127.0.0.1:${port}/metrics`);
+    expect(seriesValue(text, 'framesift_bus_result_images_omitted_total{partition="0"}')).toBe(withoutImage);
+    expect(seriesValue(text, 'framesift_bus_results_published_total{partition="0"}')).toBe(
+      jpegs.length - tooLarge,
+    );
+  });
+
   it('a full backlog refuses frames at publish; each refusal is counted and reconciled as dropped', async () => {
     nats = await startNats({ partitions: 1 });
     out = await mkdtemp(path.join(os.tmpdir(), 'framesift-bus-'));
@@ -374,6 +594,8 @@ describe.skipIf(!available)('bus mode on a real NATS server', () => {
     );
     expect(end.sent).toBe(200);
     expect(end.discarded['bus-full']).toHaveLength(150);
+    // The publisher's refusals are counted in its process's metrics too.
+    expect(await discardedCount('gate', 'bus-full')).toBe(150);
     const worker = track(startWorker(nats.url, 0, ['--bus-backlog-frames', '50']));
     await owning(worker);
     const collector = new Collector(nats.url, out);
@@ -388,6 +610,69 @@ describe.skipIf(!available)('bus mode on a real NATS server', () => {
       counts: { processed: number };
     };
     expect(saved.counts.processed).toBe(50);
+  });
+
+  it('a camera on its own publishes to the bus (the camera source of `serve`, same options); every frame decided', async () => {
+    nats = await startNats({ partitions: 1 });
+    out = await mkdtemp(path.join(os.tmpdir(), 'framesift-bus-'));
+    // A loopback camera: each GET returns the next fixture photo.
+    const folder = path.resolve('tests/fixtures/photos/caltech-resize');
+    const photos = (await readdir(folder)).filter((f) => f.endsWith('.jpg')).sort();
+    let requests = 0;
+    const camera = http.createServer((_req, res) => {
+      void readFile(path.join(folder, photos[requests++ % photos.length]!)).then((jpeg) =>
+        res.writeHead(200, { 'content-type': 'image/jpeg' }).end(jpeg),
+      );
+    });
+    await new Promise<void>((resolve) => camera.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => camera.close(resolve)));
+    const worker = track(startWorker(nats.url, 0, ['--mode', 'dedupe']));
+    await owning(worker);
+    const collector = new Collector(nats.url, out);
+    cleanups.push(() => collector.stop());
+    const end = await busPublishCommand(
+      busConfig({
+        bus: nats.url,
+        camera: 'porch',
+        source: 'camera',
+        cameraAddress: `http://127.0.0.1:${(camera.address() as AddressInfo).port}/`,
+        imagesPerSecond: 50,
+        count: 12,
+        mode: 'dedupe',
+      }),
+    );
+    expect(end.sent).toBe(12);
+    expect(requests).toBeGreaterThanOrEqual(12);
+    const [results] = await collector.waitFor(1);
+    expectAllProcessedOnce(results!, 12);
+    expect(results!.written.document.dedupe?.uniques).toBeGreaterThan(0);
+  });
+
+  it('a backlog full by bytes refuses frames at publish; every refusal is counted and reconciled as dropped', async () => {
+    nats = await startNats({ partitions: 1 });
+    out = await mkdtemp(path.join(os.tmpdir(), 'framesift-bus-'));
+    // 64 KiB of backlog and no worker yet: about 65 Fashion-MNIST frames (784 bytes and the message's
+    // subject and headers each) fit, the rest is refused.
+    const flags = { busBacklogBytes: 64 * 1024 };
+    const before = await discardedCount('pier', 'bus-full');
+    const end = await busPublishCommand(
+      busConfig({ bus: nats.url, camera: 'pier', count: 300, fps: 0, ...flags }),
+    );
+    const refused = end.discarded['bus-full'] ?? [];
+    expect(refused.length).toBeGreaterThan(100);
+    expect(refused.length).toBeLessThan(300 - 40);
+    expect((await discardedCount('pier', 'bus-full')) - before).toBe(refused.length);
+    const worker = track(startWorker(nats.url, 0, ['--bus-backlog-bytes', String(64 * 1024)]));
+    await owning(worker);
+    const collector = new Collector(nats.url, out);
+    cleanups.push(() => collector.stop());
+    const [results] = await collector.waitFor(1);
+    const doc = results!.written.document;
+    expect(results!.session.complete).toBe(true);
+    expect(doc.counts.processed).toBe(300 - refused.length);
+    expect(doc.counts.dropped).toEqual({ 'bus-full': refused.length });
+    expect(doc.counts.missing).toBe(0);
+    expect(doc.reconciliation.reconciled).toBe(true);
   });
 });
 
