@@ -236,6 +236,18 @@ export async function run() {
       )),
     ];
   }
+  if (only.includes('keypoints')) {
+    // Keypoint verification of the gray zone (docs/dedupe.md, "Heavy crops: the keypoint check").
+    const { compareKeypoints } = await import('./dedupe-keypoints.js');
+    rows = [
+      ...rows,
+      ...(await compareKeypoints(
+        sets.filter((s) => !s.stream && s.name !== 'imagededup-tests'),
+        modelsDir,
+        notes,
+      )),
+    ];
+  }
   if (only.includes('fashion')) {
     const { fashionCalibration } = await import('./fashion-threshold.js');
     const { images, rows: sweep, pick } = await fashionCalibration();

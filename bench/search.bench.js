@@ -8,7 +8,10 @@
 //    (default 10000,50000): store write rate, ANN build, query latency p50/p99 of top-100 (ANN and exact),
 //    ANN recall@10 vs exact, `neighbours --k 100` time, disk and memory; SQLite, and MariaDB at each size of
 //    FRAMESIFT_BENCH_SEARCH_MARIADB_SIZES (default: the first size).
-// FRAMESIFT_BENCH_SEARCH_PARTS=quality,build,synthetic picks parts (default all). Rows are also printed to
+// At each size the same queries are also answered at the fixed ef values of FRAMESIFT_BENCH_SEARCH_EF (default
+// 128,256,512): recall@10 vs exact and top-100 latency, the measurements behind the default ef rule.
+// FRAMESIFT_BENCH_SEARCH_PARTS=quality,build,synthetic,neighbours picks parts (default all; `neighbours` is
+// the synthetic sizes' `neighbours --k 100`; without quality or build, pimmi is indexed once for the centres). Rows are also printed to
 // stderr as they are measured, so a long run's figures survive an interruption.
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,9 +19,12 @@ import path from 'node:path';
 import { measureCeiling } from './dedupe-ceiling.js';
 import { loadSets } from './neardup-sets.js';
 import { startPhotoEmbedder } from '../dist/commands/photo-embedder.js';
+import { seededRandom } from '../dist/common/random.js';
 import {
   AnnIndex,
+  DEFAULT_HNSW,
   ExactIndex,
+  efFor,
   Searcher,
   computeNeighbours,
   indexFolder,
@@ -27,15 +33,25 @@ import {
 import mysql from 'mysql2/promise';
 import { mariadbMissing, startMariaDb } from '../tests/helpers/mariadb.js';
 
-const sizes = (process.env.FRAMESIFT_BENCH_SEARCH_SIZES ?? '10000,50000').split(',').map(Number);
-const mariaSizes = (process.env.FRAMESIFT_BENCH_SEARCH_MARIADB_SIZES ?? String(sizes[0]))
+const sizes = (process.env.FRAMESIFT_BENCH_SEARCH_SIZES ?? '10000,50000')
   .split(',')
   .filter(Boolean)
   .map(Number);
-const parts = new Set((process.env.FRAMESIFT_BENCH_SEARCH_PARTS ?? 'quality,build,synthetic').split(','));
+const mariaSizes = (process.env.FRAMESIFT_BENCH_SEARCH_MARIADB_SIZES ?? String(sizes[0] ?? 10000))
+  .split(',')
+  .filter(Boolean)
+  .map(Number);
+const parts = new Set(
+  (process.env.FRAMESIFT_BENCH_SEARCH_PARTS ?? 'quality,build,synthetic,neighbours').split(','),
+);
+/** Fixed query-time ef values measured beside the default rule (recall@10 vs exact and latency of each). */
+const efSweep = (process.env.FRAMESIFT_BENCH_SEARCH_EF ?? '128,256,512')
+  .split(',')
+  .filter(Boolean)
+  .map(Number);
 const QUERIES = 200;
 /** Exact top-100 is a full scan: fewer queries at large sizes (it is the reference, not the target). */
-const exactQueries = (size) => (size > 50_000 ? 50 : QUERIES);
+const exactQueries = (size) => (size > 50_000 ? 100 : QUERIES);
 
 /** A row, also printed at once (a 250k run takes long; its figures should not wait for the end). */
 function pushRow(rows, row) {
@@ -125,12 +141,8 @@ async function quality(set, embedder, tmp, rows, notes) {
 
 /** Vectors near real embeddings: each is a random pimmi embedding plus Gaussian noise. */
 function* syntheticVectors(centres, count, sigma, seed = 1) {
-  let s = seed;
-  const rand = () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return (s + 0.5) / 2 ** 32;
-  };
-  const gauss = () => Math.sqrt(-2 * Math.log(rand())) * Math.cos(2 * Math.PI * rand());
+  const rand = seededRandom(seed);
+  const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
   for (let i = 0; i < count; i++) {
     const c = centres[Math.floor(rand() * centres.length)];
     const v = new Float32Array(c.length);
@@ -167,7 +179,7 @@ async function synthetic(db, label, size, centres, model, rows, annFile, maria) 
   pushRow(rows, { what: `${label} ${size}: store writes`, value: size / writeSeconds, unit: 'vectors/s' });
 
   started = performance.now();
-  const ann = await AnnIndex.rebuild(store, annFile, { m: 16, efConstruction: 100, efSearch: 128 }, model);
+  const ann = await AnnIndex.rebuild(store, annFile, DEFAULT_HNSW, model);
   const buildSeconds = (performance.now() - started) / 1000;
   pushRow(rows, {
     what: `${label} ${size}: ANN build (M 16, efConstruction 100)`,
@@ -179,6 +191,7 @@ async function synthetic(db, label, size, centres, model, rows, annFile, maria) 
   const annMs = [];
   const exactMs = [];
   let overlap = 0;
+  const truths = [];
   const searcher = new Searcher(store, annFile);
   await searcher.syncAnn();
   const apiMs = [];
@@ -191,12 +204,18 @@ async function synthetic(db, label, size, centres, model, rows, annFile, maria) 
       const e = exact.search(q, 100);
       exactMs.push(performance.now() - t);
       const truth = new Set(e.slice(0, 10).map((h) => h.id));
+      truths.push(truth);
       overlap += a.slice(0, 10).filter((h) => truth.has(h.id)).length / 10;
     }
     t = performance.now();
     await searcher.searchVector(q, { k: 100 });
     apiMs.push(performance.now() - t);
   }
+  pushRow(rows, {
+    what: `${label} ${size}: query-time ef of the default rule (top-10 / top-100)`,
+    value: `${efFor(size, 10)} / ${efFor(size, 100)}`,
+    unit: '',
+  });
   pushRow(rows, {
     what: `${label} ${size}: query top-100 ANN p50 / p99`,
     value: `${percentile(annMs, 0.5).toFixed(2)} / ${percentile(annMs, 0.99).toFixed(2)}`,
@@ -217,6 +236,26 @@ async function synthetic(db, label, size, centres, model, rows, annFile, maria) 
     value: overlap / exactMs.length,
     unit: '',
   });
+
+  // The same queries at fixed ef values: recall@10 vs exact (top-10 searched with that ef) and top-100
+  // latency, the measurements behind the default rule.
+  for (const ef of efSweep) {
+    let hit = 0;
+    for (const [qi, truth] of truths.entries()) {
+      hit += ann.search(queries[qi], 10, ef).filter((h) => truth.has(h.id)).length / 10;
+    }
+    const ms = [];
+    for (const q of queries) {
+      const t = performance.now();
+      ann.search(q, 100, ef);
+      ms.push(performance.now() - t);
+    }
+    pushRow(rows, {
+      what: `${label} ${size}: ef ${ef}: ANN recall@10 vs exact; top-100 p50 / p99`,
+      value: `${(hit / truths.length).toFixed(3)}; ${percentile(ms, 0.5).toFixed(2)} / ${percentile(ms, 0.99).toFixed(2)}`,
+      unit: 'ms',
+    });
+  }
 
   const rssAfter = process.memoryUsage().rss;
   pushRow(rows, {
@@ -250,12 +289,21 @@ async function synthetic(db, label, size, centres, model, rows, annFile, maria) 
       unit: 'MiB',
     });
   }
+  if (!parts.has('neighbours')) {
+    await store.close();
+    return;
+  }
   started = performance.now();
   const nb = await computeNeighbours(store, ann, { k: 100 });
   const nbSeconds = (performance.now() - started) / 1000;
   pushRow(rows, {
     what: `${label} ${size}: neighbours --k 100 (${nb.computed} lists)`,
     value: nbSeconds,
+    unit: 's',
+  });
+  pushRow(rows, {
+    what: `${label} ${size}: neighbours: search loop waiting for store writes (ef ${ann.efFor(101)})`,
+    value: nb.writeWaitSeconds,
     unit: 's',
   });
   pushRow(rows, {
@@ -332,8 +380,16 @@ export async function run() {
       for (const set of sets) await quality(set, embedder, tmp, rows, notes);
       centresDb = path.join(tmp, 'pimmi.db');
     }
-    if (parts.has('build') || !centresDb)
-      centresDb = await build(pimmiSet, embedder, tmp, rows, notes, maria);
+    if (parts.has('build')) centresDb = await build(pimmiSet, embedder, tmp, rows, notes, maria);
+    else if (!centresDb && parts.has('synthetic')) {
+      // Only the centres are needed: index pimmi into SQLite, no ceiling, no MariaDB build.
+      centresDb = path.join(tmp, 'pimmi-centres.db');
+      const store = await openStore(centresDb);
+      await indexFolder(store, embedder, pimmiSet.dir, {
+        files: pimmiSet.files.filter((f) => !pimmiSet.excluded.has(f)),
+      });
+      await store.close();
+    }
     await embedder.close();
 
     if (parts.has('synthetic')) {

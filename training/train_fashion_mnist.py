@@ -6,6 +6,9 @@ FASHION_MNIST_DIR (default /usr/share/datasets/fashion-mnist) with a small reade
 
     /usr/bin/python3 training/train_fashion_mnist.py            # = npm run train
     /usr/bin/python3 training/train_fashion_mnist.py --arch small --epochs 3 --out /tmp/small.onnx
+    # a long run on a shared machine: state saved after every epoch; the same command resumes it
+    /usr/bin/python3 training/train_fashion_mnist.py --arch head --schedule cosine --epochs 30 \
+        --checkpoint /tmp/head30.ckpt --out /tmp/head30.onnx
 
 The exported graph takes `input` float32 [N,1,28,28] with values pixel/255 (the normalisation lives
 inside the graph) and returns `logits` [N,10] and `embedding` [N,128] (the penultimate features, used
@@ -170,6 +173,34 @@ def export_onnx(model: nn.Module, out: Path, opset: int) -> None:
     )
 
 
+# The arguments a checkpoint must share with the run that resumes it (everything that shapes the weights).
+CHECKPOINT_KEYS = (
+    "arch", "epochs", "batch_size", "lr", "schedule", "warmup_epochs", "weight_decay", "label_smoothing",
+    "dropout", "seed", "train_limit",
+)
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Write atomically (temporary file, then rename), so an interrupted save leaves the previous epoch's."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, args: argparse.Namespace) -> dict:
+    state = torch.load(path)
+    recorded = state.get("args", {})
+    wanted = {key: getattr(args, key) for key in CHECKPOINT_KEYS}
+    if recorded != wanted:
+        differ = sorted(k for k in CHECKPOINT_KEYS if recorded.get(k) != wanted[k])
+        raise SystemExit(
+            f"{path}: checkpoint of a different run (differs in {', '.join(differ)}); "
+            "expected the arguments it was written with, or delete it to start over"
+        )
+    return state
+
+
 def sha256_of(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -197,6 +228,19 @@ def main() -> int:
     parser.add_argument("--dropout", type=float, default=0.25, help="dropout before the classifier (training only)")
     parser.add_argument("--seed", type=int, default=20240601)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="save the training state here after every epoch and resume from it if it exists "
+        "(the resumed run writes the same ONNX file as an uninterrupted one)",
+    )
+    parser.add_argument(
+        "--train-limit",
+        type=int,
+        default=0,
+        help="train on the first N training images only (0: all 60,000; for quick checks of the script)",
+    )
     parser.add_argument("--progress", type=int, default=0, help="print a progress line every N steps (0: off)")
     parser.add_argument("--opset", type=int, default=17)
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "models" / "fashion-mnist-cnn.onnx")
@@ -215,6 +259,8 @@ def main() -> int:
 
     data_dir = Path(args.data_dir)
     x_train, y_train = load_split(data_dir, "train")
+    if args.train_limit > 0:
+        x_train, y_train = x_train[: args.train_limit], y_train[: args.train_limit]
     x_test, y_test = load_split(data_dir, "test")
     widths = ARCHS[args.arch]
     model = FashionCNN(widths, dropout=args.dropout)
@@ -244,7 +290,18 @@ def main() -> int:
                 optimizer, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=steps_per_epoch, pct_start=0.25
             )
         loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
-        for epoch in range(1, args.epochs + 1):
+        first_epoch = 1
+        if args.checkpoint and args.checkpoint.exists():
+            state = load_checkpoint(args.checkpoint, args)
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            schedule.load_state_dict(state["schedule"])
+            gen.set_state(state["generator"])
+            torch.set_rng_state(state["torchRng"])  # dropout draws from the global generator
+            history = state["history"]
+            first_epoch = len(history) + 1
+            print(f"resumed from {args.checkpoint} after epoch {len(history)}", flush=True)
+        for epoch in range(first_epoch, args.epochs + 1):
             started = time.time()
             model.train()
             order = torch.randperm(len(x_train), generator=gen)
@@ -271,6 +328,19 @@ def main() -> int:
             }
             history.append(entry)
             print(json.dumps(entry), flush=True)
+            if args.checkpoint:
+                save_checkpoint(
+                    args.checkpoint,
+                    {
+                        "args": {key: getattr(args, key) for key in CHECKPOINT_KEYS},
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "schedule": schedule.state_dict(),
+                        "generator": gen.get_state(),
+                        "torchRng": torch.get_rng_state(),
+                        "history": history,
+                    },
+                )
 
     export_onnx(model, args.out, args.opset)
     digest = sha256_of(args.out)
@@ -293,6 +363,7 @@ def main() -> int:
             "labelSmoothing": args.label_smoothing,
             "dropout": args.dropout,
             "augmentation": "random crop 28 from 2px zero padding, horizontal flip p=0.5",
+            **({"trainImages": len(x_train)} if args.train_limit > 0 else {}),
             "seed": args.seed,
             "threads": args.threads,
             "torch": torch.__version__,

@@ -16,7 +16,7 @@ export {
 } from './store.js';
 export { redactUrl } from './mariadb-store.js';
 export { DEFAULT_DB, openStore, defaultAnnFile, isServerUrl } from './open.js';
-export { AnnIndex, ExactIndex, DEFAULT_HNSW, type Hit } from './vectors.js';
+export { AnnIndex, ExactIndex, DEFAULT_HNSW, efFor, type Hit } from './vectors.js';
 export { Searcher, UnknownImageError, type SearchHit } from './searcher.js';
 export { indexFolder, type Embedder, type Embedding, type IndexReport } from './indexer.js';
 export { computeNeighbours, type NeighboursReport } from './neighbours.js';

@@ -17,6 +17,9 @@ const log = loggerFor('search-neighbours');
  */
 export const REVERSE_FACTOR = 4;
 
+/** Searches between turns of the event loop while a batch is being written. */
+const YIELD_EVERY = 50;
+
 export interface NeighboursReport {
   k: number;
   /** Lists computed from a search. */
@@ -27,6 +30,8 @@ export interface NeighboursReport {
   full: boolean;
   seconds: number;
   listsPerSecond: number;
+  /** Time the search loop waited for the store (the part of the writes not overlapped with searching). */
+  writeWaitSeconds: number;
 }
 
 export interface NeighboursOptions {
@@ -74,6 +79,17 @@ export async function computeNeighbours(
   const fresh: NeighbourList[] = [];
   let pending: NeighbourList[] = [];
   let computed = 0;
+  // One batch is written while the next is searched (a server store's round trips overlap the CPU-bound
+  // searches); at most one write is in flight, so batches commit in order.
+  let writing: Promise<void> = Promise.resolve();
+  let writeFailure: { error: unknown } | undefined;
+  let writeWaitSeconds = 0;
+  const settleWrite = async (): Promise<void> => {
+    const t = performance.now();
+    await writing;
+    writeWaitSeconds += (performance.now() - t) / 1000;
+    if (writeFailure) throw writeFailure.error;
+  };
   for (const id of ids) {
     // A new image is offered to the lists of its REVERSE_FACTOR × k nearest (kNN is not symmetric).
     const wide = written.has(id) && !full;
@@ -95,11 +111,17 @@ export async function computeNeighbours(
     }
     computed++;
     if (pending.length >= batchSize) {
-      await store.putNeighbours(pending);
+      await settleWrite();
+      writing = store.putNeighbours(pending).catch((error: unknown) => {
+        writeFailure ??= { error };
+      });
       pending = [];
       options.onProgress?.(computed, ids.length);
     }
+    // Turn the event loop now and then, so the write in flight makes progress.
+    if (computed % YIELD_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
   }
+  await settleWrite();
 
   // Offer each new list's image to the lists of its neighbours that were not recomputed.
   const updatedLists = new Map<number, NeighbourList>();
@@ -139,6 +161,7 @@ export async function computeNeighbours(
     full,
     seconds,
     listsPerSecond: computed / Math.max(seconds, 1e-9),
+    writeWaitSeconds,
   };
   log.info('neighbours finished', { ...report });
   return report;

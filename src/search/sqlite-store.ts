@@ -29,6 +29,9 @@ import {
   type StoredImage,
 } from './store.js';
 
+/** Vectors per page of `scanVectors`. */
+const SCAN_PAGE = 1000;
+
 /** DDL per schema version: migrations[v - 1] brings a database from version v - 1 to v. */
 const MIGRATIONS: string[] = [
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -250,12 +253,18 @@ export class SqliteStore implements SearchStore {
     visit: (id: number, vector: Float32Array, rev: number) => void,
     sinceRev = 0,
   ): Promise<void> {
-    const rows = this.db
-      .prepare(
-        'SELECT f.image_id AS id, f.vector AS vector, i.rev AS rev FROM features f JOIN images i ON i.id = f.image_id WHERE i.rev > ? ORDER BY f.image_id',
-      )
-      .iterate(sinceRev) as IterableIterator<{ id: number; vector: Buffer; rev: number }>;
-    for (const row of rows) visit(row.id, bytesToVector(row.vector), row.rev);
+    const page = this.db.prepare(
+      'SELECT f.image_id AS id, f.vector AS vector, i.rev AS rev FROM features f JOIN images i ON i.id = f.image_id WHERE i.rev > ? AND f.image_id > ? ORDER BY f.image_id LIMIT ?',
+    );
+    // Keyset pages with a turn of the event loop between them: a server (or a test runner) stays responsive
+    // while a large graph is built from the vectors (each page is visited in one synchronous pass).
+    for (let after = 0; ; ) {
+      const rows = page.all(sinceRev, after, SCAN_PAGE) as Array<{ id: number; vector: Buffer; rev: number }>;
+      for (const row of rows) visit(row.id, bytesToVector(row.vector), row.rev);
+      if (rows.length < SCAN_PAGE) return;
+      after = rows[rows.length - 1]!.id;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 
   async removedSince(sinceRev: number): Promise<number[]> {

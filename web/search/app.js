@@ -58,6 +58,15 @@ function showResults(hits, selfId) {
     img.src = hit.fileUrl;
     img.alt = hit.name;
     img.loading = 'lazy';
+    // A video frame: marked on its thumbnail with its time (the name may be cut short).
+    if (hit.video) {
+      item.classList.add('video');
+      const badge = document.createElement('span');
+      badge.className = 'badge';
+      badge.textContent = `▶ ${hit.video.time}`;
+      badge.title = `frame of the video ${hit.video.path} at ${hit.video.time}`;
+      item.append(badge);
+    }
     const distance = document.createElement('span');
     distance.className = 'distance';
     distance.textContent = hit.distance.toFixed(4);
@@ -87,7 +96,11 @@ async function showImage(id) {
     $('query-image').alt = image.name;
     $('drop-hint').textContent = 'Drop an image here to search with it';
     $('query-title').textContent = `#${image.id} ${image.name}`;
-    $('query-info').textContent = `${image.width}×${image.height}, ${(image.size / 1024).toFixed(0)} KiB`;
+    const kib = `${(image.size / 1024).toFixed(0)} KiB`;
+    // A video frame's size and hash are its video's: say so.
+    $('query-info').textContent = image.video
+      ? `frame at ${image.video.time} of the video ${image.video.path}, ${image.width}×${image.height} (video file ${kib})`
+      : `${image.width}×${image.height}, ${kib}`;
     $('result-note').textContent = `(${neighbours.source}; cosine distance, the image itself first)`;
     drawVector(vector.vector);
     showResults(neighbours.neighbours, id);

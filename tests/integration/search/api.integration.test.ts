@@ -2,13 +2,14 @@
  * The search REST API and the demo page on a real HTTP server over a real index of the caltech-resize
  * photos (real embedder), and the page in a real Chromium (playwright-core, the system's chromium).
  */
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumMissing, launchBrowser } from '../../e2e/helpers.js';
+import { indexInto } from '../../../src/commands/index-images.js';
 import { startPhotoEmbedder, type PhotoEmbedder } from '../../../src/commands/photo-embedder.js';
 import { mountSearchApi } from '../../../src/commands/search-api.js';
 import { listImageFiles } from '../../../src/dedupe/index.js';
@@ -22,8 +23,10 @@ import {
   openStore,
   type SearchStore,
 } from '../../../src/search/index.js';
+import { opencvVideo, skipVideoTests } from '../../helpers/video.js';
 
 const CALTECH = path.join(PROJECT_ROOT, 'tests', 'fixtures', 'photos', 'caltech-resize');
+const skipVideo = skipVideoTests();
 const MAX_UPLOAD = 120_000;
 
 let tmp: string;
@@ -198,6 +201,13 @@ describe('search API', () => {
   });
 });
 
+/** In the page: each image's naturalWidth once it has loaded (0 when it failed). */
+const IMAGES_LOADED = `Promise.all([...document.images].map((img) =>
+  img.complete ? img.naturalWidth : new Promise((resolve) => {
+    img.addEventListener('load', () => resolve(img.naturalWidth), { once: true });
+    img.addEventListener('error', () => resolve(0), { once: true });
+  })))`;
+
 describe.skipIf(chromiumMissing)('search demo page in Chromium', () => {
   let browser: Browser;
   beforeAll(async () => {
@@ -222,13 +232,9 @@ describe.skipIf(chromiumMissing)('search demo page in Chromium', () => {
     // (Browser code as strings: the tests compile without the DOM types.)
     // Waits for each image's load or error event; evaluate runs over the debugging protocol, so the page's
     // CSP (no eval) does not apply, as it does to waitForFunction's polling.
-    const loaded = (await page.evaluate(`Promise.all([...document.images].map((img) =>
-      img.complete ? img.naturalWidth > 0 : new Promise((resolve) => {
-        img.addEventListener('load', () => resolve(img.naturalWidth > 0), { once: true });
-        img.addEventListener('error', () => resolve(false), { once: true });
-      })))`)) as boolean[];
+    const loaded = (await page.evaluate(IMAGES_LOADED)) as number[];
     expect(loaded.length).toBeGreaterThan(20);
-    expect(loaded.every(Boolean)).toBe(true);
+    expect(loaded.every((width) => width > 0)).toBe(true);
     // The vector heat map: a 32×32 square with many different colours.
     const colours = (await page.evaluate(`(() => {
       const canvas = document.getElementById('vector');
@@ -262,6 +268,22 @@ describe.skipIf(chromiumMissing)('search demo page in Chromium', () => {
       .toBe(String(idOf.get(file)));
     expect(await page.locator('#results li').first().locator('.distance').textContent()).toBe('0.0000');
 
+    // Drop a file on the query image: the same, through a real drop event carrying the file.
+    const dropped = [...idOf.keys()][30]!;
+    const bytes = (await readFile(path.join(CALTECH, dropped))).toString('base64');
+    const transfer = await page.evaluateHandle(`(() => {
+      const bytes = Uint8Array.from(atob(${JSON.stringify(bytes)}), (c) => c.charCodeAt(0));
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([bytes], ${JSON.stringify(dropped)}, { type: 'image/jpeg' }));
+      return transfer;
+    })()`);
+    await page.dispatchEvent('#drop', 'drop', { dataTransfer: transfer });
+    await expect.poll(() => page.locator('#query-title').textContent()).toBe(dropped);
+    await expect
+      .poll(() => page.locator('#results li').first().getAttribute('data-id'))
+      .toBe(String(idOf.get(dropped)));
+    expect(await page.locator('#results li').first().locator('.distance').textContent()).toBe('0.0000');
+
     // An unknown id shows the API's error on the page.
     await page.fill('#image-id', '999999');
     await page.click('#pick button');
@@ -269,4 +291,81 @@ describe.skipIf(chromiumMissing)('search demo page in Chromium', () => {
     expect(errors).toEqual([]);
     await page.close();
   });
+  it.skipIf(skipVideo)(
+    'shows video frames from the index: cut from the video, named and marked with their time',
+    async () => {
+      // An index of a street video (a frame every 20 s: 0, 20, 40, 60 s) and six photos.
+      const dir = path.join(tmp, 'with-video');
+      await mkdir(dir, { recursive: true });
+      await copyFile(opencvVideo('vtest.avi'), path.join(dir, 'street.avi'));
+      for (const f of [...idOf.keys()].slice(0, 6)) await copyFile(path.join(CALTECH, f), path.join(dir, f));
+      const db = path.join(tmp, 'with-video.db');
+      const report = await indexInto(dir, { db, every: 20 }, { embedder, quiet: true });
+      expect(report).toMatchObject({ videos: 1, videoFrames: 4, total: 10 });
+      const videoStore = await openStore(db);
+      const videoServer = await startHttpServer({ port: 0 });
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      try {
+        mountSearchApi(videoServer, {
+          searcher: new Searcher(videoStore, `${db}.hnsw`),
+          embedder: async () => embedder,
+          maxUploadBytes: MAX_UPLOAD,
+        });
+        const frames = (await videoStore.files()).filter((f) => f.video).sort((a, b) => a.id - b.id);
+        expect(frames.map((f) => f.video!.timeMs)).toEqual([0, 20_000, 40_000, 60_000]);
+        const errors: string[] = [];
+        page.on('pageerror', (e) => errors.push(e.message));
+
+        await page.goto(`${videoServer.url}/search#${frames[1]!.id}`);
+        const items = page.locator('#results li');
+        await expect.poll(() => items.count()).toBe(10);
+        expect(await page.locator('#query-title').textContent()).toBe(
+          `#${frames[1]!.id} street.avi at 00:00:20`,
+        );
+        expect(await page.locator('#query-info').textContent()).toMatch(
+          /^frame at 00:00:20 of the video \S+street\.avi, 768×576 \(video file \d+ KiB\)$/,
+        );
+        // The frame itself first, then the other three frames of the same street (nearer than any photo),
+        // each marked with its time; the photos carry no mark.
+        expect(await items.first().getAttribute('data-id')).toBe(String(frames[1]!.id));
+        expect(await items.first().locator('.name').textContent()).toBe(
+          `#${frames[1]!.id} street.avi at 00:00:20`,
+        );
+        const classes = await items.evaluateAll((lis) => lis.map((li) => li.className));
+        expect(classes.slice(0, 4).every((c) => c.includes('video'))).toBe(true);
+        expect(classes.slice(4).some((c) => c.includes('video'))).toBe(false);
+        expect((await page.locator('#results .badge').allTextContents()).sort()).toEqual([
+          '▶ 00:00:00',
+          '▶ 00:00:20',
+          '▶ 00:00:40',
+          '▶ 00:01:00',
+        ]);
+        // Every picture loaded: the frames are cut from the video at full size, the photos are files.
+        const widths = (await page.evaluate(IMAGES_LOADED)) as number[];
+        expect(widths).toHaveLength(11);
+        expect(widths.every((w) => w > 0)).toBe(true);
+        expect(widths[0]).toBe(768);
+
+        // A click on another frame makes it the query.
+        const other = items.nth(1);
+        const otherId = await other.getAttribute('data-id');
+        const otherTime = (await other.locator('.badge').textContent())!.slice(2);
+        await other.click();
+        await expect.poll(() => items.first().getAttribute('data-id')).toBe(otherId);
+        expect(await page.locator('#query-title').textContent()).toBe(
+          `#${otherId} street.avi at ${otherTime}`,
+        );
+
+        if (process.env.FRAMESIFT_SEARCH_VIDEO_SCREENSHOT) {
+          await page.screenshot({ path: process.env.FRAMESIFT_SEARCH_VIDEO_SCREENSHOT, fullPage: true });
+        }
+        expect(errors).toEqual([]);
+      } finally {
+        await page.close();
+        await videoServer.close();
+        await videoStore.close();
+      }
+    },
+    180_000,
+  );
 });

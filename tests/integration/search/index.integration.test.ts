@@ -9,13 +9,12 @@ import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, unlink, utimes } from 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import mysql from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { startPhotoEmbedder, type PhotoEmbedder } from '../../../src/commands/photo-embedder.js';
 import { listImageFiles } from '../../../src/dedupe/index.js';
 import { PROJECT_ROOT } from '../../../src/common/paths.js';
 import { ModelMismatchError, Searcher, indexFolder, openStore } from '../../../src/search/index.js';
-import { mariadbMissing, startMariaDb, type MariaDb } from '../../helpers/mariadb.js';
+import { itOn, searchBackends } from '../../helpers/search-backends.js';
 
 const PHOTOS = path.join(PROJECT_ROOT, 'tests', 'fixtures', 'photos');
 const CALTECH = path.join(PHOTOS, 'caltech-resize');
@@ -25,18 +24,17 @@ const groups = (
 const caltechFiles = (await readdir(CALTECH)).filter((f) => f.endsWith('.jpg')).sort();
 
 const tmp = await mkdtemp(path.join(tmpdir(), 'framesift-index-'));
-const skipMaria = mariadbMissing();
-let maria: MariaDb | undefined;
+const backends = searchBackends(tmp);
 let embedder: PhotoEmbedder;
 
 beforeAll(async () => {
   embedder = await startPhotoEmbedder({ modelsDir: path.join(PROJECT_ROOT, 'models'), workers: 2 });
-  if (!skipMaria) maria = await startMariaDb();
+  await backends.start();
 }, 120_000);
 
 afterAll(async () => {
   await embedder?.close();
-  await maria?.stop();
+  await backends.stop();
   await rm(tmp, { recursive: true, force: true });
 });
 
@@ -47,33 +45,6 @@ async function copyCaltech(dir: string, copies = 1): Promise<void> {
     for (const f of caltechFiles) await copyFile(path.join(CALTECH, f), path.join(target, f));
   }
 }
-
-interface Backend {
-  name: string;
-  create(name: string): Promise<string>;
-  exec(db: string, sql: string): Promise<void>;
-}
-
-const backends: Backend[] = [
-  {
-    name: 'sqlite',
-    create: async (name) => path.join(tmp, `${name}.db`),
-    exec: async (db, sql) => {
-      const conn = new Database(db);
-      conn.exec(sql);
-      conn.close();
-    },
-  },
-  {
-    name: 'mariadb',
-    create: async (name) => maria!.createDatabase(name),
-    exec: async (db, sql) => {
-      const conn = await mysql.createConnection({ uri: db });
-      await conn.query(sql);
-      await conn.end();
-    },
-  },
-];
 
 /** Runs `framesift index` as a child process and kills it (SIGKILL) after its first committed batch. */
 function killAfterFirstBatch(dir: string, db: string): Promise<void> {
@@ -99,9 +70,8 @@ function killAfterFirstBatch(dir: string, db: string): Promise<void> {
   });
 }
 
-describe.each(backends)('index on $name', (backend) => {
-  const run = backend.name === 'mariadb' && skipMaria ? it.skip : it;
-  if (backend.name === 'mariadb' && skipMaria) it.skip(`MariaDB: ${skipMaria}`, () => undefined);
+describe.each(backends.list)('index on $name', (backend) => {
+  const run = itOn(backend);
 
   run('finds each caltech-resize group on top, itself first; re-indexes only what changed', async () => {
     const dir = path.join(tmp, `${backend.name}-photos`);

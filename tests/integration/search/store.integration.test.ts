@@ -6,9 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
-import mysql from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect } from 'vitest';
 import {
   AnnIndex,
   DEFAULT_HNSW,
@@ -22,7 +20,7 @@ import {
   type ModelStamp,
   type SearchStore,
 } from '../../../src/search/index.js';
-import { mariadbMissing, startMariaDb, type MariaDb } from '../../helpers/mariadb.js';
+import { itOn, searchBackends } from '../../helpers/search-backends.js';
 
 const MODEL: ModelStamp = { name: 'test-model', file: 'test.onnx', sha256: 'a'.repeat(64), dimension: 16 };
 
@@ -51,56 +49,25 @@ function image(p: string, seed: number): ImageWrite {
   };
 }
 
-interface Backend {
-  name: string;
-  /** A new, empty database; returns its --db value. */
-  create(name: string): Promise<string>;
-  /** Runs raw SQL on the database (to play an older/newer writer). */
-  exec(db: string, sql: string): Promise<void>;
-}
-
 const tmp = await mkdtemp(path.join(tmpdir(), 'framesift-store-'));
-let maria: MariaDb | undefined;
-const skipMaria = mariadbMissing();
-
-const backends: Backend[] = [
-  {
-    name: 'sqlite',
-    create: async (name) => path.join(tmp, `${name}.db`),
-    exec: async (db, sql) => {
-      const conn = new Database(db);
-      conn.exec(sql);
-      conn.close();
-    },
-  },
-  {
-    name: 'mariadb',
-    create: async (name) => maria!.createDatabase(name),
-    exec: async (db, sql) => {
-      const conn = await mysql.createConnection({ uri: db });
-      await conn.query(sql);
-      await conn.end();
-    },
-  },
-];
+const backends = searchBackends(tmp);
 
 beforeAll(async () => {
-  if (!skipMaria) maria = await startMariaDb();
+  await backends.start();
 }, 120_000);
 
 afterAll(async () => {
-  await maria?.stop();
+  await backends.stop();
   await rm(tmp, { recursive: true, force: true });
 });
 
-describe.each(backends)('$name store', (backend) => {
-  const run = backend.name === 'mariadb' && skipMaria ? it.skip : it;
+describe.each(backends.list)('$name store', (backend) => {
+  const run = itOn(backend);
   let n = 0;
   const fresh = async (): Promise<{ db: string; store: SearchStore }> => {
     const db = await backend.create(`t${++n}`);
     return { db, store: await openStore(db) };
   };
-  if (backend.name === 'mariadb' && skipMaria) it.skip(`MariaDB: ${skipMaria}`, () => undefined);
 
   run('starts empty at the current schema version and records one model', async () => {
     const { store } = await fresh();
@@ -382,7 +349,11 @@ describe.each(backends)('$name store', (backend) => {
       try {
         await store.ensureModel(MODEL);
         const ids = await store.write(Array.from({ length: 120 }, (_, i) => image(`/nb/${i}.jpg`, i + 1)));
-        const first = await computeNeighbours(store, await AnnIndex.open(store, annFile), { k });
+        // Batches of 32: several writes, each overlapping the next batch's searches.
+        const first = await computeNeighbours(store, await AnnIndex.open(store, annFile), {
+          k,
+          batchSize: 32,
+        });
         expect(first).toMatchObject({ k, computed: 120, full: true, total: 120 });
         await check();
         const again = await computeNeighbours(store, await AnnIndex.open(store, annFile), { k });
@@ -394,7 +365,10 @@ describe.each(backends)('$name store', (backend) => {
           image('/nb/new.jpg', 777),
         ]);
         await store.remove([ids[5]!]);
-        const incremental = await computeNeighbours(store, await AnnIndex.open(store, annFile), { k });
+        const incremental = await computeNeighbours(store, await AnnIndex.open(store, annFile), {
+          k,
+          batchSize: 16,
+        });
         expect(incremental.full).toBe(false);
         expect(incremental.computed).toBeLessThan(60);
         expect(incremental.updated).toBeGreaterThan(0);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { indexInto } from '../../../src/commands/index-images.js';
 import { startPhotoEmbedder, type PhotoEmbedder } from '../../../src/commands/photo-embedder.js';
 import { mountSearchApi } from '../../../src/commands/search-api.js';
@@ -18,33 +18,27 @@ import { startHttpServer } from '../../../src/common/http.js';
 import { PROJECT_ROOT } from '../../../src/common/paths.js';
 import { Searcher, openStore } from '../../../src/search/index.js';
 import { videoFrameAt } from '../../../src/stream/index.js';
-import { mariadbMissing, startMariaDb, type MariaDb } from '../../helpers/mariadb.js';
+import { itOn, searchBackends } from '../../helpers/search-backends.js';
 import { opencvVideo, skipVideoTests, vtestClip } from '../../helpers/video.js';
 
 const run = promisify(execFile);
 const skipVideo = skipVideoTests();
-const skipMaria = mariadbMissing();
 const CALTECH = path.join(PROJECT_ROOT, 'tests', 'fixtures', 'photos', 'caltech-resize');
 const tmp = await mkdtemp(path.join(tmpdir(), 'framesift-video-index-'));
-let maria: MariaDb | undefined;
+const backends = searchBackends(tmp);
 let embedder: PhotoEmbedder;
 
 beforeAll(async () => {
   if (skipVideo) return;
   embedder = await startPhotoEmbedder({ modelsDir: path.join(PROJECT_ROOT, 'models'), workers: 2 });
-  if (!skipMaria) maria = await startMariaDb();
+  await backends.start();
 }, 120_000);
 
 afterAll(async () => {
   await embedder?.close();
-  await maria?.stop();
+  await backends.stop();
   await rm(tmp, { recursive: true, force: true });
 });
-
-const backends = [
-  { name: 'sqlite', create: async (name: string) => path.join(tmp, `${name}.db`) },
-  { name: 'mariadb', create: async (name: string) => maria!.createDatabase(name) },
-];
 
 async function cli(...args: string[]): Promise<string> {
   const { stdout } = await run(process.execPath, [path.join(PROJECT_ROOT, 'dist', 'cli.js'), ...args], {
@@ -53,9 +47,8 @@ async function cli(...args: string[]): Promise<string> {
   return stdout;
 }
 
-describe.skipIf(skipVideo).each(backends)('video index on $name', (backend) => {
-  const maybe = backend.name === 'mariadb' && skipMaria ? it.skip : it;
-  if (backend.name === 'mariadb' && skipMaria) it.skip(`MariaDB: ${skipMaria}`, () => undefined);
+describe.skipIf(skipVideo).each(backends.list)('video index on $name', (backend) => {
+  const maybe = itOn(backend);
 
   maybe(
     'frames every --every seconds are found as "<video> at <time>"; re-index replaces or removes them',
