@@ -6,10 +6,13 @@
  * 1. decode: encoded bytes (EXIF-oriented unless the frame header gave the size) or raw HWC pixels;
  * 2. resize: short side to `resizeShortSide` then centre crop `centerCrop` (the classifier recipe), or the
  *    whole frame squeezed to the input size; bilinear, in the decoding pipeline, so a large JPEG is decoded
- *    at 1/2, 1/4 or 1/8 scale by libjpeg (shrink-on-load);
+ *    at 1/2, 1/4 or 1/8 scale by libjpeg (shrink-on-load; sharp takes 1/2 only from a shrink of 3 on both
+ *    axes, so a 640×480 frame or a photo under 672 px on its short side is decoded whole: docs/dedupe.md,
+ *    "Where the decode time goes");
  * 3. layout: sRGB or gray, alpha removed, exactly the model's channel count, HWC uint8;
  * 4. tensor: planar CHW float32 pixel/255 (the graphs apply their own normalisation).
  */
+import { imageSize as headerSize } from 'image-size';
 import sharp from 'sharp';
 
 /** An image to decode: encoded bytes, or raw HWC pixels of a ring frame. */
@@ -75,10 +78,32 @@ export function openImage(input: ImageInput): sharp.Sharp {
 export async function imageSize(input: ImageInput): Promise<{ width: number; height: number }> {
   if (!('encoded' in input)) return { width: input.width, height: input.height };
   if (input.size) return input.size;
+  const fromHeader = jpegSize(input.encoded);
+  if (fromHeader) return fromHeader;
   const meta = await sharp(input.encoded, { failOn: input.failOn ?? 'error' }).metadata();
   if (!meta.width || !meta.height) throw new Error('no image size in the header');
-  const swap = (meta.orientation ?? 1) >= 5; // orientations 5-8 swap width and height
-  return swap ? { width: meta.height, height: meta.width } : { width: meta.width, height: meta.height };
+  return oriented(meta.width, meta.height, meta.orientation);
+}
+
+/**
+ * The displayed size of a JPEG read from its header (SOF and EXIF orientation) in this thread: a sharp
+ * `metadata()` call costs a libvips pipeline and a thread-pool round trip (docs/dedupe.md, "Where the
+ * decode time goes"). Other formats (a PNG's orientation sits in a chunk this parser does not read), and any
+ * header it does not take, go to sharp.
+ */
+function jpegSize(bytes: Uint8Array): { width: number; height: number } | undefined {
+  try {
+    const header = headerSize(bytes);
+    if (header.type !== 'jpg' || !header.width || !header.height) return undefined;
+    return oriented(header.width, header.height, header.orientation);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Stored size → displayed size: EXIF orientations 5-8 swap width and height. */
+function oriented(width: number, height: number, orientation = 1): { width: number; height: number } {
+  return orientation >= 5 ? { width: height, height: width } : { width, height };
 }
 
 /**
@@ -152,6 +177,15 @@ export function hwcToNchw(
 ): Float32Array {
   const plane = width * height;
   const scale = 1 / 255; // x * (1/255) rounds to the same float32 as x / 255 for every byte x
+  if (inChannels === 3 && outChannels === 3) {
+    // The photo case: one pass over the pixels instead of one strided pass per channel.
+    for (let i = 0, s = 0, d = offset; i < plane; i++, s += 3, d++) {
+      target[d] = data[s]! * scale;
+      target[d + plane] = data[s + 1]! * scale;
+      target[d + 2 * plane] = data[s + 2]! * scale;
+    }
+    return target;
+  }
   for (let c = 0; c < outChannels; c++) {
     const src = Math.min(c, inChannels - 1);
     const base = offset + c * plane;

@@ -204,13 +204,18 @@ export function quarterTurn(pixels: Uint8Array, side: number): Uint8Array {
 export function layoutThumbnail(pixels: Uint8Array, side = PHOTO_INPUT_SIZE): Float32Array {
   const n = LAYOUT_SIZE;
   const block = side / n;
+  if (!Number.isInteger(block)) throw new Error(`layout thumbnail: side ${side} is not a multiple of ${n}`);
   const cells = new Float32Array(n * n);
+  // Each cell sums its pixels row by row, left to right, rounding to float32 after every addition (as a
+  // Float32Array store does): the same sums, bit for bit, as adding pixel by pixel into `cells`.
+  let i = 0;
   for (let y = 0; y < side; y++) {
     const row = Math.floor(y / block) * n;
-    for (let x = 0; x < side; x++) {
-      const i = 3 * (y * side + x);
-      cells[row + Math.floor(x / block)]! +=
-        0.299 * pixels[i]! + 0.587 * pixels[i + 1]! + 0.114 * pixels[i + 2]!;
+    for (let cell = row; cell < row + n; cell++) {
+      let sum = cells[cell]!;
+      for (let k = 0; k < block; k++, i += 3)
+        sum = Math.fround(sum + (0.299 * pixels[i]! + 0.587 * pixels[i + 1]! + 0.114 * pixels[i + 2]!));
+      cells[cell] = sum;
     }
   }
   const out = new Float32Array(n * n);
