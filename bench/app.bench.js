@@ -85,7 +85,6 @@ export async function run() {
     path.join(framesDir, '%05d.jpg'),
   ]);
   const frames = (await readdir(framesDir)).length;
-  const loadAtStart = os.loadavg()[0];
 
   const server = await startServerProcess({ source: framesDir, resultsDir: path.join(dir, 'server') });
   const http = await startHttpServer({ host: '127.0.0.1', port: 0 });
@@ -167,7 +166,7 @@ export async function run() {
     rows,
     notes: [
       `${frames} JPEG frames of vtest.avi (768×576), dedupe --method ${METHOD} at fps 0, default workers; ${ROUNDS} rounds, scenarios rotated each round; medians`,
-      `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}), shared with other work (load ${loadAtStart.toFixed(1)} at start); chromium and the stream server run on the same cores`,
+      `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}); chromium and the stream server run on the same cores`,
       "ratio: the scenario's frames/s over the no-tab session of the same round; view updates: state/frame/gallery pushes written to the tabs (dropped: skipped because a tab had 256 KiB unsent)",
     ],
   };

@@ -236,7 +236,6 @@ const PACED = { cameras: 4, fps: 200, frames: 500 };
 
 export async function run() {
   // The machine's load around the run: on a shared machine the absolute figures move with it.
-  const loadAtStart = os.loadavg();
   const frames = Number(process.env.FRAMESIFT_BENCH_BUS_FRAMES ?? 4000);
   const rows = [];
   const fashion = { source: 'fashion-mnist-test', mode: 'classify', label: 'fashion-mnist classify' };
@@ -292,11 +291,7 @@ export async function run() {
     name: 'bus',
     rows,
     notes: [
-      `load average (1/5/15 min): ${loadAtStart.map((l) => l.toFixed(1)).join(' / ')} at the start, ${os
-        .loadavg()
-        .map((l) => l.toFixed(1))
-        .join(' / ')} at the end`,
-      `machine: ${cores} cores, shared with other engineers' work while this ran; every worker process, the nats-server, the publishers and the collector share them, so scaling above ${cores} workers measures contention, not capacity`,
+      `machine: ${cores} cores; every worker process, the nats-server, the publishers and the collector share them, so scaling above ${cores} workers measures contention, not capacity`,
       "seconds: first frame sent → last frame decided (the span of `run`'s streamMs on the direct path); collectedSeconds: until the last camera session was written",
       'busVsDirect: bus frames/s ÷ direct ws frames/s with the same analysis threads (bus: one thread per worker process; direct: `run --workers 1` or 2), measured in this run',
       'direct ws: one session of all the frames (Fashion-MNIST test split; the 60 photos ×8 for JPEG); bus: the cameras publish in parallel, each its own session',

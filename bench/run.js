@@ -19,6 +19,8 @@ function formatCell(value) {
   return value === undefined || value === null ? '' : String(value);
 }
 
+const round1 = (x) => Math.round(x * 10) / 10;
+
 function table(rows) {
   if (rows.length === 0) return '(no rows)';
   const keys = [...new Set(rows.flatMap((row) => Object.keys(row)))];
@@ -53,6 +55,8 @@ async function main() {
   let failed = 0;
   for (const [index, file] of selected.entries()) {
     const started = Date.now();
+    // Every figure depends on what else ran on the cores: each result records the load it met.
+    const loadAtStart = os.loadavg();
     console.log(`\n## ${file}`);
     // On a terminal: which bench is running and for how long (quiet in pipes and CI).
     const bar = startProgress(`bench ${index + 1}/${selected.length} ${file} | {duration_formatted}`, 1);
@@ -61,12 +65,17 @@ async function main() {
       const result = await mod.run().finally(() => bar?.stop());
       console.log(table(result.rows));
       for (const note of result.notes ?? []) console.log(`note: ${note}`);
+      const load = { start: loadAtStart.map(round1), end: os.loadavg().map(round1) };
+      console.log(
+        `load average (1/5/15 min): ${load.start.join(' / ')} at the start, ${load.end.join(' / ')} at the end`,
+      );
       const out = path.join(resultsDir, `${result.name}.json`);
       const doc = {
         ...result,
         date: new Date().toISOString(),
         seconds: (Date.now() - started) / 1000,
         machine,
+        load,
       };
       await writeFile(out, JSON.stringify(doc, null, 2) + '\n');
       console.log(`(${doc.seconds.toFixed(1)} s; written to ${path.relative(process.cwd(), out)})`);

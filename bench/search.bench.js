@@ -365,7 +365,7 @@ async function build(set, embedder, tmp, rows, notes, maria) {
 export async function run() {
   const rows = [];
   const notes = [
-    `sizes ${sizes.join(', ')} (FRAMESIFT_BENCH_SEARCH_SIZES), MariaDB ${mariaSizes.join(', ') || 'none'}; parts ${[...parts].join(', ')}; the machine was shared with other jobs while measuring`,
+    `sizes ${sizes.join(', ')} (FRAMESIFT_BENCH_SEARCH_SIZES), MariaDB ${mariaSizes.join(', ') || 'none'}; parts ${[...parts].join(', ')}`,
   ];
   const tmp = await mkdtemp(path.join(tmpdir(), 'framesift-bench-search-'));
   const embedder = await startPhotoEmbedder({ modelsDir: process.env.MODELS_DIR ?? 'models' });

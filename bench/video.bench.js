@@ -19,9 +19,8 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export async function run() {
   if (!existsSync(VTEST)) throw new Error(`${VTEST} missing: apt-get install opencv-doc ffmpeg`);
-  const loadAtStart = os.loadavg()[0].toFixed(1);
   const notes = [
-    `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}), shared with other work: compare rows of one run; medians of ${REPEATS} runs`,
+    `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}): compare rows of one run; medians of ${REPEATS} runs`,
   ];
   const rows = [];
   const dir = path.join(os.tmpdir(), `framesift-bench-video-${process.pid}`);
@@ -110,6 +109,5 @@ export async function run() {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-  notes.push(`1-minute load average ${loadAtStart} at the start, ${os.loadavg()[0].toFixed(1)} at the end`);
   return { name: 'video', rows, notes };
 }
