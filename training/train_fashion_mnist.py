@@ -18,6 +18,7 @@ to deduplicate this stream). BatchNorm is folded into the convolutions at export
 from __future__ import annotations
 
 import argparse
+import copy
 import gzip
 import hashlib
 import json
@@ -146,6 +147,45 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return out.unsqueeze(1)
 
 
+def random_erase(x: torch.Tensor, p: float, gen: torch.Generator) -> torch.Tensor:
+    """Random erasing (Zhong et al., 2020): with probability p per image, one rectangle of 2-25 % of the image,
+    aspect ratio 0.3-3.3, replaced by uniform noise; vectorised over the batch."""
+    n, _, size, _ = x.shape
+    area = (0.02 + 0.23 * torch.rand(n, generator=gen)) * size * size
+    log_ratio = math.log(0.3) + (math.log(3.3) - math.log(0.3)) * torch.rand(n, generator=gen)
+    h = torch.sqrt(area * torch.exp(log_ratio)).round().clamp(1, size).long()
+    w = torch.sqrt(area / torch.exp(log_ratio)).round().clamp(1, size).long()
+    y0 = (torch.rand(n, generator=gen) * (size - h + 1)).long()
+    x0 = (torch.rand(n, generator=gen) * (size - w + 1)).long()
+    ar = torch.arange(size)
+    inside_rows = (ar[None, :] >= y0[:, None]) & (ar[None, :] < (y0 + h)[:, None])  # n,size
+    inside_cols = (ar[None, :] >= x0[:, None]) & (ar[None, :] < (x0 + w)[:, None])
+    chosen = torch.rand(n, generator=gen) < p
+    mask = (inside_rows[:, :, None] & inside_cols[:, None, :] & chosen[:, None, None]).unsqueeze(1)
+    noise = torch.rand(x.shape, generator=gen)
+    return torch.where(mask, noise, x)
+
+
+class WeightAverage:
+    """Exponential moving average of the weights and BatchNorm statistics (the model evaluated and exported
+    when --ema is on); the decay ramps up over the first steps so the average does not start from noise."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        self.decay = decay
+        self.steps = 0
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        self.steps += 1
+        d = min(self.decay, (1 + self.steps) / (10 + self.steps))
+        for key, value in model.state_dict().items():
+            if value.dtype.is_floating_point:
+                self.state[key].mul_(d).add_(value.detach(), alpha=1 - d)
+            else:
+                self.state[key].copy_(value)
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 1000) -> float:
     model.eval()
@@ -176,7 +216,7 @@ def export_onnx(model: nn.Module, out: Path, opset: int) -> None:
 # The arguments a checkpoint must share with the run that resumes it (everything that shapes the weights).
 CHECKPOINT_KEYS = (
     "arch", "epochs", "batch_size", "lr", "schedule", "warmup_epochs", "weight_decay", "label_smoothing",
-    "dropout", "seed", "train_limit",
+    "dropout", "seed", "train_limit", "random_erasing", "ema",
 )
 
 
@@ -199,6 +239,13 @@ def load_checkpoint(path: Path, args: argparse.Namespace) -> dict:
             "expected the arguments it was written with, or delete it to start over"
         )
     return state
+
+
+def averaged_model(model: nn.Module, average: WeightAverage) -> nn.Module:
+    """A copy of the model holding the averaged weights."""
+    averaged = copy.deepcopy(model)
+    averaged.load_state_dict(average.state)
+    return averaged
 
 
 def sha256_of(path: Path) -> str:
@@ -226,6 +273,16 @@ def main() -> int:
     parser.add_argument("--weight-decay", type=float, default=5e-4)
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--dropout", type=float, default=0.25, help="dropout before the classifier (training only)")
+    parser.add_argument(
+        "--random-erasing", type=float, default=0.0, help="probability of random erasing per image (0: off)"
+    )
+    parser.add_argument(
+        "--ema",
+        type=float,
+        default=0.0,
+        help="decay of an exponential moving average of the weights, evaluated and exported instead of the "
+        "last weights (0: off; e.g. 0.999)",
+    )
     parser.add_argument("--seed", type=int, default=20240601)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
@@ -290,6 +347,7 @@ def main() -> int:
                 optimizer, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=steps_per_epoch, pct_start=0.25
             )
         loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
+        average = WeightAverage(model, args.ema) if args.ema > 0 else None
         first_epoch = 1
         if args.checkpoint and args.checkpoint.exists():
             state = load_checkpoint(args.checkpoint, args)
@@ -299,6 +357,8 @@ def main() -> int:
             gen.set_state(state["generator"])
             torch.set_rng_state(state["torchRng"])  # dropout draws from the global generator
             history = state["history"]
+            if average is not None:
+                average.state, average.steps = state["ema"], state["emaSteps"]
             first_epoch = len(history) + 1
             print(f"resumed from {args.checkpoint} after epoch {len(history)}", flush=True)
         for epoch in range(first_epoch, args.epochs + 1):
@@ -309,12 +369,16 @@ def main() -> int:
             for i in range(0, len(order), args.batch_size):
                 idx = order[i : i + args.batch_size]
                 xb = augment(x_train[idx], gen)
+                if args.random_erasing > 0:
+                    xb = random_erase(xb, args.random_erasing, gen)
                 logits, _ = model(xb)
                 loss = loss_fn(logits, y_train[idx])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 schedule.step()
+                if average is not None:
+                    average.update(model)
                 total_loss += float(loss) * len(idx)
                 step = i // args.batch_size + 1
                 if args.progress and step % args.progress == 0:
@@ -326,6 +390,8 @@ def main() -> int:
                 "testAccuracy": test_acc,
                 "seconds": round(time.time() - started, 1),
             }
+            if average is not None:
+                entry["averageTestAccuracy"] = evaluate(averaged_model(model, average), x_test, y_test)
             history.append(entry)
             print(json.dumps(entry), flush=True)
             if args.checkpoint:
@@ -338,10 +404,13 @@ def main() -> int:
                         "schedule": schedule.state_dict(),
                         "generator": gen.get_state(),
                         "torchRng": torch.get_rng_state(),
+                        **({"ema": average.state, "emaSteps": average.steps} if average is not None else {}),
                         "history": history,
                     },
                 )
 
+    if args.epochs > 0 and average is not None:
+        model = averaged_model(model, average)
     export_onnx(model, args.out, args.opset)
     digest = sha256_of(args.out)
     report = {
@@ -362,13 +431,17 @@ def main() -> int:
             "weightDecay": args.weight_decay,
             "labelSmoothing": args.label_smoothing,
             "dropout": args.dropout,
-            "augmentation": "random crop 28 from 2px zero padding, horizontal flip p=0.5",
+            "augmentation": "random crop 28 from 2px zero padding, horizontal flip p=0.5"
+            + (f", random erasing p={args.random_erasing}" if args.random_erasing > 0 else ""),
+            **({"weightAverage": f"EMA decay {args.ema} (exported)"} if args.ema > 0 else {}),
             **({"trainImages": len(x_train)} if args.train_limit > 0 else {}),
             "seed": args.seed,
             "threads": args.threads,
             "torch": torch.__version__,
         },
-        "torchTestAccuracy": history[-1]["testAccuracy"] if history else None,
+        "torchTestAccuracy": (
+            history[-1].get("averageTestAccuracy", history[-1]["testAccuracy"]) if history else None
+        ),
         "history": history,
         "onnx": {"file": args.out.name, "opset": args.opset, "sha256": digest, "bytes": args.out.stat().st_size},
     }
