@@ -231,7 +231,7 @@ export const OPTIONS = {
     default: '128',
     expected: 'a positive integer',
     description:
-      'Most frames a worker infers in one batch. Measured on 2 cores at fps 0 (bench/e2e.bench.js): 128 ≈ 17,300 frames/s end to end, 256 ≈ 16,500, 64 ≈ 17,400 with twice the batches; ONNX Runtime alone slows ~10% at 512.',
+      'Most frames a worker infers in one batch. Measured on 2 cores at fps 0 (bench/e2e.bench.js, with the Fashion-MNIST classifier shipped before stop 19): 128 ≈ 17,300 frames/s end to end, 256 ≈ 16,500, 64 ≈ 17,400 with twice the batches; ONNX Runtime alone slows ~10% at 512.',
     commands: ['run', 'worker'],
   }),
   batchWaitMs: option({
@@ -287,7 +287,7 @@ export const OPTIONS = {
     schema: nonNegative,
     expected: 'a number ≥ 0',
     description:
-      'A frame at or below this distance from a kept frame is a duplicate; the distance is, per method: cnn 1−cosine of L2-normalised embeddings (0–2; l2: Euclidean of normalised, rmse: root-mean-square of raw features; photos whose 16×16 layout thumbnails are within cosine 0.1 are duplicates too), phash differing bits of 64 (0–64), mse mean squared difference of 16×16 gray thumbnails in [0,1], change changed-area fraction vs the last kept frame (0–1). Default: measured per method (cnn cosine 0.4, l2 0.8944, rmse 0.42, on 28×28 gray streams, compared by the classifier embedding, cosine 0.003; phash 16; mse 0.015; change 0.3; see docs/dedupe.md).',
+      'A frame at or below this distance from a kept frame is a duplicate; the distance is, per method: cnn 1−cosine of L2-normalised embeddings (0–2; l2: Euclidean of normalised, rmse: root-mean-square of raw features; photos whose 16×16 layout thumbnails are within cosine 0.1 are duplicates too), phash differing bits of 64 (0–64), mse mean squared difference of 16×16 gray thumbnails in [0,1], change changed-area fraction vs the last kept frame (0–1). Default: measured per method (cnn cosine 0.4, l2 0.8944, rmse 0.42, on 28×28 gray streams, compared by the classifier embedding, cosine 0.002; phash 16; mse 0.015; change 0.3; see docs/dedupe.md).',
     commands: ['run', 'dedupe', 'worker'],
   }),
   approximateAbove: option({

@@ -44,7 +44,7 @@ export const DEFAULT_THRESHOLDS = {
    * test images and altered copies, `npm run bench -- dedupe`): that embedding is trained to gather a
    * class, so only very close frames are the same picture.
    */
-  cnnClassifier: { cosine: 0.003, l2: 0.0775, rmse: 0.42 } satisfies Record<Metric, number>,
+  cnnClassifier: { cosine: 0.002, l2: 0.0632, rmse: 0.42 } satisfies Record<Metric, number>,
   phash: 16,
   mse: 0.015,
   change: 0.3,

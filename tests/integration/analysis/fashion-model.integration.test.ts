@@ -25,7 +25,7 @@ function batchInput(start: number, count: number): Float32Array {
 }
 
 describe('fashion-mnist-cnn through onnxruntime-node', () => {
-  it('classifies the full 10,000-image test set with accuracy >= 0.92', async () => {
+  it('classifies the full 10,000-image test set with accuracy >= 0.935', async () => {
     expect(test.count).toBe(10_000);
     const batch = 500;
     let correct = 0;
@@ -44,7 +44,7 @@ describe('fashion-mnist-cnn through onnxruntime-node', () => {
       }
     }
     const accuracy = correct / test.count;
-    expect(accuracy).toBeGreaterThanOrEqual(0.92);
+    expect(accuracy).toBeGreaterThanOrEqual(0.935);
     // No class is given up for the average: each of the 1,000 per class is mostly right (Shirt is hardest).
     for (const c of perClassCorrect) expect(c).toBeGreaterThan(650);
   });
