@@ -109,8 +109,10 @@ export async function busPublishCommand(config: Resolved, options: PublishOption
     let seq = 0;
     for await (const frame of source.frames({ count: config.count, signal: abort.signal })) {
       if (pacer) {
-        const wait = pacer.delayBefore(seq, performance.now());
-        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        // Checked again after each timer: one may fire a millisecond early.
+        let wait: number;
+        while ((wait = pacer.delayBefore(seq, performance.now())) > 0)
+          await new Promise((resolve) => setTimeout(resolve, wait));
       }
       await publisher.publish(
         {

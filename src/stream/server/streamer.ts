@@ -83,9 +83,10 @@ export async function streamSession(
           epoch = session.rateChanged;
           wake = epoch ? AbortSignal.any([signal, epoch.signal]) : signal;
         }
-        const slept = await sleep(delay, true, { signal: wake }).catch(() => false);
+        // A timer may fire up to a millisecond or two early (whole-millisecond clock): the loop checks the
+        // schedule again after every sleep, so a frame never leaves before its slot.
+        await sleep(delay, true, { signal: wake }).catch(() => false);
         if (signal.aborted) throw signal.reason;
-        if (slept) break;
       }
       if (!(await drained(session, socket, context.highWaterBytes))) break;
       const header = {
@@ -121,8 +122,9 @@ export async function streamSession(
   }
   if (exhausted && pacer && session.sent > 0) {
     // The session lasts `sent` whole frame periods: the last frame owns its slot too.
-    const remaining = pacer.targetOf(session.sent) - performance.now();
-    if (remaining > 0) await sleep(remaining, undefined, { signal }).catch(() => undefined);
+    let remaining: number;
+    while (!signal.aborted && (remaining = pacer.targetOf(session.sent) - performance.now()) > 0)
+      await sleep(remaining, undefined, { signal }).catch(() => undefined);
   }
   finish();
   const durationMs = Math.round(session.durationMs! * 10) / 10;
