@@ -10,7 +10,8 @@ import { seededRandom } from '../dist/common/random.js';
 
 const N = Number(process.env.BENCH_FASHION_THRESHOLD_IMAGES ?? 2000);
 export const FASHION_SWEEP = [
-  0.001, 0.002, 0.0025, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5,
+  0.001, 0.002, 0.0025, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3,
+  0.5,
 ];
 const ALTERATIONS = ['shift', 'brightness', 'noise'];
 
