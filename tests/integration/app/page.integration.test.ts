@@ -256,6 +256,9 @@ describe('live page on a run', () => {
     const frame = JSON.parse(events.filter((e) => e.event === 'frame').at(-1)!.data);
     expect(FASHION_MNIST_CLASSES).toContain(frame.prediction.label);
     expect(frame.prediction.confidence).toBeGreaterThan(0);
+    // The session's last state is pushed just before runPipeline returns; it may still be on its way.
+    const scoredState = (e: SseEvent) => e.event === 'state' && JSON.parse(e.data).classify?.accuracy != null;
+    await waitFor(() => events.some(scoredState));
     const last = JSON.parse(events.filter((e) => e.event === 'state').at(-1)!.data);
     expect(last.threshold).toBeNull();
     expect(last.classify.accuracy).toBe(result.scored!.accuracy);
