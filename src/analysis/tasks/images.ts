@@ -202,6 +202,11 @@ export function quarterTurn(pixels: Uint8Array, side: number): Uint8Array {
  * brightened or tiny copy stays near 0, while two different photos of one kind of scene differ in layout.
  */
 export function layoutThumbnail(pixels: Uint8Array, side = PHOTO_INPUT_SIZE): Float32Array {
+  return layoutFromCells(layoutCells(pixels, side));
+}
+
+/** The thumbnail's cells: each 14×14 block's summed Rec. 601 luma, row-major. */
+export function layoutCells(pixels: Uint8Array, side = PHOTO_INPUT_SIZE): Float32Array {
   const n = LAYOUT_SIZE;
   const block = side / n;
   if (!Number.isInteger(block)) throw new Error(`layout thumbnail: side ${side} is not a multiple of ${n}`);
@@ -218,6 +223,12 @@ export function layoutThumbnail(pixels: Uint8Array, side = PHOTO_INPUT_SIZE): Fl
       cells[cell] = sum;
     }
   }
+  return cells;
+}
+
+/** Cells → the thumbnail: folded over both mirror axes, centred, scaled to unit length. */
+export function layoutFromCells(cells: Float32Array): Float32Array {
+  const n = LAYOUT_SIZE;
   const out = new Float32Array(n * n);
   let mean = 0;
   for (let y = 0; y < n; y++) {

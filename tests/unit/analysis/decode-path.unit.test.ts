@@ -12,6 +12,8 @@ import { hwcToNchw, imageSize } from '../../../src/analysis/preprocess.js';
 import {
   DEFAULT_CNN_RECIPE,
   LAYOUT_SIZE,
+  layoutCells,
+  layoutFromCells,
   layoutThumbnail,
   recipeView,
 } from '../../../src/analysis/tasks/images.js';
@@ -62,34 +64,6 @@ function referenceCells(pixels: Uint8Array, side = 224): Float32Array {
   return cells;
 }
 
-/** referenceCells → the thumbnail, the rest of layoutThumbnail unchanged. */
-function referenceLayout(pixels: Uint8Array): Float32Array {
-  const n = LAYOUT_SIZE;
-  const cells = referenceCells(pixels);
-  const out = new Float32Array(n * n);
-  let mean = 0;
-  for (let y = 0; y < n; y++) {
-    for (let x = 0; x < n; x++) {
-      const v =
-        cells[y * n + x]! +
-        cells[y * n + n - 1 - x]! +
-        cells[(n - 1 - y) * n + x]! +
-        cells[(n - 1 - y) * n + n - 1 - x]!;
-      out[y * n + x] = v;
-      mean += v;
-    }
-  }
-  mean /= n * n;
-  let sum = 0;
-  for (let k = 0; k < out.length; k++) {
-    out[k] = out[k]! - mean;
-    sum += out[k]! ** 2;
-  }
-  const inv = sum > 0 ? 1 / Math.sqrt(sum) : 0;
-  for (let k = 0; k < out.length; k++) out[k] = out[k]! * inv;
-  return out;
-}
-
 describe('the image size without a sharp round trip', () => {
   it('is sharp’s displayed size on every fixture photo', async () => {
     expect(photos.length).toBeGreaterThan(100);
@@ -130,7 +104,8 @@ describe('the prep loops, bit for bit', () => {
       const size = await sharpSize(bytes);
       if (!size) continue;
       const view = await recipeView({ encoded: bytes }, DEFAULT_CNN_RECIPE, size);
-      expect(sameBits(layoutThumbnail(view), referenceLayout(view)), file).toBe(true);
+      expect(sameBits(layoutCells(view), referenceCells(view)), file).toBe(true);
+      expect(sameBits(layoutThumbnail(view), layoutFromCells(referenceCells(view))), file).toBe(true);
       hwcToNchw(view, 224, 224, 3, 3, fast, 0);
       for (let c = 0; c < 3; c++)
         for (let i = 0; i < plane; i++) reference[c * plane + i] = view[3 * i + c]! / 255;
