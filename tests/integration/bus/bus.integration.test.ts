@@ -234,6 +234,16 @@ function expectAllProcessedOnce(results: CollectedResults, sent: number): void {
   expect(doc.verdict?.complete).toBe(true);
 }
 
+/** A session whose frames were partly refused at publish (bus-full): the rest decided, every refusal reconciled as dropped. */
+function expectRefusalsReconciled(results: CollectedResults, sent: number, refused: number): void {
+  const doc = results.written.document;
+  expect(results.session.complete).toBe(true);
+  expect(doc.counts.processed).toBe(sent - refused);
+  expect(doc.counts.dropped).toEqual({ 'bus-full': refused });
+  expect(doc.counts.missing).toBe(0);
+  expect(doc.reconciliation.reconciled).toBe(true);
+}
+
 describe.skipIf(!available)('bus mode on a real NATS server', () => {
   let nats: NatsNode;
   let out: string;
@@ -241,6 +251,15 @@ describe.skipIf(!available)('bus mode on a real NATS server', () => {
   afterEach(async () => {
     await nats?.stop();
   });
+
+  /** A worker owning partition 0 (started with `flags`) and a collector: the one session on the bus. */
+  async function drainOneSession(flags: string[]): Promise<CollectedResults> {
+    await owning(track(startWorker(nats.url, 0, flags)));
+    const collector = new Collector(nats.url, out);
+    cleanups.push(() => collector.stop());
+    const [results] = await collector.waitFor(1);
+    return results!;
+  }
 
   it('two cameras, one worker per partition: every frame decided once, scored against the labels', async () => {
     nats = await startNats({ partitions: 2 });
@@ -596,17 +615,9 @@ describe.skipIf(!available)('bus mode on a real NATS server', () => {
     expect(end.discarded['bus-full']).toHaveLength(150);
     // The publisher's refusals are counted in its process's metrics too.
     expect(await discardedCount('gate', 'bus-full')).toBe(150);
-    const worker = track(startWorker(nats.url, 0, ['--bus-backlog-frames', '50']));
-    await owning(worker);
-    const collector = new Collector(nats.url, out);
-    cleanups.push(() => collector.stop());
-    const [results] = await collector.waitFor(1);
-    const doc = results!.written.document;
-    expect(results!.session.complete).toBe(true);
-    expect(doc.counts.processed).toBe(50);
-    expect(doc.counts.dropped).toEqual({ 'bus-full': 150 });
-    expect(doc.counts.missing).toBe(0);
-    const saved = JSON.parse(await readFile(path.join(results!.written.folder, 'results.json'), 'utf8')) as {
+    const results = await drainOneSession(['--bus-backlog-frames', '50']);
+    expectRefusalsReconciled(results, 200, 150);
+    const saved = JSON.parse(await readFile(path.join(results.written.folder, 'results.json'), 'utf8')) as {
       counts: { processed: number };
     };
     expect(saved.counts.processed).toBe(50);
@@ -662,17 +673,8 @@ describe.skipIf(!available)('bus mode on a real NATS server', () => {
     expect(refused.length).toBeGreaterThan(100);
     expect(refused.length).toBeLessThan(300 - 40);
     expect((await discardedCount('pier', 'bus-full')) - before).toBe(refused.length);
-    const worker = track(startWorker(nats.url, 0, ['--bus-backlog-bytes', String(64 * 1024)]));
-    await owning(worker);
-    const collector = new Collector(nats.url, out);
-    cleanups.push(() => collector.stop());
-    const [results] = await collector.waitFor(1);
-    const doc = results!.written.document;
-    expect(results!.session.complete).toBe(true);
-    expect(doc.counts.processed).toBe(300 - refused.length);
-    expect(doc.counts.dropped).toEqual({ 'bus-full': refused.length });
-    expect(doc.counts.missing).toBe(0);
-    expect(doc.reconciliation.reconciled).toBe(true);
+    const results = await drainOneSession(['--bus-backlog-bytes', String(64 * 1024)]);
+    expectRefusalsReconciled(results, 300, refused.length);
   });
 });
 
