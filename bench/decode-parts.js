@@ -72,21 +72,16 @@ async function parts(label, bufs, withSize) {
           .raw()
           .toBuffer();
     });
-  await time("the task's whole prep: size + view + layout + CHW", n, async () => {
+  const wholePrep = async () => {
     for (const it of items) {
       const view = await images.recipeView(it, images.DEFAULT_CNN_RECIPE, await images.imageSize(it));
       images.layoutThumbnail(view);
       images.rgbToChw(view, target, 0, plane);
     }
-  });
+  };
+  await time("the task's whole prep: size + view + layout + CHW", n, wholePrep);
   sharp.cache(false);
-  await time("the same with libvips' operation cache off", n, async () => {
-    for (const it of items) {
-      const view = await images.recipeView(it, images.DEFAULT_CNN_RECIPE, await images.imageSize(it));
-      images.layoutThumbnail(view);
-      images.rgbToChw(view, target, 0, plane);
-    }
-  });
+  await time("the same with libvips' operation cache off", n, wholePrep);
   sharp.cache(true);
   const portraits = views.filter((_, i) => sizes[i].height > sizes[i].width);
   if (portraits.length > 0)

@@ -224,29 +224,17 @@ export async function run() {
     };
     rows = [...rows, ...(await compareRecipes(photoSets, embedder.session, score, notes))];
   }
+  // The heavy-crop studies: every still-photo set but imagededup-tests.
+  const cropSets = sets.filter((s) => !s.stream && s.name !== 'imagededup-tests');
   if (only.includes('regions')) {
     // Region matching for heavy crops (docs/dedupe.md, "Heavy crops: the second round").
     const { compareRegions } = await import('./dedupe-regions.js');
-    rows = [
-      ...rows,
-      ...(await compareRegions(
-        sets.filter((s) => !s.stream && s.name !== 'imagededup-tests'),
-        modelsDir,
-        notes,
-      )),
-    ];
+    rows = [...rows, ...(await compareRegions(cropSets, modelsDir, notes))];
   }
   if (only.includes('keypoints')) {
     // Keypoint verification of the gray zone (docs/dedupe.md, "Heavy crops: the keypoint check").
     const { compareKeypoints } = await import('./dedupe-keypoints.js');
-    rows = [
-      ...rows,
-      ...(await compareKeypoints(
-        sets.filter((s) => !s.stream && s.name !== 'imagededup-tests'),
-        modelsDir,
-        notes,
-      )),
-    ];
+    rows = [...rows, ...(await compareKeypoints(cropSets, modelsDir, notes))];
   }
   if (only.includes('fashion')) {
     const { fashionCalibration } = await import('./fashion-threshold.js');
