@@ -8,7 +8,7 @@ import type { AppConfig } from '../common/config.js';
 import { ConfigError, errorMessage } from '../common/errors.js';
 import { humanLogger, loggerFor } from '../common/logger.js';
 import { collectProcessMetrics } from '../common/metrics.js';
-import { startHttpServer } from '../common/http.js';
+import { startHttpServer, type HttpServer } from '../common/http.js';
 import { accessPolicy } from '../common/http-guard.js';
 import { cameraHealth, type StreamServer } from '../stream/index.js';
 import { LivePage, checkPageConfig, pageConfigOf, videoSaveOption } from './page/index.js';
@@ -61,7 +61,8 @@ export async function startApp(resolved: AppConfig): Promise<RunningApp> {
   collectProcessMetrics();
   // The same server, options and checks as `serve` (token, origins, limits, ffmpeg, exposure warning).
   const server = await startConfiguredStreamServer(config);
-  let http;
+  let http: HttpServer | undefined;
+  let searchIndex: RunIndex | undefined;
   try {
     // The page's port: loopback only, the same access rule as a run's (same origin or --allowed-origins).
     http = await startHttpServer({
@@ -69,16 +70,10 @@ export async function startApp(resolved: AppConfig): Promise<RunningApp> {
       port: config.metricsPort,
       access: accessPolicy({ bindHost: '127.0.0.1', allowedOrigins: config.allowedOrigins }),
     });
-  } catch (err) {
-    await server.close();
-    throw err;
-  }
-  // With --index the index and its search API live as long as the app, across sessions.
-  let searchIndex: RunIndex | undefined;
-  try {
+    // With --index the index and its search API live as long as the app, across sessions.
     if (config.index) searchIndex = await attachSearchIndex(http, { ...config, index: config.index });
   } catch (err) {
-    await http.close();
+    await http?.close();
     await server.close();
     throw err;
   }
