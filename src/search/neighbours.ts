@@ -4,6 +4,7 @@
  * removed or changed image; each new image is also offered to the lists of its 4k nearest images, so an
  * older image whose list it belongs in gets it without a full recompute. A different k recomputes everything.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { loggerFor } from '../common/logger.js';
 import type { NeighbourList, SearchStore } from './store.js';
 import type { AnnIndex } from './vectors.js';
@@ -119,7 +120,7 @@ export async function computeNeighbours(
       options.onProgress?.(computed, ids.length);
     }
     // Turn the event loop now and then, so the write in flight makes progress.
-    if (computed % YIELD_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    if (computed % YIELD_EVERY === 0) await nextTurn();
   }
   await settleWrite();
 

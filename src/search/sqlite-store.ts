@@ -4,6 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { UserError, errorMessage } from '../common/errors.js';
 import {
@@ -263,7 +264,7 @@ export class SqliteStore implements SearchStore {
       for (const row of rows) visit(row.id, bytesToVector(row.vector), row.rev);
       if (rows.length < SCAN_PAGE) return;
       after = rows[rows.length - 1]!.id;
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await nextTurn();
     }
   }
 
