@@ -1,7 +1,8 @@
 /**
- * The analysis worker pool (Piscina). Threads default to the available cores minus one (the main thread
- * does the socket I/O), at least one; each worker's ONNX Runtime sessions get intra-op threads so that
- * workers × intra-op threads never exceeds the cores.
+ * The analysis worker pool: worker threads (Piscina), or child processes for work that travels by value
+ * (`isolation: 'processes'`, process-pool.ts). Workers default to the available cores minus one (the main
+ * thread does the socket I/O), at least one; each worker's ONNX Runtime sessions get intra-op threads so
+ * that workers × intra-op threads never exceeds the cores.
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
@@ -9,8 +10,10 @@ import type { FrameRing } from '../common/frame-ring.js';
 import { UserError, errorMessage } from '../common/errors.js';
 import { loggerFor } from '../common/logger.js';
 import { compiledSibling } from '../common/paths.js';
+import { logger, type LogLevel } from '../common/logger.js';
+import { ProcessWorkers } from './process-pool.js';
 import type { AnalysisTask, ModelRef, ResultOf, RingHandle, WarmupResult, WorkerTestHooks } from './tasks.js';
-import type { AnalysisWorkerData } from './worker.js';
+import type { AnalysisWorkerData } from './worker-runtime.js';
 
 const log = loggerFor('analysis.pool');
 
@@ -25,9 +28,16 @@ export interface AnalysisPoolOptions {
   ring?: FrameRing;
   /** Test-only worker behaviour; defaults from FRAMESIFT_TEST_WORKER_DELAY_MS / _FAIL_BATCH. */
   testHooks?: WorkerTestHooks;
+  /**
+   * `threads` (default) or `processes`: one child process per worker, for tasks that carry their input
+   * (files, encoded images), which decode faster side by side in processes than in threads of one. A
+   * process pool takes no frame ring.
+   */
+  isolation?: 'threads' | 'processes';
 }
 
 export interface AnalysisPool {
+  /** Workers (threads or processes). */
   readonly threads: number;
   readonly intraOpThreads: number;
   /** Runs one task on a worker; rejects with the worker's error. */
@@ -73,26 +83,32 @@ export function createAnalysisPool(options: AnalysisPoolOptions): AnalysisPool {
     intraOpThreads,
     testHooks: options.testHooks ?? hooksFromEnv(),
   };
-  const piscina = new Piscina({
-    filename: compiledSibling(import.meta.url, 'worker.js'),
-    minThreads: threads,
-    maxThreads: threads,
-    idleTimeout: Number.POSITIVE_INFINITY,
-    // Two tasks per worker: the next batch is already in the worker when the current one finishes; the
-    // worker runs them one after another (worker.ts), so this costs no extra thread.
-    concurrentTasksPerWorker: 2,
-    workerData,
-  });
-  log.info('worker pool started', { threads, intraOpThreads, cores });
+  const isolation = options.isolation ?? 'threads';
+  if (isolation === 'processes' && options.ring) throw new Error('a process pool cannot read a frame ring');
+  const workers =
+    isolation === 'processes'
+      ? new ProcessWorkers(threads, { ...workerData, logLevel: logger.level as LogLevel })
+      : new Piscina({
+          filename: compiledSibling(import.meta.url, 'worker.js'),
+          minThreads: threads,
+          maxThreads: threads,
+          idleTimeout: Number.POSITIVE_INFINITY,
+          // Two tasks per worker: the next batch is already in the worker when the current one finishes;
+          // the worker runs them one after another (worker-runtime.ts), so this costs no extra thread.
+          concurrentTasksPerWorker: 2,
+          workerData,
+        });
+  log.info('worker pool started', { isolation, workers: threads, intraOpThreads, cores });
 
   let ring: RingHandle | undefined;
   const pool: AnalysisPool = {
     threads,
     intraOpThreads,
     run<T extends AnalysisTask>(task: T): Promise<ResultOf<T>> {
-      return piscina.run(ring && task.kind !== 'warmup' ? { ...task, ring } : task) as Promise<ResultOf<T>>;
+      return workers.run(ring && task.kind !== 'warmup' ? { ...task, ring } : task) as Promise<ResultOf<T>>;
     },
     attachRing(frameRing: FrameRing): void {
+      if (isolation === 'processes') throw new Error('a process pool cannot read a frame ring');
       ring = { id: (ring?.id ?? 0) + 1, buffer: frameRing.buffer };
     },
     async warmup(model: ModelRef): Promise<WarmupResult[]> {
@@ -106,7 +122,7 @@ export function createAnalysisPool(options: AnalysisPoolOptions): AnalysisPool {
       }
     },
     async destroy() {
-      await piscina.destroy();
+      await workers.destroy();
     },
   };
   return pool;

@@ -200,6 +200,8 @@ export async function dedupeFolder(
     threads: config.workers ?? Math.max(1, availableParallelism()),
     intraOpThreads: 1,
     modelsDir: config.modelsDir ?? 'models',
+    // Files travel by path: processes decode side by side faster than threads (analysis/process-pool.ts).
+    isolation: 'processes',
   });
   const bar = startProgress('dedupe [{bar}] {value}/{total} files | {eta_formatted} left', files.length);
   try {

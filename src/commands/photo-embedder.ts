@@ -27,12 +27,16 @@ export interface PhotoEmbedderOptions {
 
 export async function startPhotoEmbedder(options: PhotoEmbedderOptions): Promise<PhotoEmbedder> {
   const ownPool = !options.pool;
+  const threads = options.workers ?? Math.max(1, availableParallelism());
   const pool =
     options.pool ??
     createAnalysisPool({
-      threads: options.workers ?? Math.max(1, availableParallelism()),
+      threads,
       intraOpThreads: 1,
       modelsDir: options.modelsDir,
+      // Photos travel by path or by value: side by side, processes decode faster than threads of one
+      // process (analysis/process-pool.ts); a single worker gains nothing from it and starts slower.
+      isolation: threads > 1 ? 'processes' : 'threads',
     });
   let warm;
   try {
