@@ -7,6 +7,7 @@
 // between them): on a shared machine the kernel shares CPU per session (autogroup), not per thread, so a
 // second thread does not get a second core's worth and "one thread × cores" overstates what a run can
 // reach. On an idle machine both figures agree.
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -86,4 +87,17 @@ export async function measureCeiling(files, modelsDir, recipe = images.DEFAULT_C
   const cores = os.availableParallelism();
   const parallel = await parallelCeiling(files, modelsDir, recipe, cores);
   return { msPerImage, cpuMsPerImage, cores, ceiling: (cores * 1000) / msPerImage, parallel };
+}
+
+/**
+ * CPU time of this process and of its children that have ended, in ms (/proc/self/stat: utime, stime,
+ * cutime, cstime, in clock ticks of 10 ms). A run's worker processes end before it returns, so a delta
+ * around the run counts their work too; process.cpuUsage() would count this process alone.
+ */
+export function cpuWithChildrenMs() {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  // Fields after the command name (which may hold spaces) start at field 3.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
+  return ticks * 10;
 }

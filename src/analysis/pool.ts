@@ -39,6 +39,8 @@ export interface AnalysisPoolOptions {
 export interface AnalysisPool {
   /** Workers (threads or processes). */
   readonly threads: number;
+  /** Threads read frames from the ring (slots); processes get copies (frames). */
+  readonly isolation: 'threads' | 'processes';
   readonly intraOpThreads: number;
   /** Runs one task on a worker; rejects with the worker's error. */
   run<T extends AnalysisTask>(task: T): Promise<ResultOf<T>>;
@@ -103,6 +105,7 @@ export function createAnalysisPool(options: AnalysisPoolOptions): AnalysisPool {
   let ring: RingHandle | undefined;
   const pool: AnalysisPool = {
     threads,
+    isolation,
     intraOpThreads,
     run<T extends AnalysisTask>(task: T): Promise<ResultOf<T>> {
       return workers.run(ring && task.kind !== 'warmup' ? { ...task, ring } : task) as Promise<ResultOf<T>>;

@@ -30,6 +30,7 @@ import {
   createDeduper,
   modelFileInfo,
   precheckModel,
+  poolIsolation,
   warmModels,
 } from './run/plan.js';
 import { createResultRouting } from './run/routing.js';
@@ -75,7 +76,9 @@ export async function runPipeline(
   let client: ClientSession | undefined;
   let ingest: Ingest | undefined;
   try {
-    pool = createAnalysisPool({ threads, modelsDir: config.modelsDir, testHooks: options.testHooks });
+    const poolOf = (isolation: AnalysisPool['isolation']): AnalysisPool =>
+      createAnalysisPool({ threads, modelsDir: config.modelsDir, testHooks: options.testHooks, isolation });
+    pool = poolOf(poolIsolation(config));
     let warm = await warmModels(pool, model, config, { loadMs: 0 });
     const { url, request } = startRequestOf(config);
     client = await ClientSession.start(url, request, config.token);
@@ -84,6 +87,14 @@ export async function runPipeline(
     const plan = analysisPlan(config, session);
     log.info('analysis plan', { ...plan, model: typeof model === 'string' ? model : model.path });
     try {
+      const isolation = poolIsolation(config, plan);
+      if (pool.isolation !== isolation) {
+        // The source's name misled the guess: the session's frames need the other kind of pool.
+        log.info('worker pool replaced for the session', { from: pool.isolation, to: isolation });
+        await pool.destroy();
+        pool = poolOf(isolation);
+        warm = { loadMs: warm.loadMs };
+      }
       warm = await warmModels(pool, model, config, warm, plan);
     } catch (err) {
       await client.control.stop(session.sessionId).catch(() => undefined);
@@ -126,7 +137,8 @@ export async function runPipeline(
       ledger,
       run: routing.run,
     });
-    pool.attachRing(ingest.ring);
+    // Processes get copies of the frames instead (routing.ts).
+    if (pool.isolation === 'threads') pool.attachRing(ingest.ring);
 
     let finalSent: number | null | undefined = undefined;
     showSession(page, {

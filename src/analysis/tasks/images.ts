@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import ort from 'onnxruntime-node';
 import { errorMessage } from '../../common/errors.js';
+import type { FrameImage } from '../../common/frame-image.js';
 import {
   DEFAULT_CHANGE_OPTIONS,
   MSE_THUMB_SIZE,
@@ -41,9 +42,11 @@ export interface ImagesTask {
   encoded?: Uint8Array[];
   /** files: also return each file's sha256 (the index records it; the file is read here anyway). */
   sha256?: boolean;
-  /** …or frame-ring slots (a live run), with side buffers of oversize frames. */
+  /** …or frame-ring slots (a live run), with side buffers of oversize frames… */
   slots?: Int32Array;
   sidecars?: Array<[number, SharedArrayBuffer]>;
+  /** …or copies of ring frames (a live run on a pool of processes, which cannot see the ring). */
+  frames?: FrameImage[];
   change?: ChangeOptions;
   /** cnn with a classifier model (mobilenet-v2): also return the top-1 class of each image. */
   labels?: boolean;
@@ -339,16 +342,19 @@ async function inputsOf(
       ),
     );
   }
-  if (!task.slots) throw new Error('images task: give files or slots');
+  if (task.frames) return task.frames.map(frameInput);
+  if (!task.slots) throw new Error('images task: give files, encoded images, frames or slots');
   const ring = context.ring;
   if (!ring) throw new Error('images task: the pool was created without a frame ring');
   const sidecars = task.sidecars ? new Map(task.sidecars) : undefined;
-  return Array.from(task.slots, (slot): ImageInput => {
-    const frame = ring.frame(slot, sidecars?.get(slot));
-    return frame.encoding === 0
-      ? { raw: frame.data, width: frame.width, height: frame.height, channels: frame.channels as 1 | 3 }
-      : { encoded: frame.data, size: { width: frame.width, height: frame.height } };
-  });
+  return Array.from(task.slots, (slot) => frameInput(ring.frame(slot, sidecars?.get(slot))));
+}
+
+/** A stream frame as sharp's input: raw pixels, or encoded bytes taken as stored (the header's size). */
+function frameInput(frame: FrameImage): ImageInput {
+  return frame.encoding === 0
+    ? { raw: frame.data, width: frame.width, height: frame.height, channels: frame.channels as 1 | 3 }
+    : { encoded: frame.data, size: { width: frame.width, height: frame.height } };
 }
 
 /** Frames per inference run inside a task. */
@@ -447,7 +453,9 @@ export async function handle(task: ImagesTask, context: WorkerContext): Promise<
           ? task.files[i]!
           : task.encoded
             ? `image ${i + 1} of ${n}`
-            : `frame in slot ${task.slots![i]}`;
+            : task.frames
+              ? `frame ${i + 1} of ${n} in its batch`
+              : `frame in slot ${task.slots![i]}`;
         fail(i, new Error(`${name}: not a readable image (${errorMessage(err)})`));
       }
     }

@@ -74,6 +74,25 @@ export async function precheckModel(model: ModelRef, modelsDir: string): Promise
   await verifyModelFile(manifest, locateModelFile(manifest, modelsDir));
 }
 
+/** A source whose name says Fashion-MNIST-like frames (all the name can tell before the session starts). */
+function fashionLikeSource(config: { source?: string }): boolean {
+  return config.source === undefined || /fashion-mnist/i.test(config.source);
+}
+
+/**
+ * The kind of worker pool a session needs. Classify tasks read frames in place from the ring, which only
+ * threads share; a session that only computes photo features sends copies of its frames to processes,
+ * which decode side by side faster than threads of one process (analysis/process-pool.ts). Before the
+ * session starts, the guess comes from --mode and the source's name.
+ */
+export function poolIsolation(
+  config: PlanConfig & { source?: string },
+  plan?: AnalysisPlan,
+): 'threads' | 'processes' {
+  const ringTasks = plan ? plan.classify : config.mode !== 'dedupe' || fashionLikeSource(config);
+  return ringTasks ? 'threads' : 'processes';
+}
+
 /** The models warmed so far: the classifier's and the photo embedder's warm-up results. */
 export interface WarmModels {
   classifier?: WarmupResult[];
@@ -96,7 +115,7 @@ export async function warmModels(
   plan?: AnalysisPlan,
 ): Promise<WarmModels> {
   const started = performance.now();
-  const fashionLike = config.source === undefined || /fashion-mnist/i.test(config.source);
+  const fashionLike = fashionLikeSource(config);
   const needClassifier = plan
     ? plan.classify
     : config.mode !== 'dedupe' || (config.method === 'cnn' && fashionLike);

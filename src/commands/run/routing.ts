@@ -56,6 +56,11 @@ function embeddingFeature(result: ClassifyResult, i: number): Feature {
   return { kind: 'embedding', vector: result.embeddings.slice(i * d, (i + 1) * d) };
 }
 
+/** A frame out of its slot, for a worker process (the ring's shared memory does not cross processes). */
+function frameCopy(frame: FrameImage): FrameImage {
+  return { ...frame, data: frame.data.slice() };
+}
+
 export function createResultRouting(options: RoutingOptions): ResultRouting {
   const { pool, plan, ledger, recorder, deduper } = options;
   const workerMs = { infer: 0, prep: 0 };
@@ -134,8 +139,9 @@ export function createResultRouting(options: RoutingOptions): ResultRouting {
               method: options.method,
               ...(options.method === 'cnn' ? { model: PHOTO_EMBEDDER } : {}),
               ...(options.method === 'change' ? { change: options.change } : {}),
-              slots: batch.slots,
-              sidecars,
+              ...(pool.isolation === 'processes'
+                ? { frames: Array.from(batch.slots, (slot) => frameCopy(ring.frame(slot))) }
+                : { slots: batch.slots, sidecars }),
             })
           : undefined,
       ]);

@@ -7,8 +7,14 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPipeline, analysisPlan, type PipelineConfig } from '../../../src/commands/run.js';
+import { poolIsolation } from '../../../src/commands/run/plan.js';
 import type { HttpServer } from '../../../src/common/http.js';
-import { startStreamServer } from '../../../src/stream/index.js';
+import {
+  encodeDatasetFile,
+  loadFashionMnist,
+  startStreamServer,
+  writeDatasetFile,
+} from '../../../src/stream/index.js';
 import { startServerFixture, testModel, type ServerFixture } from './helpers.js';
 import { POTATOES } from '../../test-data.js';
 
@@ -51,6 +57,18 @@ describe('run with dedupe', () => {
       classifierEmbedding: false,
       images: true,
     });
+    // Ring tasks (classify) need threads; photo features alone go to processes, guessed from the name
+    // before the session and decided by the plan after.
+    const photos = { width: 640, height: 480, channels: 3 };
+    expect(poolIsolation({ mode: 'dedupe', method: 'cnn', source: '/data/frames' })).toBe('processes');
+    expect(poolIsolation({ mode: 'dedupe', method: 'cnn', source: 'fashion-mnist-test' })).toBe('threads');
+    expect(poolIsolation({ mode: 'dedupe', method: 'cnn' })).toBe('threads');
+    expect(poolIsolation({ mode: 'both', method: 'cnn', source: '/data/frames' })).toBe('threads');
+    const dedupe = { mode: 'dedupe', method: 'cnn' } as const;
+    expect(poolIsolation(dedupe, analysisPlan(dedupe, photos))).toBe('processes');
+    expect(poolIsolation(dedupe, analysisPlan(dedupe, fashion))).toBe('threads');
+    const both = { mode: 'both', method: 'cnn' } as const;
+    expect(poolIsolation(both, analysisPlan(both, photos))).toBe('threads');
   });
 
   it('both + cnn: classifies every frame, keeps the distinct ones, serves /api/status mid-session and saves', async () => {
@@ -106,6 +124,55 @@ describe('run with dedupe', () => {
     expect(status.uniques).toBeGreaterThan(1);
     expect(status.streams[0]!.lastSeq).toBe(299);
     expect(result.written!.document.dedupe).toMatchObject({ method: 'phash', threshold: 16 });
+  });
+
+  it('a source whose name hides Fashion-MNIST-like frames: the guessed process pool gives way to threads', async () => {
+    // A dataset subset file (`framesift dataset create`) under a name that does not say Fashion-MNIST:
+    // the run guesses photos (a process pool) and, once the session announces 28×28 gray frames, needs
+    // the classifier on the ring (threads). Every image comes twice in a row: 12 uniques of 24 frames.
+    const file = path.join(dir, 'subset.fsds');
+    const indices = Array.from({ length: 24 }, (_, i) => i >> 1);
+    await writeDatasetFile(
+      file,
+      encodeDatasetFile(
+        await loadFashionMnist('test'),
+        { source: 'fashion-mnist', split: 'test', seed: 0 },
+        indices,
+      ),
+    );
+    const server = await startStreamServer({
+      framesPort: 0,
+      controlPort: 0,
+      source: file,
+      resultsDir: path.join(dir, 'subset-server'),
+    });
+    try {
+      const result = await runPipeline(
+        {
+          ...base,
+          framesPort: server.framesPort,
+          controlPort: server.controlPort,
+          source: file,
+          count: 24,
+          mode: 'dedupe',
+          method: 'cnn',
+          workers: 2,
+        },
+        { model: MODEL },
+      );
+      expect(result.session).toMatchObject({ width: 28, height: 28, channels: 1 });
+      expect(result.ledger.counts(result.sent)).toMatchObject({
+        received: 24,
+        processed: 24,
+        missing: 0,
+        invalid: {},
+      });
+      const status = result.deduper!.status();
+      expect(status.frames).toBe(24);
+      expect(status.uniques).toBe(12);
+    } finally {
+      await server.close();
+    }
   });
 
   it('dedupe + change over a fixed camera: --change-options reach the workers and the store', async () => {
