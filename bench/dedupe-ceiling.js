@@ -17,7 +17,7 @@ import { loadModel } from '../dist/analysis/models.js';
 import * as images from '../dist/analysis/tasks/images.js';
 
 /** Decode + view + layout + inference of `files` on this thread: { ms, cpuMs } (after a warm-up chunk). */
-async function timePass(files, modelsDir, recipe) {
+export async function timePass(files, modelsDir, recipe = images.DEFAULT_CNN_RECIPE) {
   const { session } = await loadModel('mobilenet-v3-small-075', { modelsDir, intraOpThreads: 1 });
   const plane = 224 * 224;
   const chunk = images.EMBED_CHUNK;

@@ -221,7 +221,8 @@ export const OPTIONS = {
     env: 'FRAMESIFT_WORKERS',
     schema: positiveInt.max(256),
     expected: 'a positive integer',
-    description: 'Worker threads for decoding and inference (default: available cores - 1, at least 1).',
+    description:
+      'Workers for decoding and inference (default: available cores - 1, at least 1; dedupe and index: every core). Photo work runs them as child processes, classification as threads reading the frame ring.',
     commands: ['run', 'dedupe', 'worker', 'index', 'search'],
   }),
   batchSize: option({
