@@ -7,6 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { UserError, errorMessage } from '../common/errors.js';
 import type { RunConfig } from '../common/config.js';
+import type { FrameRing } from '../common/frame-ring.js';
 import { loggerFor } from '../common/logger.js';
 import { useFfmpegBinaries } from '../common/ffmpeg.js';
 import { collectProcessMetrics } from '../common/metrics.js';
@@ -73,6 +74,8 @@ export async function runPipeline(
 
   const threads = config.workers ?? defaultThreads(availableParallelism());
   let pool: AnalysisPool | undefined;
+  // A photo session on processes gets threads too if raw frames arrive (routing.ts).
+  let ringPool: Promise<AnalysisPool> | undefined;
   let client: ClientSession | undefined;
   let ingest: Ingest | undefined;
   try {
@@ -116,6 +119,23 @@ export async function runPipeline(
     if (deduper && searchIndex) deduper.onSaved((save) => searchIndex.indexSaved([save.folder]));
     const routing = createResultRouting({
       pool,
+      ...(pool.isolation === 'processes'
+        ? {
+            ringPool: (ring: FrameRing) =>
+              (ringPool ??= (async () => {
+                log.info('thread pool started for raw frames', { workers: threads });
+                const threadPool = poolOf('threads');
+                threadPool.attachRing(ring);
+                try {
+                  if (config.method === 'cnn') await threadPool.warmup(PHOTO_EMBEDDER);
+                } catch (err) {
+                  await threadPool.destroy();
+                  throw err;
+                }
+                return threadPool;
+              })()),
+          }
+        : {}),
       plan,
       model,
       method: config.method,
@@ -215,6 +235,10 @@ export async function runPipeline(
     ingest?.close();
     client?.close();
     await pool?.destroy();
+    await ringPool?.then(
+      (p) => p.destroy(),
+      () => undefined,
+    );
     // Saves in progress (an API save may be encoding a video) finish before the API goes away.
     await deduper?.close();
     await surface.close();

@@ -6,6 +6,7 @@
 import type { FrameImage } from '../../common/frame-image.js';
 import type { FrameRing } from '../../common/frame-ring.js';
 import { loggerFor } from '../../common/logger.js';
+import { FrameEncoding } from '../../common/wire/header.js';
 import type { InvalidReason, SessionLedger } from '../../common/session/index.js';
 import {
   featureOf,
@@ -23,6 +24,11 @@ const log = loggerFor('run.routing');
 
 export interface RoutingOptions {
   pool: AnalysisPool;
+  /**
+   * With a pool of processes: the thread pool on the ring that batches holding raw frames go to instead
+   * (copying raw pixels between processes costs more than the work on them), started on first use.
+   */
+  ringPool?: (ring: FrameRing) => Promise<AnalysisPool>;
   plan: AnalysisPlan;
   model: ModelRef;
   method: Method;
@@ -117,6 +123,25 @@ export function createResultRouting(options: RoutingOptions): ResultRouting {
     options.onProgress?.(ledger.processed);
   };
 
+  /** The images task of a batch: on threads from the ring, or on processes with copies of the frames. */
+  const images = async (
+    batch: Batch,
+    ring: FrameRing,
+    sidecars: Array<[number, SharedArrayBuffer]> | undefined,
+  ): Promise<ImagesResult> => {
+    const task = {
+      kind: 'images',
+      method: options.method,
+      ...(options.method === 'cnn' ? { model: PHOTO_EMBEDDER } : {}),
+      ...(options.method === 'change' ? { change: options.change } : {}),
+    } as const;
+    if (pool.isolation === 'threads') return pool.run({ ...task, slots: batch.slots, sidecars });
+    if (options.ringPool && batch.slots.some((slot) => ring.encodingOf(slot) === FrameEncoding.raw)) {
+      return (await options.ringPool(ring)).run({ ...task, slots: batch.slots, sidecars });
+    }
+    return pool.run({ ...task, frames: Array.from(batch.slots, (slot) => frameCopy(ring.frame(slot))) });
+  };
+
   // The unique store decides in seq order: batches are consumed in dispatch order (= arrival order).
   let turn: Promise<unknown> = Promise.resolve();
   return {
@@ -133,17 +158,7 @@ export function createResultRouting(options: RoutingOptions): ResultRouting {
               embedding: plan.classifierEmbedding,
             })
           : undefined,
-        plan.images
-          ? pool.run({
-              kind: 'images',
-              method: options.method,
-              ...(options.method === 'cnn' ? { model: PHOTO_EMBEDDER } : {}),
-              ...(options.method === 'change' ? { change: options.change } : {}),
-              ...(pool.isolation === 'processes'
-                ? { frames: Array.from(batch.slots, (slot) => frameCopy(ring.frame(slot))) }
-                : { slots: batch.slots, sidecars }),
-            })
-          : undefined,
+        plan.images ? images(batch, ring, sidecars) : undefined,
       ]);
       if (!deduper) return work.then(([c, im]) => consume(batch, ring, c, im));
       const done = turn.then(() => work).then(([c, im]) => consume(batch, ring, c, im));

@@ -3,7 +3,8 @@
  * session streams, /api/status answers mid-session, and --save-name writes the uniques folder.
  */
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
+import sharp from 'sharp';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPipeline, analysisPlan, type PipelineConfig } from '../../../src/commands/run.js';
@@ -17,6 +18,8 @@ import {
 } from '../../../src/stream/index.js';
 import { startServerFixture, testModel, type ServerFixture } from './helpers.js';
 import { POTATOES } from '../../test-data.js';
+import { captureLogs } from '../../helpers/log-capture.js';
+import { encodeIdx } from '../../../src/stream/idx.js';
 
 const { ref: MODEL } = testModel();
 
@@ -171,6 +174,65 @@ describe('run with dedupe', () => {
       expect(status.frames).toBe(24);
       expect(status.uniques).toBe(12);
     } finally {
+      await server.close();
+    }
+  });
+
+  it('raw photo-sized frames in a session on processes go to threads reading the ring', async () => {
+    // 64×64 gray frames from an IDX file: photo features (not 28×28), so a pool of processes; but raw
+    // pixels cost more to copy between processes than to embed, so their batches go to a thread pool on
+    // the ring, started for them. Every frame comes twice in a row.
+    const { images } = await loadFashionMnist('test');
+    const pixels = new Uint8Array(24 * 64 * 64);
+    for (let i = 0; i < 24; i++) {
+      const big = await sharp(images.subarray((i >> 1) * 784, ((i >> 1) + 1) * 784), {
+        raw: { width: 28, height: 28, channels: 1 },
+      })
+        .resize(64, 64)
+        .extractChannel(0)
+        .raw()
+        .toBuffer();
+      pixels.set(big, i * 64 * 64);
+    }
+    const file = path.join(dir, 'big-images-idx3-ubyte');
+    await writeFile(file, encodeIdx([24, 64, 64], pixels));
+    const server = await startStreamServer({
+      framesPort: 0,
+      controlPort: 0,
+      source: file,
+      resultsDir: path.join(dir, 'raw-server'),
+    });
+    const logs = captureLogs();
+    try {
+      const result = await runPipeline(
+        {
+          ...base,
+          framesPort: server.framesPort,
+          controlPort: server.controlPort,
+          source: file,
+          count: 24,
+          mode: 'dedupe',
+          method: 'cnn',
+          workers: 2,
+        },
+        { model: MODEL },
+      );
+      expect(result.session).toMatchObject({ width: 64, height: 64, channels: 1 });
+      expect(result.ledger.counts(result.sent)).toMatchObject({
+        received: 24,
+        processed: 24,
+        missing: 0,
+        invalid: {},
+      });
+      const status = result.deduper!.status();
+      expect(status.frames).toBe(24);
+      expect(status.uniques).toBeGreaterThan(1);
+      expect(status.uniques).toBeLessThanOrEqual(12);
+      const pools = logs.entries.filter((e) => e.message === 'worker pool started').map((e) => e.isolation);
+      expect(pools).toEqual(['processes', 'threads']);
+      expect(logs.entries.some((e) => e.message === 'thread pool started for raw frames')).toBe(true);
+    } finally {
+      logs.stop();
       await server.close();
     }
   });
