@@ -3,14 +3,16 @@
 // per image on this one thread, times the cores. Nothing else a dedupe run does (transport, ordering,
 // the store, reports) is in it, so a run at ≥ 0.8 of it loses little to the pipeline.
 //
-// The same work is also measured on every core at once (one worker thread per core, the sample split
-// between them): on a shared machine the kernel shares CPU per session (autogroup), not per thread, so a
-// second thread does not get a second core's worth and "one thread × cores" overstates what a run can
-// reach. On an idle machine both figures agree.
+// The same work is also measured on every core at once (one worker process per core, the sample split
+// between them, as the dedupe runs use processes): on a shared machine the kernel shares CPU per session
+// (autogroup), not per thread, so a second worker does not get a second core's worth and "one thread ×
+// cores" overstates what a run can reach. On an idle machine the two figures are within ~10 %: two
+// processes keep 0.89–1.02 of one's speed each (bench/core-scaling.js).
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { loadModel } from '../dist/analysis/models.js';
@@ -48,29 +50,37 @@ export async function timePass(files, modelsDir, recipe = images.DEFAULT_CNN_REC
   return { ms: performance.now() - started, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
-if (!isMainThread && workerData?.ceiling) {
+if (process.argv[2] === '--ceiling-child') {
   // As in the analysis workers: one libvips thread per worker.
   sharp.concurrency(1);
-  const { files, modelsDir, recipe } = workerData.ceiling;
-  parentPort.postMessage(await timePass(files, modelsDir, recipe));
+  process.once('message', async ({ files, modelsDir, recipe }) => {
+    process.send(await timePass(files, modelsDir, recipe));
+  });
 }
 
-/** The ceiling work on `cores` worker threads at once, each on its share of `files`: images/s overall. */
+/**
+ * The ceiling work on `cores` worker processes at once (as the dedupe runs use them), each on its share
+ * of `files`: images/s overall.
+ */
 async function parallelCeiling(files, modelsDir, recipe, cores) {
   const shares = Array.from({ length: cores }, (_, w) => files.filter((_, i) => i % cores === w));
   const results = await Promise.all(
     shares.map(
       (share) =>
         new Promise((resolve, reject) => {
-          const worker = new Worker(new URL(import.meta.url), {
-            workerData: { ceiling: { files: share, modelsDir, recipe } },
+          const child = fork(fileURLToPath(import.meta.url), ['--ceiling-child'], {
+            serialization: 'advanced',
           });
-          worker.once('message', resolve);
-          worker.once('error', reject);
+          child.once('message', (result) => {
+            resolve(result);
+            child.disconnect();
+          });
+          child.once('error', reject);
+          child.send({ files: share, modelsDir, recipe });
         }),
     ),
   );
-  // Images over the slowest thread's timed pass (the warm-ups and model loads are left out).
+  // Images over the slowest worker's timed pass (the warm-ups and model loads are left out).
   const slowest = Math.max(...results.map((r) => r.ms));
   return (files.length * 1000) / slowest;
 }

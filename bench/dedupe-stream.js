@@ -72,7 +72,7 @@ export async function streamThroughput(notes, { modelsDir, dataRoot }) {
         const ceiling = (before.ceiling + after.ceiling) / 2;
         const parallel = (before.parallel + after.parallel) / 2;
         notes.push(
-          `stream ceiling measured on all ${before.cores} cores at once (the same work on ${before.cores} worker threads): ` +
+          `stream ceiling measured on all ${before.cores} cores at once (the same work on ${before.cores} worker processes): ` +
             `${before.parallel.toFixed(0)} before, ${after.parallel.toFixed(0)} after = ${parallel.toFixed(0)} frames/s; ` +
             `run --mode dedupe --workers ${workers} = ${(fps / parallel).toFixed(2)} of it`,
         );

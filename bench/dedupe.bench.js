@@ -183,7 +183,7 @@ async function batchThroughput(notes) {
   const ceiling = (before.ceiling + after.ceiling) / 2;
   const parallel = (before.parallel + after.parallel) / 2;
   notes.push(
-    `batch ceiling measured on all ${before.cores} cores at once (the same work on ${before.cores} worker threads): ` +
+    `batch ceiling measured on all ${before.cores} cores at once (the same work on ${before.cores} worker processes): ` +
       `${before.parallel.toFixed(0)} before, ${after.parallel.toFixed(0)} after = ${parallel.toFixed(0)} images/s; ` +
       `framesift dedupe pimmi = ${(result.imagesPerSecond / parallel).toFixed(2)} of it`,
   );
