@@ -59,6 +59,17 @@ async function grayFor(bytes, size, fit) {
   return { data, width: info.width, height: info.height };
 }
 
+/** Wall ms spent per stage of the check, summed over a sweep (reported in the bench's notes). */
+const stageMs = { decode: 0, orb: 0, match: 0, homography: 0, ncc: 0 };
+const timed = (stage, fn) => {
+  const t = performance.now();
+  try {
+    return fn();
+  } finally {
+    stageMs[stage] += performance.now() - t;
+  }
+};
+
 /** ORB keypoints (x, y pairs) and descriptors (32 bytes each) of one photo. */
 function orbOf(cv, orb, gray) {
   const mat = cv.matFromArray(gray.height, gray.width, cv.CV_8UC1, gray.data);
@@ -66,7 +77,7 @@ function orbOf(cv, orb, gray) {
   const kps = new cv.KeyPointVector();
   const des = new cv.Mat();
   try {
-    orb.detectAndCompute(mat, none, kps, des);
+    timed('orb', () => orb.detectAndCompute(mat, none, kps, des));
     const n = kps.size();
     const points = new Float32Array(2 * n);
     for (let i = 0; i < n; i++) {
@@ -145,7 +156,7 @@ function inliersOf(cv, matcher, a, b, ratio = 0.8) {
   let mask;
   let H;
   try {
-    matcher.knnMatch(da, db, knn, 2);
+    timed('match', () => matcher.knnMatch(da, db, knn, 2));
     const good = [];
     for (let i = 0; i < knn.size(); i++) {
       const m = knn.get(i);
@@ -165,14 +176,14 @@ function inliersOf(cv, matcher, a, b, ratio = 0.8) {
     src = cv.matFromArray(good.length, 1, cv.CV_32FC2, s);
     dst = cv.matFromArray(good.length, 1, cv.CV_32FC2, d);
     mask = new cv.Mat();
-    H = cv.findHomography(src, dst, cv.RANSAC, 5, mask);
+    H = timed('homography', () => cv.findHomography(src, dst, cv.RANSAC, 5, mask));
     if (H.empty()) return none;
     // A mirrored or collapsed mapping is no copy (a flip is the embedding's business).
     const h = H.data64F;
     if (h[0] * h[4] - h[1] * h[3] <= 0) return none;
     let count = 0;
     for (let i = 0; i < mask.rows; i++) count += mask.data[i] ? 1 : 0;
-    return { inliers: count, ncc: overlapNcc(cv, a.gray, b.gray, H) };
+    return { inliers: count, ncc: timed('ncc', () => overlapNcc(cv, a.gray, b.gray, H)) };
   } finally {
     da.delete();
     db.delete();
@@ -299,7 +310,10 @@ export async function compareKeypoints(sets, modelsDir, notes) {
             if (!kp.has(file)) {
               const t = performance.now();
               const bytes = await readFile(path.join(set.dir, file));
-              kp.set(file, orbOf(cv, orb, await grayFor(bytes, size, fit)));
+              const tDecode = performance.now();
+              const gray = await grayFor(bytes, size, fit);
+              stageMs.decode += performance.now() - tDecode;
+              kp.set(file, orbOf(cv, orb, gray));
               featureMs += performance.now() - t;
             }
             return kp.get(file);
@@ -361,6 +375,12 @@ export async function compareKeypoints(sets, modelsDir, notes) {
   }
   matcher.delete();
   await embedder.session.release?.();
+  notes.push(
+    `keypoints: wall ms per stage over the whole sweep (every setting's features and pairs, each computed once): ` +
+      Object.entries(stageMs)
+        .map(([stage, ms]) => `${stage} ${ms.toFixed(0)}`)
+        .join(', '),
+  );
   notes.push(
     `keypoints: default rule (embedding ${THRESHOLD} or layout ${LAYOUT}) replayed in name order; a frame it would keep ` +
       `is checked against at most ${maxChecks} uniques with embedding distance in (${THRESHOLD}, upper], nearest first: ` +
