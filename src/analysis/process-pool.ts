@@ -1,8 +1,8 @@
 /**
  * Analysis workers as child processes rather than threads, for work whose input travels by value (files,
  * encoded images). Two decode + inference workers in one process reach only ~0.75 of twice one worker's
- * rate on this kind of machine, two processes ~0.95: libvips serialises parts of concurrent pipelines of
- * one process (docs/dedupe.md, "Threads or processes"). Frame-ring tasks need a thread pool: a process
+ * rate on this kind of machine, two processes ~0.95: concurrent libvips pipelines of one process wait on
+ * each other (docs/dedupe.md, "Threads or processes"). Frame-ring tasks need a thread pool: a process
  * cannot see the ring's SharedArrayBuffer.
  */
 import { fork, type ChildProcess } from 'node:child_process';

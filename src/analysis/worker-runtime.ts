@@ -5,6 +5,7 @@
  */
 import sharp from 'sharp';
 import { FrameRing } from '../common/frame-ring.js';
+import { setLogLevel, type LogLevel } from '../common/logger.js';
 import type {
   AnalysisTask,
   ModelRef,
@@ -15,7 +16,6 @@ import type {
   WorkerTestHooks,
 } from './tasks.js';
 import { modelKey, openWorkerModel } from './worker-models.js';
-import { setLogLevel, type LogLevel } from '../common/logger.js';
 
 /** What the pool passes to every worker at start-up. */
 export interface AnalysisWorkerData {

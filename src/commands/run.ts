@@ -13,7 +13,7 @@ import { useFfmpegBinaries } from '../common/ffmpeg.js';
 import { collectProcessMetrics } from '../common/metrics.js';
 import { SessionLedger } from '../common/session/index.js';
 import { createAnalysisPool, defaultThreads, type AnalysisPool } from '../analysis/index.js';
-import { parseChangeOptions, type StreamDeduper } from '../dedupe/index.js';
+import { parseChangeOptions, type Method, type StreamDeduper } from '../dedupe/index.js';
 import {
   ClientSession,
   createIngest,
@@ -74,8 +74,7 @@ export async function runPipeline(
 
   const threads = config.workers ?? defaultThreads(availableParallelism());
   let pool: AnalysisPool | undefined;
-  // A photo session on processes gets threads too if raw frames arrive (routing.ts).
-  let ringPool: Promise<AnalysisPool> | undefined;
+  let ringPool: LazyRingPool | undefined;
   let client: ClientSession | undefined;
   let ingest: Ingest | undefined;
   try {
@@ -117,25 +116,10 @@ export async function runPipeline(
     // Each saved uniques folder (--save-name, POST /api/save, the page) goes into the index (--index).
     const { searchIndex } = surface;
     if (deduper && searchIndex) deduper.onSaved((save) => searchIndex.indexSaved([save.folder]));
+    if (pool.isolation === 'processes') ringPool = lazyRingPool(() => poolOf('threads'), config.method);
     const routing = createResultRouting({
       pool,
-      ...(pool.isolation === 'processes'
-        ? {
-            ringPool: (ring: FrameRing) =>
-              (ringPool ??= (async () => {
-                log.info('thread pool started for raw frames', { workers: threads });
-                const threadPool = poolOf('threads');
-                threadPool.attachRing(ring);
-                try {
-                  if (config.method === 'cnn') await threadPool.warmup(PHOTO_EMBEDDER);
-                } catch (err) {
-                  await threadPool.destroy();
-                  throw err;
-                }
-                return threadPool;
-              })()),
-          }
-        : {}),
+      ...(ringPool ? { ringPool: ringPool.get } : {}),
       plan,
       model,
       method: config.method,
@@ -235,14 +219,46 @@ export async function runPipeline(
     ingest?.close();
     client?.close();
     await pool?.destroy();
-    await ringPool?.then(
-      (p) => p.destroy(),
-      () => undefined,
-    );
+    await ringPool?.destroy();
     // Saves in progress (an API save may be encoding a video) finish before the API goes away.
     await deduper?.close();
     await surface.close();
   }
+}
+
+interface LazyRingPool {
+  get(ring: FrameRing): Promise<AnalysisPool>;
+  destroy(): Promise<void>;
+}
+
+/**
+ * The thread pool on the ring that a session on processes sends its batches of raw frames to (routing.ts),
+ * started on the first such batch, with the photo embedder warmed for cnn.
+ */
+function lazyRingPool(startThreads: () => AnalysisPool, method: Method): LazyRingPool {
+  let started: Promise<AnalysisPool> | undefined;
+  return {
+    get(ring) {
+      return (started ??= (async () => {
+        const threads = startThreads();
+        log.info('thread pool started for raw frames', { workers: threads.threads });
+        threads.attachRing(ring);
+        try {
+          if (method === 'cnn') await threads.warmup(PHOTO_EMBEDDER);
+        } catch (err) {
+          await threads.destroy();
+          throw err;
+        }
+        return threads;
+      })());
+    },
+    async destroy() {
+      await started?.then(
+        (threads) => threads.destroy(),
+        () => undefined,
+      );
+    },
+  };
 }
 
 /** Exit code of a session that ran but is not complete (missing frames, not reconciled, lost, ended early). */
