@@ -69,7 +69,8 @@ export class ProcessWorkers {
   private spawn(): Member {
     const child = fork(compiledSibling(import.meta.url, 'process-worker.js'), [], {
       serialization: 'advanced',
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // Anything a worker prints goes to stderr: stdout is the command's own output (`--json`, a report path).
+      stdio: ['ignore', 2, 'inherit', 'ipc'],
       // Not the parent's flags (a test runner's loaders, --inspect): the worker is plain compiled JS.
       execArgv: [],
     });
