@@ -35,6 +35,44 @@ describe('run with dedupe', () => {
     await fixture?.close();
   });
 
+  /**
+   * A `--mode dedupe` cnn session, 2 workers, over the 24 frames a server streams from `source` (a file
+   * named so that the run guesses photos): every frame received and processed, none invalid.
+   */
+  async function dedupeFileSession(source: string, name: string) {
+    const server = await startStreamServer({
+      framesPort: 0,
+      controlPort: 0,
+      source,
+      resultsDir: path.join(dir, name),
+    });
+    try {
+      const result = await runPipeline(
+        {
+          ...base,
+          framesPort: server.framesPort,
+          controlPort: server.controlPort,
+          source,
+          count: 24,
+          mode: 'dedupe',
+          method: 'cnn',
+          workers: 2,
+        },
+        { model: MODEL },
+      );
+      expect(result.ledger.counts(result.sent)).toMatchObject({
+        received: 24,
+        processed: 24,
+        missing: 0,
+        invalid: {},
+      });
+      expect(result.deduper!.status().frames).toBe(24);
+      return result;
+    } finally {
+      await server.close();
+    }
+  }
+
   it('plans the tasks from the mode, the method and the frames', () => {
     const fashion = { width: 28, height: 28, channels: 1 };
     expect(analysisPlan({ mode: 'classify', method: 'cnn' }, fashion)).toMatchObject({
@@ -143,39 +181,9 @@ describe('run with dedupe', () => {
         indices,
       ),
     );
-    const server = await startStreamServer({
-      framesPort: 0,
-      controlPort: 0,
-      source: file,
-      resultsDir: path.join(dir, 'subset-server'),
-    });
-    try {
-      const result = await runPipeline(
-        {
-          ...base,
-          framesPort: server.framesPort,
-          controlPort: server.controlPort,
-          source: file,
-          count: 24,
-          mode: 'dedupe',
-          method: 'cnn',
-          workers: 2,
-        },
-        { model: MODEL },
-      );
-      expect(result.session).toMatchObject({ width: 28, height: 28, channels: 1 });
-      expect(result.ledger.counts(result.sent)).toMatchObject({
-        received: 24,
-        processed: 24,
-        missing: 0,
-        invalid: {},
-      });
-      const status = result.deduper!.status();
-      expect(status.frames).toBe(24);
-      expect(status.uniques).toBe(12);
-    } finally {
-      await server.close();
-    }
+    const result = await dedupeFileSession(file, 'subset-server');
+    expect(result.session).toMatchObject({ width: 28, height: 28, channels: 1 });
+    expect(result.deduper!.status().uniques).toBe(12);
   });
 
   it('raw photo-sized frames in a session on processes go to threads reading the ring', async () => {
@@ -196,36 +204,11 @@ describe('run with dedupe', () => {
     }
     const file = path.join(dir, 'big-images-idx3-ubyte');
     await writeFile(file, encodeIdx([24, 64, 64], pixels));
-    const server = await startStreamServer({
-      framesPort: 0,
-      controlPort: 0,
-      source: file,
-      resultsDir: path.join(dir, 'raw-server'),
-    });
     const logs = captureLogs();
     try {
-      const result = await runPipeline(
-        {
-          ...base,
-          framesPort: server.framesPort,
-          controlPort: server.controlPort,
-          source: file,
-          count: 24,
-          mode: 'dedupe',
-          method: 'cnn',
-          workers: 2,
-        },
-        { model: MODEL },
-      );
+      const result = await dedupeFileSession(file, 'raw-server');
       expect(result.session).toMatchObject({ width: 64, height: 64, channels: 1 });
-      expect(result.ledger.counts(result.sent)).toMatchObject({
-        received: 24,
-        processed: 24,
-        missing: 0,
-        invalid: {},
-      });
       const status = result.deduper!.status();
-      expect(status.frames).toBe(24);
       expect(status.uniques).toBeGreaterThan(1);
       expect(status.uniques).toBeLessThanOrEqual(12);
       const pools = logs.entries.filter((e) => e.message === 'worker pool started').map((e) => e.isolation);
@@ -233,7 +216,6 @@ describe('run with dedupe', () => {
       expect(logs.entries.some((e) => e.message === 'thread pool started for raw frames')).toBe(true);
     } finally {
       logs.stop();
-      await server.close();
     }
   });
 
