@@ -7,7 +7,6 @@
 //     which is why photo work runs on a pool of processes (src/analysis/process-pool.ts).
 // "per-worker speed" is the one-worker time over the slowest of the workers running at once.
 // Not part of `npm run bench`: `npm run build && node bench/core-scaling.js [rounds]`.
-import { fork } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,11 +20,12 @@ function spin() {
   return { ms: performance.now() - started, x };
 }
 
+const modelsDir = () => process.env.MODELS_DIR ?? fileURLToPath(new URL('../models', import.meta.url));
+
 /** The ceiling's work on this thread: ms for the timed pass (dynamic import: the spin needs no build). */
 async function ceilingWork(files) {
   const { timePass } = await import('./dedupe-ceiling.js');
-  const modelsDir = process.env.MODELS_DIR ?? fileURLToPath(new URL('../models', import.meta.url));
-  return (await timePass(files, modelsDir)).ms;
+  return (await timePass(files, modelsDir())).ms;
 }
 
 const onThread = (job) =>
@@ -35,16 +35,11 @@ const onThread = (job) =>
     worker.once('error', reject);
   });
 
-const onProcess = (job) =>
-  new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(import.meta.url), ['--child'], { serialization: 'advanced' });
-    child.once('message', (ms) => {
-      resolve(ms);
-      child.disconnect();
-    });
-    child.once('error', reject);
-    child.send(job);
-  });
+/** The ceiling's work in a child process (bench/dedupe-ceiling.js runs it there). */
+async function onProcess(job) {
+  const { timePassInProcess } = await import('./dedupe-ceiling.js');
+  return (await timePassInProcess(job.files, modelsDir())).ms;
+}
 
 async function work(job) {
   return job.kind === 'spin' ? spin().ms : ceilingWork(job.files);
@@ -65,8 +60,6 @@ async function pimmiSample() {
 
 if (!isMainThread) {
   parentPort.postMessage(await work(workerData));
-} else if (process.argv[2] === '--child') {
-  process.once('message', async (job) => process.send(await work(job)));
 } else {
   const cores = os.availableParallelism();
   const rounds = Number(process.argv[2] ?? 3);

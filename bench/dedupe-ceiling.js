@@ -58,28 +58,26 @@ if (process.argv[2] === '--ceiling-child') {
   });
 }
 
+/** `timePass` in a child process of its own (one libvips thread, as an analysis worker process). */
+export function timePassInProcess(files, modelsDir, recipe = images.DEFAULT_CNN_RECIPE) {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), ['--ceiling-child'], { serialization: 'advanced' });
+    child.once('message', (result) => {
+      resolve(result);
+      child.disconnect();
+    });
+    child.once('error', reject);
+    child.send({ files, modelsDir, recipe });
+  });
+}
+
 /**
  * The ceiling work on `cores` worker processes at once (as the dedupe runs use them), each on its share
  * of `files`: images/s overall.
  */
 async function parallelCeiling(files, modelsDir, recipe, cores) {
   const shares = Array.from({ length: cores }, (_, w) => files.filter((_, i) => i % cores === w));
-  const results = await Promise.all(
-    shares.map(
-      (share) =>
-        new Promise((resolve, reject) => {
-          const child = fork(fileURLToPath(import.meta.url), ['--ceiling-child'], {
-            serialization: 'advanced',
-          });
-          child.once('message', (result) => {
-            resolve(result);
-            child.disconnect();
-          });
-          child.once('error', reject);
-          child.send({ files: share, modelsDir, recipe });
-        }),
-    ),
-  );
+  const results = await Promise.all(shares.map((share) => timePassInProcess(share, modelsDir, recipe)));
   // Images over the slowest worker's timed pass (the warm-ups and model loads are left out).
   const slowest = Math.max(...results.map((r) => r.ms));
   return (files.length * 1000) / slowest;
