@@ -21,7 +21,34 @@ export type Decision =
       /** The nearest earlier unique and its distance (undefined for a stream's first frame). */
       nearest?: NearestHit;
     }
-  | { duplicate: true; unique: number; distance: number };
+  | {
+      duplicate: true;
+      unique: number;
+      distance: number;
+      /**
+       * Set when the keypoint check made this frame a duplicate: `distance` (the embedding's) is then above
+       * the threshold, and these are the matches that agreed and the overlap's correlation.
+       */
+      keypoints?: KeypointMatch;
+    };
+
+/** A keypoint comparison: matches agreeing with one homography, and the NCC of the warped overlap. */
+export interface KeypointMatch {
+  inliers: number;
+  ncc: number;
+}
+
+/**
+ * A second opinion for a photo the cnn rule would keep (./keypoints.ts): the uniques whose embedding
+ * distance lies in (threshold, upper] are offered to `verify`, nearest first, at most `maxChecks`; the
+ * frame joins the first it matches.
+ */
+export interface GrayZoneCheck {
+  upper: number;
+  maxChecks: number;
+  /** The frame's match with unique `unique` of its stream, or undefined when it is no copy of it. */
+  verify(unique: number): KeypointMatch | undefined;
+}
 
 export interface UniqueStoreOptions {
   method: Method;
@@ -35,7 +62,8 @@ export interface UniqueStoreOptions {
 
 /** The uniques of one stream. */
 export interface UniqueStore {
-  decide(feature: Feature): Decision;
+  /** `check`: the keypoint check, consulted on photos (cnn with cosine) that the rule would keep. */
+  decide(feature: Feature, check?: GrayZoneCheck): Decision;
   /** The threshold of later decisions; settable live (earlier decisions stand). */
   threshold: number;
   readonly size: number;
@@ -45,7 +73,7 @@ export interface UniqueStore {
 
 /** Stores keyed by stream id: the seam along which uniques can be partitioned across machines. */
 export interface KeyedUniqueStore {
-  decide(streamId: string, feature: Feature): Decision;
+  decide(streamId: string, feature: Feature, check?: GrayZoneCheck): Decision;
   size(streamId: string): number;
   streams(): string[];
   /** Sum of the capacities of every stream's store. */
@@ -79,7 +107,7 @@ class VectorStore implements UniqueStore {
     return this.index?.capacity ?? 0;
   }
 
-  decide(feature: Feature): Decision {
+  decide(feature: Feature, check?: GrayZoneCheck): Decision {
     checkKind(this.options.method, feature);
     const vector =
       feature.kind === 'embedding' ? feature.vector : (feature as { pixels: Float32Array }).pixels;
@@ -107,6 +135,13 @@ class VectorStore implements UniqueStore {
           : byEmbedding
         : (byEmbedding ?? byLayout);
     if (match) return { duplicate: true, unique: match.index, distance: match.distance };
+    if (check && layout && this.options.metric === 'cosine') {
+      for (const hit of this.index.nearestK(vector, check.maxChecks)) {
+        if (hit.distance > check.upper) break;
+        const keypoints = check.verify(hit.index);
+        if (keypoints) return { duplicate: true, unique: hit.index, distance: hit.distance, keypoints };
+      }
+    }
     if (layout && this.layouts) this.layouts.add(layout);
     return { duplicate: false, unique: this.index.add(vector), nearest };
   }
@@ -222,13 +257,13 @@ export class InMemoryKeyedStore implements KeyedUniqueStore {
     for (const store of this.stores.values()) store.threshold = value;
   }
 
-  decide(streamId: string, feature: Feature): Decision {
+  decide(streamId: string, feature: Feature, check?: GrayZoneCheck): Decision {
     let store = this.stores.get(streamId);
     if (!store) {
       store = createUniqueStore({ ...this.options, threshold: this.current });
       this.stores.set(streamId, store);
     }
-    return store.decide(feature);
+    return store.decide(feature, check);
   }
 
   size(streamId: string): number {

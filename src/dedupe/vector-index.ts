@@ -26,6 +26,8 @@ export interface VectorIndex {
   /** Adds a vector (as given; the index normalises when its distance needs it) and returns its number. */
   add(vector: Float32Array): number;
   nearest(vector: Float32Array): NearestHit | undefined;
+  /** The `k` nearest kept vectors, nearest first (fewer when fewer are kept). */
+  nearestK(vector: Float32Array, k: number): NearestHit[];
 }
 
 function normalises(distance: VectorDistance): boolean {
@@ -103,11 +105,15 @@ export class ExactVectorIndex implements VectorIndex {
   }
 
   nearest(vector: Float32Array): NearestHit | undefined {
-    if (this.count === 0) return undefined;
+    return this.nearestK(vector, 1)[0];
+  }
+
+  nearestK(vector: Float32Array, k: number): NearestHit[] {
+    if (this.count === 0 || k < 1) return [];
     const v = this.prepare(vector);
     const norm = dot(v, v);
-    let best = -1;
-    let bestDistance = Infinity;
+    // A short list kept sorted by insertion: k is 1 on every frame and a handful for the keypoint check.
+    const hits: NearestHit[] = [];
     for (let i = 0; i < this.count; i++) {
       const d = fromDot(
         this.distance,
@@ -116,12 +122,15 @@ export class ExactVectorIndex implements VectorIndex {
         this.norms[i]!,
         this.dimension,
       );
-      if (d < bestDistance) {
-        bestDistance = d;
-        best = i;
+      if (hits.length === k && d >= hits[k - 1]!.distance) continue;
+      let at = hits.length < k ? hits.length : k - 1;
+      while (at > 0 && hits[at - 1]!.distance > d) {
+        hits[at] = hits[at - 1]!;
+        at--;
       }
+      hits[at] = { index: i, distance: d };
     }
-    return { index: best, distance: bestDistance };
+    return hits;
   }
 }
 
@@ -171,27 +180,29 @@ export class HnswVectorIndex implements VectorIndex {
   }
 
   nearest(vector: Float32Array): NearestHit | undefined {
-    if (this.count === 0) return undefined;
+    return this.nearestK(vector, 1)[0];
+  }
+
+  nearestK(vector: Float32Array, k: number): NearestHit[] {
+    if (this.count === 0 || k < 1) return [];
     const v = normalises(this.distance) ? l2Normalize(vector) : vector;
-    const result = this.index.searchKnn(Array.from(v), 1);
-    const raw = result.distances[0]!;
-    const index = result.neighbors[0]!;
-    let distance: number;
+    const result = this.index.searchKnn(Array.from(v), Math.min(k, this.count));
+    return result.neighbors
+      .map((index, i) => ({ index, distance: this.fromRaw(result.distances[i]!) }))
+      .sort((a, b) => a.distance - b.distance);
+  }
+
+  private fromRaw(raw: number): number {
     switch (this.distance) {
       case 'cosine':
-        distance = Math.max(0, raw); // hnswlib 'ip' distance is 1 − dot
-        break;
+        return Math.max(0, raw); // hnswlib 'ip' distance is 1 − dot
       case 'l2':
-        distance = Math.sqrt(Math.max(0, 2 * raw));
-        break;
+        return Math.sqrt(Math.max(0, 2 * raw));
       case 'mse':
-        distance = Math.max(0, raw) / this.dimension; // 'l2' space returns the squared distance
-        break;
+        return Math.max(0, raw) / this.dimension; // 'l2' space returns the squared distance
       case 'rmse':
-        distance = Math.sqrt(Math.max(0, raw) / this.dimension);
-        break;
+        return Math.sqrt(Math.max(0, raw) / this.dimension);
     }
-    return { index, distance };
   }
 }
 
@@ -237,5 +248,9 @@ export class TieredVectorIndex implements VectorIndex {
 
   nearest(vector: Float32Array): NearestHit | undefined {
     return (this.approximate ?? this.exact)!.nearest(vector);
+  }
+
+  nearestK(vector: Float32Array, k: number): NearestHit[] {
+    return (this.approximate ?? this.exact)!.nearestK(vector, k);
   }
 }

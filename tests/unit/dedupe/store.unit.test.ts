@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InMemoryKeyedStore, createUniqueStore, type Feature } from '../../../src/dedupe/index.js';
-import { ExactVectorIndex, TieredVectorIndex } from '../../../src/dedupe/vector-index.js';
+import type { GrayZoneCheck } from '../../../src/dedupe/store.js';
+import { ExactVectorIndex, HnswVectorIndex, TieredVectorIndex } from '../../../src/dedupe/vector-index.js';
 
 const emb = (...values: number[]): Feature => ({ kind: 'embedding', vector: Float32Array.from(values) });
 
@@ -163,5 +164,119 @@ describe('vector indexes', () => {
       }
     }
     expect(agree).toBeGreaterThanOrEqual(45);
+  });
+
+  it('offers a frame the rule would keep to the gray-zone check: nearest first, within upper, at most maxChecks', () => {
+    // Six dimensions: the frame lies along axis 0, unique i along cos(a)·axis0 + sin(a)·axis i, so the
+    // frame is 1 − cos(a) from it and the uniques are far from each other; layouts are far from all.
+    const along = (axis: number, deg = 90): Float32Array => {
+      const v = new Float32Array(6);
+      v[0] = Math.cos((deg * Math.PI) / 180);
+      v[axis] = v[axis]! + Math.sin((deg * Math.PI) / 180);
+      return v;
+    };
+    const photo = (vector: Float32Array, layoutAxis: number): Feature => ({
+      kind: 'embedding',
+      vector,
+      layout: along(layoutAxis),
+    });
+    // Uniques 0–3 at 100° (1.17), 75° (0.74), 60° (0.50), 70° (0.66) from the frame's axis: the last three
+    // in the gray zone (0.4, 0.8], the first beyond it.
+    const storeWithUniques = () => {
+      const store = createUniqueStore({
+        method: 'cnn',
+        metric: 'cosine',
+        threshold: 0.4,
+        approximateAbove: 0,
+      });
+      [100, 75, 60, 70].forEach((deg, i) => store.decide(photo(along(i + 1, deg), i + 1)));
+      return store;
+    };
+    const frame = () => photo(along(0, 0), 5);
+    const offered: number[] = [];
+    const check = (copyOf?: number, maxChecks = 2, upper = 0.8): GrayZoneCheck => ({
+      upper,
+      maxChecks,
+      verify: (unique) => {
+        offered.push(unique);
+        return unique === copyOf ? { inliers: 40, ncc: 0.95 } : undefined;
+      },
+    });
+    // No copy among the two nearest: both offered, nearest first; the frame is a new unique.
+    expect(storeWithUniques().decide(frame(), check())).toMatchObject({ duplicate: false, unique: 4 });
+    expect(offered).toEqual([2, 3]);
+    // A copy of the second nearest: it joins that unique, with the embedding distance and the evidence.
+    offered.length = 0;
+    const joined = storeWithUniques().decide(frame(), check(3));
+    expect(joined).toMatchObject({ duplicate: true, unique: 3, keypoints: { inliers: 40, ncc: 0.95 } });
+    expect(joined.duplicate && joined.distance).toBeCloseTo(1 - Math.cos((70 * Math.PI) / 180), 6);
+    expect(offered).toEqual([2, 3]);
+    // A copy of the third nearest is not found with two checks, and is with three.
+    offered.length = 0;
+    expect(storeWithUniques().decide(frame(), check(1))).toMatchObject({ duplicate: false });
+    expect(storeWithUniques().decide(frame(), check(1, 3))).toMatchObject({ duplicate: true, unique: 1 });
+    expect(offered).toEqual([2, 3, 2, 3, 1]);
+    // Beyond `upper` nothing is offered, however many checks are allowed.
+    offered.length = 0;
+    expect(storeWithUniques().decide(frame(), check(2, 8, 0.45))).toMatchObject({ duplicate: false });
+    expect(offered).toEqual([]);
+    // A duplicate by the rule itself (30° from unique 2: 0.13) never reaches the check.
+    expect(storeWithUniques().decide(photo(along(3, 30), 5), check(3))).toMatchObject({
+      duplicate: true,
+      unique: 2,
+    });
+    expect(offered).toEqual([]);
+  });
+
+  it('never consults the check without a layout (28×28 frames) or with another metric than cosine', () => {
+    const offered: number[] = [];
+    const check: GrayZoneCheck = {
+      upper: 2,
+      maxChecks: 8,
+      verify: (unique) => {
+        offered.push(unique);
+        return { inliers: 40, ncc: 0.95 };
+      },
+    };
+    const cosine = createUniqueStore({
+      method: 'cnn',
+      metric: 'cosine',
+      threshold: 0.1,
+      approximateAbove: 0,
+    });
+    cosine.decide(emb(1, 0));
+    expect(cosine.decide(emb(0, 1), check)).toMatchObject({ duplicate: false, unique: 1 });
+    const l2 = createUniqueStore({ method: 'cnn', metric: 'l2', threshold: 0.1, approximateAbove: 0 });
+    const layout = Float32Array.from([1, 0]);
+    l2.decide({ kind: 'embedding', vector: Float32Array.from([1, 0]), layout });
+    expect(
+      l2.decide(
+        { kind: 'embedding', vector: Float32Array.from([0, 1]), layout: Float32Array.from([0, 1]) },
+        check,
+      ),
+    ).toMatchObject({
+      duplicate: false,
+    });
+    expect(offered).toEqual([]);
+  });
+
+  it('nearestK lists the k nearest, nearest first, in the exact and the HNSW index alike', () => {
+    const exact = new ExactVectorIndex(2, 'cosine');
+    const hnsw = new HnswVectorIndex(2, 'cosine', 16);
+    const degs = [50, 10, 80, 30, 170, 20];
+    for (const deg of degs) {
+      const v = Float32Array.from([Math.cos((deg * Math.PI) / 180), Math.sin((deg * Math.PI) / 180)]);
+      exact.add(v);
+      hnsw.add(v);
+    }
+    const query = Float32Array.from([1, 0]);
+    // Angles from 0°: 10 (1), 20 (5), 30 (3), 50 (0).
+    expect(exact.nearestK(query, 4).map((h) => h.index)).toEqual([1, 5, 3, 0]);
+    expect(hnsw.nearestK(query, 4).map((h) => h.index)).toEqual([1, 5, 3, 0]);
+    expect(exact.nearestK(query, 4)[0]!.distance).toBeCloseTo(1 - Math.cos((10 * Math.PI) / 180), 6);
+    expect(hnsw.nearestK(query, 4)[0]!.distance).toBeCloseTo(1 - Math.cos((10 * Math.PI) / 180), 5);
+    expect(exact.nearestK(query, 10)).toHaveLength(6);
+    expect(exact.nearest(query)).toEqual(exact.nearestK(query, 1)[0]);
+    expect(new ExactVectorIndex(2, 'cosine').nearestK(query, 3)).toEqual([]);
   });
 });
