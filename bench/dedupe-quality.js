@@ -72,14 +72,18 @@ export function transformRecall(set, cellOf) {
 }
 
 /** Replays the incremental store in name order; returns Map<file, cell id> for scoring. */
-export function partition(set, features, method, metric, threshold) {
+/**
+ * The store's decisions in name order: Map<file, kept file of its cell>. `checkFor(file, keptFile)`, when
+ * given, supplies the keypoint check of each frame (keptFile[n] is the file of unique n).
+ */
+export function partition(set, features, method, metric, threshold, checkFor) {
   const store = createUniqueStore({ method, metric, threshold, approximateAbove: 0 });
   const cellOf = new Map();
   const keptFile = [];
   for (const file of set.files) {
     const feature = features.get(file);
     if (!feature) continue;
-    const decision = store.decide(feature);
+    const decision = store.decide(feature, checkFor?.(file, keptFile));
     if (!decision.duplicate) keptFile[decision.unique] = file;
     if (!set.excluded.has(file)) cellOf.set(file, keptFile[decision.unique]);
   }
