@@ -14,8 +14,11 @@ import type { AnalysisWorkerData } from './worker-runtime.js';
 
 const log = loggerFor('analysis.processes');
 
-/** Tasks sent ahead to each process: the next batch waits there while the current one runs. */
-const TASKS_PER_PROCESS = 2;
+/**
+ * Tasks sent ahead to each process: the next batches wait there while the current one runs, so a process
+ * stays busy while the main thread is (the keypoint check of a doubtful photo takes tens of ms there).
+ */
+const TASKS_PER_PROCESS = 6;
 /** How long a process has to exit after its channel closes before it is killed. */
 const EXIT_GRACE_MS = 2000;
 

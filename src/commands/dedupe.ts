@@ -22,6 +22,7 @@ import { startProgress } from '../common/progress.js';
 import { metric, metricsRegistry, prom } from '../common/metrics.js';
 import {
   BatchDeduper,
+  KeypointCheck,
   defaultThreshold,
   groupKeyFunction,
   listInputImages,
@@ -177,6 +178,9 @@ export async function dedupeFolder(
   const metric: Metric = config.metric ?? 'cosine';
   const threshold = config.threshold ?? defaultThreshold(method, metric);
   const change = parseChangeOptions(config.changeOptions);
+  // The keypoint check is part of the cnn rule on photos (cosine); other methods never consult it.
+  const check =
+    method === 'cnn' && metric === 'cosine' ? KeypointCheck.create(config.keypoints ?? 'auto') : undefined;
   const deduper = new BatchDeduper(
     files,
     groupKey,
@@ -187,6 +191,7 @@ export async function dedupeFolder(
       approximateAbove: config.approximateAbove ?? 20_000,
       change,
       model: method === 'cnn' ? EMBEDDER : null,
+      ...(check ? { keypoints: { check, root } } : {}),
     },
     skipped,
   );
@@ -209,7 +214,8 @@ export async function dedupeFolder(
     // Load the describer up front: a missing model fails now, not after the whole folder.
     if (config.describe && files.length > 0) await pool.warmup(DESCRIBER);
     const inFlight = new Set<Promise<void>>();
-    const limit = pool.threads * 2;
+    // Enough tasks ahead that the processes stay busy while the main thread runs a keypoint check.
+    const limit = pool.threads * 8;
     for (let start = 0; start < files.length; start += FILES_PER_TASK) {
       const chunk = files.slice(start, start + FILES_PER_TASK);
       const job = pool

@@ -291,6 +291,16 @@ export const OPTIONS = {
       'A frame at or below this distance from a kept frame is a duplicate; the distance is, per method: cnn 1−cosine of L2-normalised embeddings (0–2; l2: Euclidean of normalised, rmse: root-mean-square of raw features; photos whose 16×16 layout thumbnails are within cosine 0.1 are duplicates too), phash differing bits of 64 (0–64), mse mean squared difference of 16×16 gray thumbnails in [0,1], change changed-area fraction vs the last kept frame (0–1). Default: measured per method (cnn cosine 0.4, l2 0.8944, rmse 0.42, on 28×28 gray streams, compared by the classifier embedding, cosine 0.002; phash 16; mse 0.015; change 0.3; see docs/dedupe.md).',
     commands: ['run', 'dedupe', 'worker'],
   }),
+  keypoints: option({
+    flag: '--keypoints <when>',
+    env: 'FRAMESIFT_KEYPOINTS',
+    schema: z.enum(['auto', 'on', 'off']),
+    default: 'auto',
+    expected: 'auto, on or off',
+    description:
+      'The keypoint check of cnn dedupe on photos: a photo the embedding would keep is compared by ORB keypoints, a homography and the correlation of the overlap with the 2 nearest uniques within cosine 0.8, and is a duplicate of one it is a crop or copy of (heavy crops). auto: on where its native part is built (needs OpenCV at install), off otherwise; on: fail without it; off: the embedding rule alone.',
+    commands: ['run', 'dedupe'],
+  }),
   approximateAbove: option({
     flag: '--approximate-above <n>',
     env: 'FRAMESIFT_APPROXIMATE_ABOVE',

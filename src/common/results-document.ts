@@ -125,6 +125,8 @@ export interface ResultsDedupe {
   uniques: number;
   duplicates: number;
   savedFolders: string[];
+  /** The keypoint check: pairs compared, frames it made duplicates, pairs with an unreadable image. */
+  keypoints?: { checks: number; joined: number; unreadable: number } | null;
   [extra: string]: unknown;
 }
 

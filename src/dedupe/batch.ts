@@ -4,13 +4,20 @@
  * order) from the workers. The command feeds it; the report is built from what it records.
  */
 import type { Dirent } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../common/errors.js';
 import { printable } from '../common/text.js';
 import type { Metric } from './distance.js';
+import type { KeypointCheck, KeypointCounts } from './keypoints.js';
 import type { Feature, Method } from './methods.js';
-import { InMemoryKeyedStore, type KeyedUniqueStore, type UniqueStoreOptions } from './store.js';
+import {
+  InMemoryKeyedStore,
+  type KeyedUniqueStore,
+  type KeypointMatch,
+  type UniqueStoreOptions,
+} from './store.js';
 
 /** Extensions taken as images (any case); other files in the folder are not looked at. */
 export const IMAGE_EXTENSIONS = [
@@ -243,6 +250,8 @@ export function groupKeyFunction(pattern: string | undefined): (file: string) =>
 export interface BatchDuplicate {
   file: string;
   distance: number;
+  /** Set when the keypoint check made it a duplicate (its embedding distance is above the threshold). */
+  keypoints?: KeypointMatch;
 }
 
 export interface BatchGroup {
@@ -271,6 +280,8 @@ export interface BatchOutcome {
   files: number;
   /** Inputs not deduplicated, with the reason (links, unreadable folders, names, output folders). */
   skipped: SkippedInput[];
+  /** What the keypoint check did; null when it was off or not built. */
+  keypoints: KeypointCounts | null;
 }
 
 /**
@@ -291,7 +302,12 @@ export class BatchDeduper {
   constructor(
     private readonly files: string[],
     private readonly groupKey: (file: string) => string,
-    private readonly options: UniqueStoreOptions & { model: string | null; closeCalls?: number },
+    private readonly options: UniqueStoreOptions & {
+      model: string | null;
+      closeCalls?: number;
+      /** The keypoint check, and the folder the files are read from for it. */
+      keypoints?: { check: KeypointCheck; root: string };
+    },
     private readonly skipped: SkippedInput[] = [],
   ) {
     this.store = new InMemoryKeyedStore(options);
@@ -324,12 +340,25 @@ export class BatchDeduper {
       uniques = [];
       this.uniquesByKey.set(key, uniques);
     }
-    const decision = this.store.decide(key, item);
+    const keypoints = this.options.keypoints;
+    const check = keypoints?.check.forFrame(
+      key,
+      () => readImage(path.join(keypoints.root, file)),
+      (n) => readImage(path.join(keypoints.root, this.groups[uniques[n]!]!.kept)),
+    );
+    const decision = this.store.decide(key, item, check);
     if (decision.duplicate) {
       const group = this.groups[uniques[decision.unique]!]!;
-      group.duplicates.push({ file, distance: decision.distance });
-      this.noteCall({ file, other: group.kept, distance: decision.distance, duplicate: true });
+      group.duplicates.push({
+        file,
+        distance: decision.distance,
+        ...(decision.keypoints ? { keypoints: decision.keypoints } : {}),
+      });
+      // A keypoint join is no close call of the threshold: its distance is past it by design.
+      if (!decision.keypoints)
+        this.noteCall({ file, other: group.kept, distance: decision.distance, duplicate: true });
     } else {
+      check?.kept(decision.unique);
       uniques[decision.unique] = this.groups.length;
       this.groups.push({ kept: file, duplicates: [] });
       if (decision.nearest) {
@@ -364,6 +393,16 @@ export class BatchDeduper {
       closeCalls: this.calls,
       files: this.files.length,
       skipped: this.skipped,
+      keypoints: this.options.keypoints ? { ...this.options.keypoints.check.counts } : null,
     };
+  }
+}
+
+/** A file's bytes for the keypoint check; undefined when it cannot be read (the pair counts as distinct). */
+function readImage(file: string): { encoded: Uint8Array } | undefined {
+  try {
+    return { encoded: readFileSync(file) };
+  } catch {
+    return undefined;
   }
 }

@@ -16,7 +16,15 @@ export {
 } from './methods.js';
 export { SaveRefused } from './save-limits.js';
 export { renderKeptImage, writeUniquesFolder, type KeptImage, type SaveResult } from './save.js';
-export { InMemoryKeyedStore, createUniqueStore } from './store.js';
+export { InMemoryKeyedStore, createUniqueStore, type KeypointMatch } from './store.js';
+export {
+  KEYPOINT_SETTINGS,
+  KeypointCheck,
+  keypointAddon,
+  type KeypointCounts,
+  type KeypointSettings,
+  type KeypointsWhen,
+} from './keypoints.js';
 export { StreamDeduper, type SaveOptions, type DedupeSaveResult } from './stream-deduper.js';
 export { scorePartition } from './scoring.js';
 export {

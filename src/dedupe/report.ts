@@ -15,11 +15,20 @@ export interface BatchReportJson {
   threshold: number;
   metric: string | null;
   model: string | null;
-  groups: { kept: string; duplicates: { file: string; distance: number }[] }[];
+  groups: {
+    kept: string;
+    /** `keypoints`: set when the keypoint check made the file a duplicate (distance above the threshold). */
+    duplicates: { file: string; distance: number; keypoints?: { inliers: number; ncc: number } }[];
+  }[];
   corrupt: string[];
   /** Inputs not deduplicated and why (links followed once, unreadable folders, names, output folders). */
   skipped: { file: string; reason: string }[];
   counts: { files: number; kept: number; duplicates: number; corrupt: number; skipped: number };
+  /**
+   * The keypoint check (docs/dedupe.md): pairs compared, files it made duplicates (counted in
+   * counts.duplicates too), and files whose image gave no features; null when it was off or not built.
+   */
+  keypoints: { checks: number; joined: number; unreadable: number } | null;
 }
 
 export function reportJson(outcome: BatchOutcome): BatchReportJson {
@@ -31,7 +40,11 @@ export function reportJson(outcome: BatchOutcome): BatchReportJson {
     model: outcome.model,
     groups: outcome.groups.map((g) => ({
       kept: g.kept,
-      duplicates: g.duplicates.map((d) => ({ file: d.file, distance: round(d.distance) })),
+      duplicates: g.duplicates.map((d) => ({
+        file: d.file,
+        distance: round(d.distance),
+        ...(d.keypoints ? { keypoints: { inliers: d.keypoints.inliers, ncc: round(d.keypoints.ncc) } } : {}),
+      })),
     })),
     corrupt: outcome.corrupt,
     skipped: outcome.skipped,
@@ -42,6 +55,7 @@ export function reportJson(outcome: BatchOutcome): BatchReportJson {
       corrupt: outcome.corrupt.length,
       skipped: outcome.skipped.length,
     },
+    keypoints: outcome.keypoints,
   };
 }
 
@@ -162,6 +176,12 @@ export async function writeBatchReport(
     '| files | kept | duplicates | corrupt | not taken |',
     '|---|---|---|---|---|',
     `| ${json.counts.files} | ${json.counts.kept} | ${json.counts.duplicates} | ${json.counts.corrupt} | ${json.counts.skipped} |`,
+    '',
+    outcome.method !== 'cnn'
+      ? ''
+      : outcome.keypoints
+        ? `Keypoint check: ${outcome.keypoints.joined} of the duplicates were found by it (a crop or part of a kept image, beyond the threshold), in ${outcome.keypoints.checks} pairs compared${outcome.keypoints.unreadable ? `; ${outcome.keypoints.unreadable} pairs had an image it could not read` : ''}.`
+        : 'Keypoint check: off (the embedding rule alone; heavy crops may be kept as uniques).',
     '',
     '## Kept images',
     '',

@@ -17,6 +17,7 @@ import {
   type SaveAs,
   type SaveFrames,
 } from './frames-save.js';
+import { keypointImageOf, type KeypointCheck, type KeypointCounts } from './keypoints.js';
 import type { Feature, Method } from './methods.js';
 import {
   writeUniquesFolder,
@@ -71,6 +72,8 @@ export interface StreamDeduperOptions extends UniqueStoreOptions {
   model: ModelInfo | null;
   /** Another store implementation (e.g. a partitioned one); default: in-process. */
   store?: KeyedUniqueStore;
+  /** The keypoint check of photo frames the embedding would keep (./keypoints.ts); none: the rule alone. */
+  keypoints?: KeypointCheck;
   /** Codec of video saves (VIDEO_CODEC); default h264. */
   videoCodec?: string;
   /** Frame rate of video saves; default 10. */
@@ -192,6 +195,8 @@ export interface DedupeStatus {
   duplicates: number;
   streams: { streamId: string; frames: number; uniques: number; duplicates: number; lastSeq: number }[];
   saves: DedupeSaveResult[];
+  /** What the keypoint check did (its joins are among `duplicates`); null when off or not built. */
+  keypoints: KeypointCounts | null;
 }
 
 export class StreamDeduper {
@@ -243,7 +248,13 @@ export class StreamDeduper {
       if (stream < 0) stream = this.spoolStreams.push(frame.streamId) - 1;
       this.spool.add(frame.seq, frame.image, sourceTimeMs, stream);
     }
-    const decision = this.store.decide(frame.streamId, frame.feature);
+    const kept = state.kept;
+    const check = this.options.keypoints?.forFrame(
+      frame.streamId,
+      () => keypointImageOf(frame.image),
+      (n) => (kept[n] ? keypointImageOf(kept[n].image) : undefined),
+    );
+    const decision = this.store.decide(frame.streamId, frame.feature, check);
     this.frames++;
     if (decision.duplicate) {
       state.duplicates.push(frame.seq, decision.unique, decision.distance, sourceTimeMs);
@@ -260,6 +271,7 @@ export class StreamDeduper {
         ...(decision.nearest ? { nearest: decision.nearest.distance } : {}),
         ...(sourceTimeMs !== undefined ? { sourceTimeMs } : {}),
       });
+      check?.kept(decision.unique);
       framesTotal().inc({ decision: 'unique' });
       log.debug('new unique', { streamId: frame.streamId, seq: frame.seq, nearest: decision.nearest });
     }
@@ -316,6 +328,7 @@ export class StreamDeduper {
       duplicates: sum('duplicates'),
       streams,
       saves: [...this.savesDone],
+      keypoints: this.options.keypoints ? { ...this.options.keypoints.counts } : null,
     };
   }
 

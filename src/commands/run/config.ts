@@ -25,6 +25,8 @@ export interface PipelineConfig {
   metric: Metric;
   threshold?: number;
   approximateAbove: number;
+  /** The keypoint check of photo dedupe (auto: where its native part is built). */
+  keypoints: 'auto' | 'on' | 'off';
   imageSaveQuality: number;
   saveName?: string;
   changeOptions?: string;
@@ -58,6 +60,7 @@ const REQUIRED = [
   'batchWaitMs',
   'ringSlots',
   'ringPolicy',
+  'keypoints',
 ] as const;
 
 /** `config` over the option defaults of src/common/config.ts. */

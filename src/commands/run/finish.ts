@@ -88,6 +88,8 @@ export function sessionOutcome(
             uniques: status.uniques,
             duplicates: status.duplicates,
             savedFolders: status.saves.map((save) => save.folder),
+            // What the keypoint check did (its joins are counted in duplicates); null when off or not built.
+            keypoints: status.keypoints,
           },
         }
       : {}),

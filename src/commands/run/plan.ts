@@ -13,6 +13,7 @@ import {
   type WarmupResult,
 } from '../../analysis/index.js';
 import {
+  KeypointCheck,
   StreamDeduper,
   defaultThreshold,
   type ChangeOptions,
@@ -169,6 +170,11 @@ export function createDeduper(
     videoCodec: config.videoCodec,
     videoFps: config.videoFps,
     retainAllFrames: config.saveFrames === 'all',
+    // Consulted on photo frames only (cnn with cosine); 28×28 classifier streams never reach it.
+    keypoints:
+      config.method === 'cnn' && config.metric === 'cosine' && !classifierEmbedding
+        ? KeypointCheck.create(config.keypoints)
+        : undefined,
     model:
       config.method === 'cnn' && warm
         ? {

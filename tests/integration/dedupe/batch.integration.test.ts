@@ -46,6 +46,7 @@ describe('framesift dedupe (batch)', () => {
       'corrupt',
       'skipped',
       'counts',
+      'keypoints',
     ]);
     expect(onDisk).toMatchObject({
       method: 'cnn',

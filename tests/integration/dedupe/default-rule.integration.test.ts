@@ -1,7 +1,8 @@
 /**
  * The default cnn rule (whole frame, landscape orientation, MobileNetV3-Small embedding at the default
  * threshold, plus the layout thumbnail) on the real photos in tests/fixtures, through `framesift dedupe`
- * with every option left at its default: the failure families it was chosen to fix.
+ * with every option left at its default: the failure families it was chosen to fix, and the heavy crops
+ * the keypoint check finds.
  */
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dedupeFolder } from '../../../src/commands/dedupe.js';
 import { PROJECT_ROOT } from '../../../src/common/paths.js';
-import { defaultThreshold, type BatchReportJson } from '../../../src/dedupe/index.js';
+import { KEYPOINT_SETTINGS, defaultThreshold, type BatchReportJson } from '../../../src/dedupe/index.js';
+import { HEAVY_CROPS, writeHeavyCrops } from '../../helpers/heavy-crops.js';
 
 const PHOTOS = path.join(PROJECT_ROOT, 'tests', 'fixtures', 'photos');
 
@@ -92,5 +94,28 @@ describe('the default cnn rule on the fixture photos', () => {
     const cells = cellOf(report);
     for (const group of truth.groups) expect(new Set(group.map((f) => cells.get(f))).size, group[0]).toBe(1);
     expect(report.counts.kept).toBe(truth.groups.length);
+  });
+
+  it('joins a thin strip and a zoomed-in part to their photo by keypoints, and keeps re-shots of the same room apart', async () => {
+    const dir = await writeHeavyCrops(path.join(tmp, 'heavy-crops'));
+    const { report } = await dedupeFolder(dir, defaults(path.join(tmp, 'heavy-crops-out')));
+    const { original, strip, zoom, others } = HEAVY_CROPS;
+    expect(report.groups.map((g) => g.kept)).toEqual([original, ...others]);
+    const joined = report.groups[0]!.duplicates;
+    expect(joined.map((d) => d.file)).toEqual([strip, zoom]);
+    for (const d of joined) {
+      // Beyond the embedding's threshold, within the gray zone: found by the check, with its evidence.
+      expect(d.distance).toBeGreaterThan(report.threshold);
+      expect(d.distance).toBeLessThanOrEqual(KEYPOINT_SETTINGS.upper);
+      expect(d.keypoints!.inliers).toBeGreaterThanOrEqual(KEYPOINT_SETTINGS.minInliers);
+      expect(d.keypoints!.ncc).toBeGreaterThanOrEqual(KEYPOINT_SETTINGS.minNcc);
+    }
+    // The re-shots were compared too (they sit in each other's gray zone) and refused.
+    expect(report.keypoints).toMatchObject({ joined: 2, unreadable: 0 });
+    expect(report.keypoints!.checks).toBeGreaterThan(2);
+
+    const off = await dedupeFolder(dir, { ...defaults(path.join(tmp, 'heavy-crops-off')), keypoints: 'off' });
+    expect(off.report.groups.map((g) => g.kept)).toEqual([original, strip, zoom, ...others]);
+    expect(off.report.keypoints).toBeNull();
   });
 });

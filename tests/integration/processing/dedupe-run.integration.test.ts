@@ -3,7 +3,7 @@
  * session streams, /api/status answers mid-session, and --save-name writes the uniques folder.
  */
 import { existsSync } from 'node:fs';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +20,7 @@ import { startServerFixture, testModel, type ServerFixture } from './helpers.js'
 import { POTATOES } from '../../test-data.js';
 import { captureLogs } from '../../helpers/log-capture.js';
 import { encodeIdx } from '../../../src/stream/idx.js';
+import { writeHeavyCrops } from '../../helpers/heavy-crops.js';
 
 const { ref: MODEL } = testModel();
 
@@ -248,4 +249,40 @@ describe('run with dedupe', () => {
       await photos.close();
     }
   }, 180_000); // two sessions of 299×299 PNG frames: minutes on a loaded 2-core machine
+
+  it('dedupe + cnn over photos: the keypoint check joins heavy crops live, and results.json counts it', async () => {
+    const folder = await writeHeavyCrops(path.join(dir, 'heavy-crops'));
+    const photos = await startStreamServer({
+      framesPort: 0,
+      controlPort: 0,
+      source: folder,
+      resultsDir: path.join(dir, 'heavy-crops-server'),
+    });
+    const session = {
+      ...base,
+      framesPort: photos.framesPort,
+      controlPort: photos.controlPort,
+      count: 5,
+      mode: 'dedupe' as const,
+      method: 'cnn' as const,
+      workers: 2,
+    };
+    try {
+      const on = await runPipeline(session, { model: MODEL });
+      expect(on.ledger.counts(on.sent)).toMatchObject({ received: 5, processed: 5, missing: 0 });
+      // The original, then its strip and zoomed part (joined by keypoints), then two re-shots (kept).
+      expect(on.deduper!.status()).toMatchObject({ frames: 5, uniques: 3, duplicates: 2 });
+      expect(on.deduper!.status().keypoints).toMatchObject({ joined: 2, unreadable: 0 });
+      // results.json on disk (valid against its schema, or `invalid` says why) tells the same story.
+      expect(on.written!.invalid).toBeUndefined();
+      const doc = JSON.parse(await readFile(path.join(on.written!.folder, 'results.json'), 'utf8')) as {
+        dedupe: { uniques: number; duplicates: number; keypoints: { joined: number } };
+      };
+      expect(doc.dedupe).toMatchObject({ uniques: 3, duplicates: 2, keypoints: { joined: 2 } });
+      const off = await runPipeline({ ...session, keypoints: 'off' as const }, { model: MODEL });
+      expect(off.deduper!.status()).toMatchObject({ frames: 5, uniques: 5, keypoints: null });
+    } finally {
+      await photos.close();
+    }
+  }, 120_000);
 });
