@@ -27,6 +27,7 @@ export async function compareKeypoints(sets, modelsDir, notes) {
   const sizes = list('FRAMESIFT_BENCH_KEYPOINTS_SIZE', [d.size]);
   const counts = list('FRAMESIFT_BENCH_KEYPOINTS_FEATURES', [d.features]);
   const checks = list('FRAMESIFT_BENCH_KEYPOINTS_MAX_CHECKS', [d.maxChecks]);
+  const fasts = list('FRAMESIFT_BENCH_KEYPOINTS_FAST', [d.fastThreshold]);
   const minFloor = Math.min(...floors);
   const rows = [];
   for (const set of sets) {
@@ -46,94 +47,98 @@ export async function compareKeypoints(sets, modelsDir, notes) {
       vsRule: 1,
     });
     for (const size of sizes)
-      for (const nfeatures of counts) {
-        const described = new Map();
-        const pairs = new Map();
-        let featureMs = 0;
-        let pairMs = 0;
-        // Synchronous, as the store's check is: read and described on first use.
-        const featuresOf = (file) => {
-          if (!described.has(file)) {
-            const bytes = readFileSync(path.join(set.dir, file));
-            const t = performance.now();
-            described.set(file, addon.describe(bytes, { encoded: true, size, features: nfeatures }));
-            featureMs += performance.now() - t;
+      for (const nfeatures of counts)
+        for (const fastThreshold of fasts) {
+          const described = new Map();
+          const pairs = new Map();
+          let featureMs = 0;
+          let pairMs = 0;
+          // Synchronous, as the store's check is: read and described on first use.
+          const featuresOf = (file) => {
+            if (!described.has(file)) {
+              const bytes = readFileSync(path.join(set.dir, file));
+              const t = performance.now();
+              described.set(
+                file,
+                addon.describe(bytes, { encoded: true, size, features: nfeatures, fastThreshold }),
+              );
+              featureMs += performance.now() - t;
+            }
+            return described.get(file);
+          };
+          // Every pair any setting may ask for, compared once with the lowest inlier floor of the sweep.
+          const compare = (a, b) => {
+            const key = `${a}\n${b}`;
+            if (!pairs.has(key)) {
+              const fa = featuresOf(a);
+              const fb = featuresOf(b);
+              const t = performance.now();
+              const { ratio, reprojection } = d;
+              pairs.set(
+                key,
+                fa && fb
+                  ? addon.compare(fa, fb, { ratio, reprojection, minInliers: minFloor })
+                  : { inliers: 0, ncc: -1 },
+              );
+              pairMs += performance.now() - t;
+            }
+            return pairs.get(key);
+          };
+          const replay = (upper, maxChecks, passes) => {
+            const featured = new Set();
+            let verified = 0;
+            const cellOf = partition(set, features, 'cnn', 'cosine', 0.4, (file, keptFile) => ({
+              upper,
+              maxChecks,
+              verify: (n) => {
+                verified++;
+                featured.add(file).add(keptFile[n]);
+                return passes(file, keptFile[n]);
+              },
+            }));
+            return { cellOf, featured, verified };
+          };
+          for (const upper of uppers)
+            for (const maxChecks of checks) {
+              for (const inliers of floors)
+                for (const ncc of nccs) {
+                  const run = replay(upper, maxChecks, (a, b) => {
+                    const m = compare(a, b);
+                    return m.inliers >= inliers && m.ncc >= ncc ? m : undefined;
+                  });
+                  const s = scorePartition(run.cellOf, set.groupOf);
+                  rows.push({
+                    setting: `ORB ${nfeatures}, FAST ${fastThreshold}, size ${size}`,
+                    upper,
+                    maxChecks,
+                    inliers,
+                    ncc,
+                    set: set.name,
+                    precision: s.precision,
+                    recall: s.recall,
+                    f1: s.f1,
+                    verified: run.verified,
+                    featured: run.featured.size,
+                    photos,
+                    pending: { featured: run.featured.size, verified: run.verified },
+                  });
+                }
+            }
+          // Costs averaged over every pair and photo any setting needed (each computed once).
+          const msPerPair = pairs.size ? pairMs / pairs.size : 0;
+          const msPerFeatured = described.size ? featureMs / described.size : 0;
+          for (const row of rows) {
+            if (!row.pending) continue;
+            const totalMs = ruleMs + row.pending.featured * msPerFeatured + row.pending.verified * msPerPair;
+            Object.assign(row, {
+              msPerPair,
+              msPerFeatured,
+              imagesPerSecond1Thread: (photos / totalMs) * 1e3,
+              vsRule: ruleMs / totalMs,
+            });
+            delete row.pending;
           }
-          return described.get(file);
-        };
-        // Every pair any setting may ask for, compared once with the lowest inlier floor of the sweep.
-        const compare = (a, b) => {
-          const key = `${a}\n${b}`;
-          if (!pairs.has(key)) {
-            const fa = featuresOf(a);
-            const fb = featuresOf(b);
-            const t = performance.now();
-            const { ratio, reprojection } = d;
-            pairs.set(
-              key,
-              fa && fb
-                ? addon.compare(fa, fb, { ratio, reprojection, minInliers: minFloor })
-                : { inliers: 0, ncc: -1 },
-            );
-            pairMs += performance.now() - t;
-          }
-          return pairs.get(key);
-        };
-        const replay = (upper, maxChecks, passes) => {
-          const featured = new Set();
-          let verified = 0;
-          const cellOf = partition(set, features, 'cnn', 'cosine', 0.4, (file, keptFile) => ({
-            upper,
-            maxChecks,
-            verify: (n) => {
-              verified++;
-              featured.add(file).add(keptFile[n]);
-              return passes(file, keptFile[n]);
-            },
-          }));
-          return { cellOf, featured, verified };
-        };
-        for (const upper of uppers)
-          for (const maxChecks of checks) {
-            for (const inliers of floors)
-              for (const ncc of nccs) {
-                const run = replay(upper, maxChecks, (a, b) => {
-                  const m = compare(a, b);
-                  return m.inliers >= inliers && m.ncc >= ncc ? m : undefined;
-                });
-                const s = scorePartition(run.cellOf, set.groupOf);
-                rows.push({
-                  setting: `ORB ${nfeatures}, size ${size}`,
-                  upper,
-                  maxChecks,
-                  inliers,
-                  ncc,
-                  set: set.name,
-                  precision: s.precision,
-                  recall: s.recall,
-                  f1: s.f1,
-                  verified: run.verified,
-                  featured: run.featured.size,
-                  photos,
-                  pending: { featured: run.featured.size, verified: run.verified },
-                });
-              }
-          }
-        // Costs averaged over every pair and photo any setting needed (each computed once).
-        const msPerPair = pairs.size ? pairMs / pairs.size : 0;
-        const msPerFeatured = described.size ? featureMs / described.size : 0;
-        for (const row of rows) {
-          if (!row.pending) continue;
-          const totalMs = ruleMs + row.pending.featured * msPerFeatured + row.pending.verified * msPerPair;
-          Object.assign(row, {
-            msPerPair,
-            msPerFeatured,
-            imagesPerSecond1Thread: (photos / totalMs) * 1e3,
-            vsRule: ruleMs / totalMs,
-          });
-          delete row.pending;
         }
-      }
   }
   await embedder.session.release?.();
   notes.push(

@@ -58,6 +58,8 @@ export async function streamThroughput(notes, { modelsDir, dataRoot }) {
             count,
             mode: 'dedupe',
             method: 'cnn',
+            // FRAMESIFT_KEYPOINTS=off measures the embedding rule alone (the default is auto).
+            keypoints: process.env.FRAMESIFT_KEYPOINTS ?? 'auto',
             ...(workers ? { workers } : {}),
             ...(batchSize ? { batchSize } : {}),
           },
@@ -86,7 +88,7 @@ export async function streamThroughput(notes, { modelsDir, dataRoot }) {
         notes.push(
           `stream: run --mode dedupe (cnn) over ${count} 640×480 JPEG frames from a folder source at fps 0, ` +
             `${result.threads} worker(s) × ${result.intraOpThreads} intra-op, batch ${result.batchSize} (inference in chunks of ${EMBED_CHUNK}): ` +
-            `${fps.toFixed(0)} frames/s end-to-end (${processed} processed, ${status.uniques} uniques); ` +
+            `${fps.toFixed(0)} frames/s end-to-end (${processed} processed, ${status.uniques} uniques, keypoint check ${JSON.stringify(status.keypoints)}); ` +
             `client CPU ${(cpuMs / 1e3).toFixed(1)} s; load average ${os.loadavg()[0].toFixed(1)}`,
         );
       }

@@ -177,6 +177,8 @@ async function batchThroughput(notes) {
     modelsDir,
     approximateAbove: 20000,
     imageSaveQuality: 95,
+    // FRAMESIFT_KEYPOINTS=off measures the embedding rule alone (the default is auto).
+    keypoints: process.env.FRAMESIFT_KEYPOINTS ?? 'auto',
   });
   const cpuMs = cpuWithChildrenMs() - cpu0;
   const after = await measureCeiling(sample, modelsDir);
@@ -196,7 +198,8 @@ async function batchThroughput(notes) {
   );
   notes.push(
     `batch: framesift dedupe pimmi${every > 1 ? ` (every ${every}th photo)` : ''} (${result.report.counts.files} JPEGs, cnn, ${os.availableParallelism()} workers): ` +
-      `${result.seconds.toFixed(1)} s, ${result.imagesPerSecond.toFixed(0)} images/s; process CPU ${(cpuMs / 1e3).toFixed(1)} s ` +
+      `${result.seconds.toFixed(1)} s, ${result.imagesPerSecond.toFixed(0)} images/s, ${result.report.counts.kept} kept, ` +
+      `keypoint check ${JSON.stringify(result.report.keypoints)}; process CPU ${(cpuMs / 1e3).toFixed(1)} s ` +
       `(${(cpuMs / result.report.counts.files).toFixed(1)} ms CPU per image); load average at end ${os.loadavg()[0].toFixed(1)}`,
   );
   if (dir !== pimmi) await rm(dir, { recursive: true, force: true });

@@ -245,6 +245,7 @@ export async function dedupeFolder(
       if (inFlight.size >= limit) await Promise.race(inFlight);
     }
     await Promise.all(inFlight);
+    await deduper.settled();
     decidedAt = performance.now();
     if (config.describe) {
       descriptions = await describeKept(

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { UserError } from '../common/errors.js';
 import { printable } from '../common/text.js';
 import type { Metric } from './distance.js';
-import type { KeypointCheck, KeypointCounts } from './keypoints.js';
+import type { FrameCheck, KeypointCheck, KeypointCounts } from './keypoints.js';
 import type { Feature, Method } from './methods.js';
 import {
   InMemoryKeyedStore,
@@ -298,6 +298,9 @@ export class BatchDeduper {
   private readonly corrupt: string[] = [];
   private readonly corruptReasons: Record<string, string> = {};
   private readonly calls: CloseCall[] = [];
+  /** A keypoint check in progress: later decisions wait for it. */
+  private waiting: Promise<void> | undefined;
+  private failure: unknown;
 
   constructor(
     private readonly files: string[],
@@ -319,15 +322,75 @@ export class BatchDeduper {
 
   offer(index: number, feature: Feature | Error): void {
     this.pending.set(index, feature);
+    if (!this.waiting) this.drain();
+  }
+
+  /**
+   * Takes every decision whose turn has come. A file that needs the keypoint check pauses the line: the
+   * check's work runs on pool threads (so the main thread keeps feeding the workers), then the line resumes.
+   */
+  private drain(): void {
     while (this.pending.has(this.next)) {
-      const item = this.pending.get(this.next)!;
-      this.pending.delete(this.next);
-      this.decide(this.next, item);
-      this.next++;
+      const index = this.next;
+      const item = this.pending.get(index)!;
+      const check = item instanceof Error ? undefined : this.checkFor(index);
+      const offered = check
+        ? this.store.grayZone(this.groupKey(this.files[index]!), item as Feature, check)
+        : [];
+      if (check && offered.length > 0) {
+        this.waiting = check
+          .prepare(offered.map((hit) => hit.index))
+          .then(() => {
+            this.waiting = undefined;
+            this.take(index, item, check);
+            this.drain();
+          })
+          .catch((err: unknown) => {
+            this.failure ??= err;
+            this.waiting = undefined;
+          });
+        return;
+      }
+      this.take(index, item, check);
     }
   }
 
-  private decide(index: number, item: Feature | Error): void {
+  /** Resolves once every file offered so far is decided; rejects with what stopped the decisions. */
+  async settled(): Promise<void> {
+    while (this.waiting) await this.waiting;
+    if (this.failure) throw this.failure;
+  }
+
+  private take(index: number, item: Feature | Error, check: FrameCheck | undefined): void {
+    this.pending.delete(index);
+    this.decide(index, item, check);
+    this.next++;
+  }
+
+  /** The uniques of group `key`, by their number in the store: indexes into `groups`. */
+  private uniquesOf(key: string): number[] {
+    let uniques = this.uniquesByKey.get(key);
+    if (!uniques) {
+      uniques = [];
+      this.uniquesByKey.set(key, uniques);
+    }
+    return uniques;
+  }
+
+  private checkFor(index: number): FrameCheck | undefined {
+    const keypoints = this.options.keypoints;
+    if (!keypoints) return undefined;
+    const file = this.files[index]!;
+    const key = this.groupKey(file);
+    const uniques = this.uniquesOf(key);
+    return keypoints.check.forFrame(
+      key,
+      () => readImage(path.join(keypoints.root, file)),
+      (n) => readImage(path.join(keypoints.root, this.groups[uniques[n]!]!.kept)),
+    );
+  }
+
+  private decide(index: number, item: Feature | Error, check: FrameCheck | undefined): void {
     const file = this.files[index]!;
     if (item instanceof Error) {
       this.corrupt.push(file);
@@ -335,17 +398,7 @@ export class BatchDeduper {
       return;
     }
     const key = this.groupKey(file);
-    let uniques = this.uniquesByKey.get(key);
-    if (!uniques) {
-      uniques = [];
-      this.uniquesByKey.set(key, uniques);
-    }
-    const keypoints = this.options.keypoints;
-    const check = keypoints?.check.forFrame(
-      key,
-      () => readImage(path.join(keypoints.root, file)),
-      (n) => readImage(path.join(keypoints.root, this.groups[uniques[n]!]!.kept)),
-    );
+    const uniques = this.uniquesOf(key);
     const decision = this.store.decide(key, item, check);
     if (decision.duplicate) {
       const group = this.groups[uniques[decision.unique]!]!;

@@ -64,6 +64,11 @@ export interface UniqueStoreOptions {
 export interface UniqueStore {
   /** `check`: the keypoint check, consulted on photos (cnn with cosine) that the rule would keep. */
   decide(feature: Feature, check?: GrayZoneCheck): Decision;
+  /**
+   * The uniques `decide` would offer to a check with these bounds, in the order it would (none when the rule
+   * decides alone): what a check can prepare off the main thread before the decision.
+   */
+  grayZone(feature: Feature, bounds: Pick<GrayZoneCheck, 'upper' | 'maxChecks'>): NearestHit[];
   /** The threshold of later decisions; settable live (earlier decisions stand). */
   threshold: number;
   readonly size: number;
@@ -74,6 +79,11 @@ export interface UniqueStore {
 /** Stores keyed by stream id: the seam along which uniques can be partitioned across machines. */
 export interface KeyedUniqueStore {
   decide(streamId: string, feature: Feature, check?: GrayZoneCheck): Decision;
+  grayZone(
+    streamId: string,
+    feature: Feature,
+    bounds: Pick<GrayZoneCheck, 'upper' | 'maxChecks'>,
+  ): NearestHit[];
   size(streamId: string): number;
   streams(): string[];
   /** Sum of the capacities of every stream's store. */
@@ -107,7 +117,8 @@ class VectorStore implements UniqueStore {
     return this.index?.capacity ?? 0;
   }
 
-  decide(feature: Feature, check?: GrayZoneCheck): Decision {
+  /** The rule's verdict without changing the store: the match, if any, and the nearest unique. */
+  private judge(feature: Feature) {
     checkKind(this.options.method, feature);
     const vector =
       feature.kind === 'embedding' ? feature.vector : (feature as { pixels: Float32Array }).pixels;
@@ -134,16 +145,32 @@ class VectorStore implements UniqueStore {
           ? byLayout
           : byEmbedding
         : (byEmbedding ?? byLayout);
+    return { index: this.index, vector, layout, nearest, match };
+  }
+
+  grayZone(feature: Feature, bounds: Pick<GrayZoneCheck, 'upper' | 'maxChecks'>): NearestHit[] {
+    return this.grayZoneOf(this.judge(feature), bounds);
+  }
+
+  private grayZoneOf(
+    { index, vector, layout, match }: ReturnType<VectorStore['judge']>,
+    bounds: Pick<GrayZoneCheck, 'upper' | 'maxChecks'>,
+  ): NearestHit[] {
+    // Only photos (a layout thumbnail) on the cosine scale the check was measured on.
+    if (match || !layout || this.options.metric !== 'cosine') return [];
+    return index.nearestK(vector, bounds.maxChecks).filter((hit) => hit.distance <= bounds.upper);
+  }
+
+  decide(feature: Feature, check?: GrayZoneCheck): Decision {
+    const judged = this.judge(feature);
+    const { index, vector, layout, nearest, match } = judged;
     if (match) return { duplicate: true, unique: match.index, distance: match.distance };
-    if (check && layout && this.options.metric === 'cosine') {
-      for (const hit of this.index.nearestK(vector, check.maxChecks)) {
-        if (hit.distance > check.upper) break;
-        const keypoints = check.verify(hit.index);
-        if (keypoints) return { duplicate: true, unique: hit.index, distance: hit.distance, keypoints };
-      }
+    for (const hit of check ? this.grayZoneOf(judged, check) : []) {
+      const keypoints = check!.verify(hit.index);
+      if (keypoints) return { duplicate: true, unique: hit.index, distance: hit.distance, keypoints };
     }
     if (layout && this.layouts) this.layouts.add(layout);
-    return { duplicate: false, unique: this.index.add(vector), nearest };
+    return { duplicate: false, unique: index.add(vector), nearest };
   }
 }
 
@@ -159,6 +186,11 @@ class HashStore implements UniqueStore {
   }
   get capacity(): number {
     return this.high.length;
+  }
+
+  /** Hashes are never checked by keypoints (./keypoints.ts is part of the cnn rule on photos). */
+  grayZone(): NearestHit[] {
+    return [];
   }
 
   decide(feature: Feature): Decision {
@@ -208,6 +240,10 @@ class ChangeStore implements UniqueStore {
   }
   get capacity(): number {
     return this.last ? 1 : 0;
+  }
+
+  grayZone(): NearestHit[] {
+    return [];
   }
 
   decide(feature: Feature): Decision {
@@ -264,6 +300,15 @@ export class InMemoryKeyedStore implements KeyedUniqueStore {
       this.stores.set(streamId, store);
     }
     return store.decide(feature, check);
+  }
+
+  grayZone(
+    streamId: string,
+    feature: Feature,
+    bounds: Pick<GrayZoneCheck, 'upper' | 'maxChecks'>,
+  ): NearestHit[] {
+    // A stream not seen yet keeps its first frame whatever it is.
+    return this.stores.get(streamId)?.grayZone(feature, bounds) ?? [];
   }
 
   size(streamId: string): number {

@@ -17,7 +17,7 @@ import {
   type SaveAs,
   type SaveFrames,
 } from './frames-save.js';
-import { keypointImageOf, type KeypointCheck, type KeypointCounts } from './keypoints.js';
+import { keypointImageOf, type FrameCheck, type KeypointCheck, type KeypointCounts } from './keypoints.js';
 import type { Feature, Method } from './methods.js';
 import {
   writeUniquesFolder,
@@ -227,10 +227,36 @@ export class StreamDeduper {
   }
 
   /**
-   * Decides one frame. Frames of one stream must come in increasing seq order (gaps — dropped frames —
-   * are fine); a frame at or before the stream's last seq is a programming error.
+   * `accept`, with the keypoint check's work for a frame that reaches the gray zone done on pool threads
+   * first, so the main thread keeps receiving frames meanwhile. Await each before the next frame's.
    */
-  accept(frame: AcceptedFrame): Decision {
+  async acceptChecked(frame: AcceptedFrame): Promise<Decision> {
+    const check = this.checkFor(frame);
+    if (check) {
+      const offered = this.store.grayZone(frame.streamId, frame.feature, check);
+      if (offered.length > 0) await check.prepare(offered.map((hit) => hit.index));
+    }
+    return this.accept(frame, check);
+  }
+
+  /** The keypoint check of one frame against its stream's uniques (their kept pixels). */
+  private checkFor(frame: AcceptedFrame): FrameCheck | undefined {
+    return this.options.keypoints?.forFrame(
+      frame.streamId,
+      () => keypointImageOf(frame.image),
+      (n) => {
+        const kept = this.streams.get(frame.streamId)?.kept[n];
+        return kept ? keypointImageOf(kept.image) : undefined;
+      },
+    );
+  }
+
+  /**
+   * Decides one frame. Frames of one stream must come in increasing seq order (gaps — dropped frames —
+   * are fine); a frame at or before the stream's last seq is a programming error. A keypoint check, when
+   * configured, runs on this thread (`acceptChecked` runs its work on pool threads first).
+   */
+  accept(frame: AcceptedFrame, check = this.checkFor(frame)): Decision {
     let state = this.streams.get(frame.streamId);
     if (!state) {
       state = { lastSeq: -1, kept: [], duplicates: new DuplicateLog(), absorbed: new Map() };
@@ -248,12 +274,6 @@ export class StreamDeduper {
       if (stream < 0) stream = this.spoolStreams.push(frame.streamId) - 1;
       this.spool.add(frame.seq, frame.image, sourceTimeMs, stream);
     }
-    const kept = state.kept;
-    const check = this.options.keypoints?.forFrame(
-      frame.streamId,
-      () => keypointImageOf(frame.image),
-      (n) => (kept[n] ? keypointImageOf(kept[n].image) : undefined),
-    );
     const decision = this.store.decide(frame.streamId, frame.feature, check);
     this.frames++;
     if (decision.duplicate) {

@@ -71,12 +71,12 @@ export function createResultRouting(options: RoutingOptions): ResultRouting {
   const { pool, plan, ledger, recorder, deduper } = options;
   const workerMs = { infer: 0, prep: 0 };
 
-  const consume = (
+  const consume = async (
     batch: Batch,
     ring: FrameRing,
     classified: ClassifyResult | undefined,
     images: ImagesResult | undefined,
-  ): void => {
+  ): Promise<void> => {
     const inferMs = (classified?.inferMs ?? 0) + (images?.inferMs ?? 0);
     pipelineMetrics.inferenceSeconds.observe(inferMs / 1000);
     workerMs.infer += inferMs;
@@ -106,7 +106,8 @@ export function createResultRouting(options: RoutingOptions): ResultRouting {
       if (deduper) {
         const feature =
           plan.images && images ? featureOf(images, i, options.method) : embeddingFeature(classified!, i);
-        deduper.accept({ streamId: options.streamId, seq, feature, image });
+        // The frame stays in its slot until the batch is consumed: the check may read it off-thread.
+        await deduper.acceptChecked({ streamId: options.streamId, seq, feature, image });
       }
       ledger.process(seq);
       options.onFrame?.({

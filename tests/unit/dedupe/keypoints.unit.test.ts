@@ -26,9 +26,9 @@ const addon = () => {
   if (native instanceof Error) throw native;
   return native;
 };
-const { size, features, ratio, reprojection, minInliers, minNcc } = KEYPOINT_SETTINGS;
+const { size, features, fastThreshold, ratio, reprojection, minInliers, minNcc } = KEYPOINT_SETTINGS;
 const describeBytes = async (name: string) =>
-  addon().describe(await bytes(name), { encoded: true, size, features })!;
+  addon().describe(await bytes(name), { encoded: true, size, features, fastThreshold })!;
 const compare = (a: Parameters<ReturnType<typeof addon>['compare']>[0], b: typeof a) =>
   addon().compare(a, b, { ratio, reprojection, minInliers });
 
@@ -78,6 +78,7 @@ describe('keypoint check (native)', () => {
       channels: info.channels,
       size,
       features,
+      fastThreshold,
     })!;
     expect(mirrored.count).toBeGreaterThan(features / 2);
     const m = compare(mirrored, photo);
@@ -92,12 +93,15 @@ describe('keypoint check (native)', () => {
       channels: raw.info.channels,
       size,
       features,
+      fastThreshold,
     })!;
     expect(compare(upright, photo).ncc).toBeGreaterThanOrEqual(minNcc);
   });
 
   it('answers null for bytes that are no image and names what is wrong with bad arguments', () => {
-    expect(addon().describe(Buffer.from('not an image'), { encoded: true, size, features })).toBeNull();
+    expect(
+      addon().describe(Buffer.from('not an image'), { encoded: true, size, features, fastThreshold }),
+    ).toBeNull();
     expect(() =>
       addon().describe(new Uint8Array(10), {
         encoded: false,
@@ -106,6 +110,7 @@ describe('keypoint check (native)', () => {
         channels: 3,
         size,
         features,
+        fastThreshold,
       }),
     ).toThrow(/pixels: fewer bytes than width × height × channels/);
     expect(() =>
@@ -116,6 +121,7 @@ describe('keypoint check (native)', () => {
         channels: 2,
         size,
         features,
+        fastThreshold,
       }),
     ).toThrow(/channels: expected 1, 3 or 4/);
     expect(() => addon().describe(new Uint8Array(48), { encoded: true } as never)).toThrow(
@@ -128,6 +134,7 @@ describe('keypoint check (native)', () => {
       channels: 3,
       size,
       features,
+      fastThreshold,
     })!;
     expect(() => compare({} as typeof photo, photo)).toThrow(
       /compare\(a: Keypoints, b: Keypoints, options\)/,
