@@ -90,8 +90,8 @@ export function partition(set, features, method, metric, threshold, checkFor) {
   return cellOf;
 }
 
-export function scoreAt(set, features, method, metric, threshold) {
-  return scorePartition(partition(set, features, method, metric, threshold), set.groupOf);
+export function scoreAt(set, features, method, metric, threshold, checkFor) {
+  return scorePartition(partition(set, features, method, metric, threshold, checkFor), set.groupOf);
 }
 
 export async function loadEmbedder(modelsDir) {

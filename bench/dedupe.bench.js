@@ -1,11 +1,12 @@
 // Dedupe benchmark: pairwise precision/recall/F1 of every method on every shared near-duplicate set at the
 // default thresholds, the threshold sweep behind those defaults (docs/dedupe-pr.png), batch throughput of
 // `framesift dedupe` over pimmi, and stream throughput of `run --mode dedupe` (when the pipeline is built).
+import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultThreshold, scorePartition } from '../dist/dedupe/index.js';
+import { KeypointCheck, defaultThreshold, scorePartition } from '../dist/dedupe/index.js';
 import { CENTRE_CROP_RECIPE, DEFAULT_CNN_RECIPE } from '../dist/analysis/tasks/images.js';
 import { cpuWithChildrenMs, measureCeiling } from './dedupe-ceiling.js';
 import { SWEEPS, loadEmbedder, partition, scoreAt, setFeatures, transformRecall } from './dedupe-quality.js';
@@ -21,6 +22,16 @@ const CALIBRATION_SETS = ['pimmi', 'caltech-resize', 'imagededup-tests', 'imageh
 
 const VARIANTS = [
   { key: 'cnn', method: 'cnn', metric: 'cosine', sweep: SWEEPS.cnn, recipe: DEFAULT_CNN_RECIPE },
+  // The shipped default: the rule above plus the keypoint check (src/dedupe/keypoints.ts), at its
+  // threshold only (the check's settings were swept by FRAMESIFT_BENCH_DEDUPE=keypoints).
+  {
+    key: 'cnn+keypoints',
+    method: 'cnn',
+    metric: 'cosine',
+    sweep: [],
+    recipe: DEFAULT_CNN_RECIPE,
+    keypoints: true,
+  },
   {
     key: 'cnn-centre-crop (before)',
     method: 'cnn',
@@ -65,6 +76,23 @@ function suggest(variant, sweepScores) {
   return best;
 }
 
+/**
+ * A fresh session of the product's keypoint check over `set` (its own cache of unique features), as the
+ * store's `checkFor(file, keptFile)` callback; the work runs synchronously, as decisions are replayed.
+ */
+function keypointCheckFor(set) {
+  const read = (file) => ({ encoded: readFileSync(path.join(set.dir, file)) });
+  return () => {
+    const check = KeypointCheck.create('on');
+    return (file, keptFile) =>
+      check.forFrame(
+        'bench',
+        () => read(file),
+        (n) => read(keptFile[n]),
+      );
+  };
+}
+
 async function quality(sets, notes) {
   const embedder = await loadEmbedder(modelsDir);
   const rows = [];
@@ -87,11 +115,12 @@ async function quality(sets, notes) {
       if (!featureCache.has(cacheKey))
         featureCache.set(cacheKey, await setFeatures(set, variant.method, embedder, recipe));
       const { features, failed } = featureCache.get(cacheKey);
+      const checkFor = variant.keypoints ? keypointCheckFor(set) : undefined;
       // The change rule is meant for fixed cameras: sweep it on the stream set only.
       const thresholds = variant.method === 'change' && !set.stream ? [threshold] : sweep;
       const byThreshold = new Map();
       for (const t of thresholds)
-        byThreshold.set(t, scoreAt(set, features, variant.method, variant.metric, t));
+        byThreshold.set(t, scoreAt(set, features, variant.method, variant.metric, t, checkFor?.()));
       sweepScores.set(set.name, byThreshold);
       const s = byThreshold.get(threshold);
       rows.push({
@@ -108,7 +137,7 @@ async function quality(sets, notes) {
       if (set.transformOf) {
         const recall = transformRecall(
           set,
-          partition(set, features, variant.method, variant.metric, threshold),
+          partition(set, features, variant.method, variant.metric, threshold, checkFor?.()),
         );
         transformRows.push({ method: variant.key, threshold, ...recall });
       }
@@ -130,7 +159,8 @@ async function quality(sets, notes) {
         [...m].map(([t, s]) => ({ threshold: t, precision: s.precision, recall: s.recall, f1: s.f1 })),
       ]),
     );
-    panels.push({ title: `${variant.key} (threshold sweep)`, defaultThreshold: threshold, curves });
+    if (curves.length > 0)
+      panels.push({ title: `${variant.key} (threshold sweep)`, defaultThreshold: threshold, curves });
   }
   const chart = path.join(root, 'docs', 'dedupe-pr.png');
   await mkdir(path.dirname(chart), { recursive: true });
