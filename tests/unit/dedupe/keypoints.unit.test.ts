@@ -177,4 +177,42 @@ describe('keypoint check (native)', () => {
     expect(broken.verify(0)).toBeUndefined();
     expect(check.counts).toEqual({ checks: 5, joined: 2, unreadable: 1 });
   });
+
+  it("prepare does the work off the main thread, in the store's order, and stops at the first copy; verify then reads it", async () => {
+    const check = KeypointCheck.create('on')!;
+    const images = [HEAVY_CROPS.others[0], HEAVY_CROPS.original].map((name) => path.join(dir, name));
+    const bytesOf = new Map<string, Buffer>();
+    for (const file of [...images, path.join(dir, HEAVY_CROPS.strip)])
+      bytesOf.set(file, await readFile(file));
+    const uniqueReads: number[] = [];
+    const strip = check.forFrame(
+      'camera-2',
+      () => ({ encoded: bytesOf.get(path.join(dir, HEAVY_CROPS.strip))! }),
+      (n) => {
+        uniqueReads.push(n);
+        return { encoded: bytesOf.get(images[n]!)! };
+      },
+    );
+    // The strip is no copy of unique 0 (another office photo) but is one of unique 1 (its original).
+    await strip.prepare([0, 1]);
+    expect(check.counts).toEqual({ checks: 2, joined: 0, unreadable: 0 });
+    expect(uniqueReads).toEqual([0, 1]);
+    // verify reads the prepared verdicts: no new comparison, no new read.
+    expect(strip.verify(0)).toBeUndefined();
+    expect(strip.verify(1)!.inliers).toBeGreaterThanOrEqual(minInliers);
+    expect(check.counts).toEqual({ checks: 2, joined: 1, unreadable: 0 });
+    expect(uniqueReads).toEqual([0, 1]);
+    // Offered the original first, prepare stops there: the second unique is never read.
+    const zoom = check.forFrame(
+      'camera-3',
+      () => ({ encoded: bytesOf.get(path.join(dir, HEAVY_CROPS.strip))! }),
+      (n) => {
+        uniqueReads.push(100 + n);
+        return { encoded: bytesOf.get(images[1 - n]!)! };
+      },
+    );
+    await zoom.prepare([0, 1]);
+    expect(uniqueReads).toEqual([0, 1, 100]);
+    expect(check.counts.checks).toBe(3);
+  });
 });
