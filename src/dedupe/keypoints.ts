@@ -11,6 +11,7 @@
  * not built, dedupe runs on the embedding rule alone and says so once.
  */
 import { createRequire } from 'node:module';
+import { UserError } from '../common/errors.js';
 import { loggerFor } from '../common/logger.js';
 import { metric, metricsRegistry, prom } from '../common/metrics.js';
 import type { KeptImage } from './save.js';
@@ -164,7 +165,7 @@ export class KeypointCheck {
     if (when === 'off') return undefined;
     const native = keypointAddon();
     if (native instanceof Error) {
-      if (when === 'on') throw native;
+      if (when === 'on') throw new UserError(`--keypoints on: ${native.message}`);
       log.warn('dedupe runs on the embedding rule alone', { reason: native.message });
       return undefined;
     }
