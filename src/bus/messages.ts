@@ -21,6 +21,8 @@ export interface FrameOutcome {
   kept?: boolean;
   unique?: number;
   distance?: number;
+  /** dedupe: set when the keypoint check made the frame a duplicate (`distance` is then above the threshold). */
+  keypoints?: { inliers: number; ncc: number };
   /** dedupe, kept frames: the feature (base64 of float32 or hash bytes), to rebuild the store elsewhere. */
   feature?: string;
   /**

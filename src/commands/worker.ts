@@ -26,10 +26,13 @@ import { startHttpServer, type HttpServer } from '../common/http.js';
 import { collectProcessMetrics } from '../common/metrics.js';
 import {
   InMemoryKeyedStore,
+  KeypointCheck,
   defaultThreshold,
   hashToHex,
   hexToHash,
+  keypointImageOf,
   type Feature,
+  type KeypointImage,
   type Method,
 } from '../dedupe/index.js';
 import { pipelineMetrics } from '../processing/index.js';
@@ -129,19 +132,39 @@ function classifyHandler(pool: AnalysisPool, ring: FrameRing, model: ModelRef): 
   };
 }
 
+/** A frame as the keypoint check reads it (its bytes as they came, or raw pixels). */
+function checkImageOf(header: FrameHeader, payload: Uint8Array): KeypointImage {
+  return keypointImageOf({ ...header, data: payload });
+}
+
 function dedupeHandler(
   pool: AnalysisPool,
   ring: FrameRing,
   method: Method,
   store: InMemoryKeyedStore,
+  keypoints: KeypointCheck | undefined,
 ): PartitionHandler {
   const keyOf = (camera: string, session: string) => `${camera}/${session}`;
+  // The kept frames' images, by unique number per camera session: what the keypoint check compares with.
+  const keptImages = new Map<string, Array<KeypointImage | undefined>>();
+  const imagesOf = (key: string) => {
+    let images = keptImages.get(key);
+    if (!images) keptImages.set(key, (images = []));
+    return images;
+  };
   return {
     restore(camera, session, outcomes) {
+      const key = keyOf(camera, session);
       for (const o of outcomes) {
         if (!o.kept || !o.feature) continue;
-        const decision = store.decide(keyOf(camera, session), decodeFeature(o.feature));
+        const decision = store.decide(key, decodeFeature(o.feature));
         if (decision.duplicate) log.warn('restored unique decided as a duplicate', { camera, seq: o.seq });
+        else if (keypoints && o.image)
+          imagesOf(key)[decision.unique] = keypointImageOf({
+            ...o.image,
+            encoding: o.image.encoding as 0 | 1 | 2,
+            data: Buffer.from(o.image.data, 'base64'),
+          });
       }
     },
     async process(frames) {
@@ -156,24 +179,50 @@ function dedupeHandler(
       );
       const failed = new Map(result.failed.map((f) => [f.index, f.reason]));
       const decidedAt = Date.now();
-      return frames.map(({ camera, session, header, payload }, i): FrameOutcome => {
+      const outcomes: FrameOutcome[] = [];
+      // In order: a frame's keypoint check (on pool threads) finishes before the next frame is decided.
+      for (const [i, { camera, session, header, payload }] of frames.entries()) {
         const base = { seq: header.seq, sentAt: header.sentAt, decidedAt };
         const reason = failed.get(i);
-        if (reason) return { ...base, failed: reason };
-        const feature = featureOf(result, i, method);
-        const decision = store.decide(keyOf(camera, session), feature);
-        if (decision.duplicate) {
-          return { ...base, kept: false, unique: decision.unique, distance: decision.distance };
+        if (reason) {
+          outcomes.push({ ...base, failed: reason });
+          continue;
         }
-        return {
+        const feature = featureOf(result, i, method);
+        const key = keyOf(camera, session);
+        const images = imagesOf(key);
+        const check = keypoints?.forFrame(
+          key,
+          () => checkImageOf(header, payload),
+          (n) => images[n],
+        );
+        const offered = check ? store.grayZone(key, feature, check) : [];
+        if (check && offered.length > 0) await check.prepare(offered.map((hit) => hit.index));
+        const decision = store.decide(key, feature, check);
+        if (decision.duplicate) {
+          outcomes.push({
+            ...base,
+            kept: false,
+            unique: decision.unique,
+            distance: decision.distance,
+            ...(decision.keypoints ? { keypoints: decision.keypoints } : {}),
+          });
+          continue;
+        }
+        if (check) {
+          images[decision.unique] = checkImageOf(header, payload.slice());
+          check.kept(decision.unique);
+        }
+        outcomes.push({
           ...base,
           kept: true,
           unique: decision.unique,
           ...(decision.nearest ? { distance: decision.nearest.distance } : {}),
           feature: encodeFeature(feature),
           image: imageOf(header, payload),
-        };
-      });
+        });
+      }
+      return outcomes;
     },
   };
 }
@@ -253,6 +302,10 @@ export async function workerCommand(config: ResolvedWorkerConfig): Promise<void>
               threshold,
               approximateAbove: config.approximateAbove,
             }),
+            // The same second opinion on photos as `run` (cnn, cosine; docs/dedupe.md).
+            config.method === 'cnn' && config.metric === 'cosine'
+              ? KeypointCheck.create(config.keypoints ?? 'auto')
+              : undefined,
           )
         : classifyHandler(pool, ring, model);
     const options = {

@@ -299,7 +299,7 @@ export const OPTIONS = {
     expected: 'auto, on or off',
     description:
       'The keypoint check of cnn dedupe on photos: a photo the embedding would keep is compared by ORB keypoints, a homography and the correlation of the overlap with the 2 nearest uniques within cosine 0.8, and is a duplicate of one it is a crop or copy of (heavy crops). auto: on where its native part is built (needs OpenCV at install), off otherwise; on: fail without it; off: the embedding rule alone.',
-    commands: ['run', 'dedupe'],
+    commands: ['run', 'dedupe', 'worker'],
   }),
   approximateAbove: option({
     flag: '--approximate-above <n>',

@@ -21,6 +21,8 @@ export {
   KEYPOINT_SETTINGS,
   KeypointCheck,
   keypointAddon,
+  keypointImageOf,
+  type KeypointImage,
   type KeypointCounts,
   type KeypointSettings,
   type KeypointsWhen,

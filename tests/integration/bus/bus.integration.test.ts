@@ -27,6 +27,7 @@ import {
   type NatsCluster,
   type NatsNode,
 } from './nats-server.js';
+import { writeHeavyCrops } from '../../helpers/heavy-crops.js';
 
 const available = natsServerAvailable();
 const CLI = path.resolve('dist/cli.js');
@@ -468,6 +469,55 @@ describe.skipIf(!available)('bus mode on a real NATS server', () => {
       uniques?: unknown[];
     };
     expect(JSON.stringify(saved)).toContain('belt2');
+  });
+
+  it('dedupe on the bus: the keypoint check joins heavy crops to their photo, as run does', async () => {
+    nats = await startNats({ partitions: 1 });
+    out = await mkdtemp(path.join(os.tmpdir(), 'framesift-bus-'));
+    // A photo, a thin strip and a zoomed part of it, then two re-shots of the same room (name order).
+    const folder = await writeHeavyCrops(path.join(out, 'heavy-crops'));
+    const worker = track(startWorker(nats.url, 0, ['--mode', 'dedupe', '--batch-size', '4']));
+    await owning(worker);
+    const collector = new Collector(nats.url, out);
+    cleanups.push(() => collector.stop());
+    await busPublishCommand(
+      busConfig({ bus: nats.url, camera: 'desk', source: folder, mode: 'dedupe', fps: 0 }),
+    );
+    const [collected] = await collector.waitFor(1);
+    expectAllProcessedOnce(collected!, 5);
+    const bySeq = [...collected!.session.outcomes].sort((a, b) => a.seq - b.seq);
+    expect(bySeq.map((o) => o.kept)).toEqual([true, false, false, true, true]);
+    for (const o of bySeq.slice(1, 3)) {
+      expect(o.unique).toBe(0);
+      expect(o.keypoints!.inliers).toBeGreaterThanOrEqual(12);
+      expect(o.keypoints!.ncc).toBeGreaterThanOrEqual(0.82);
+    }
+  });
+
+  it("after a takeover the standby checks heavy crops against the restored uniques' images", async () => {
+    nats = await startNats({ partitions: 1 });
+    out = await mkdtemp(path.join(os.tmpdir(), 'framesift-bus-'));
+    const folder = await writeHeavyCrops(path.join(out, 'heavy-crops'));
+    const dedupe = ['--mode', 'dedupe', '--batch-size', '1'];
+    // The owner decides the photo, then dies; the standby decides its strip and zoomed part.
+    const owner = track(startWorker(nats.url, 0, dedupe, { FRAMESIFT_TEST_WORKER_DELAY_MS: '300' }));
+    await owning(owner);
+    const standby = track(startWorker(nats.url, 0, dedupe));
+    const collector = new Collector(nats.url, out);
+    cleanups.push(() => collector.stop());
+    const acked = await ackFloor(nats.url);
+    await busPublishCommand(
+      busConfig({ bus: nats.url, camera: 'desk', source: folder, mode: 'dedupe', fps: 0 }),
+    );
+    await waitForAcks(nats.url, acked + 1);
+    owner.child.kill('SIGKILL');
+    await owner.exited;
+    await owning(standby);
+    const [collected] = await collector.waitFor(1);
+    expectAllProcessedOnce(collected!, 5);
+    const bySeq = [...collected!.session.outcomes].sort((a, b) => a.seq - b.seq);
+    expect(bySeq.map((o) => o.kept)).toEqual([true, false, false, true, true]);
+    expect(bySeq.slice(1, 3).map((o) => o.keypoints && o.unique)).toEqual([0, 0]);
   });
 
   it('each worker serves /metrics on its own port; its counts match the frames it decided', async () => {
