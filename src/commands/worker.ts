@@ -132,6 +132,44 @@ function classifyHandler(pool: AnalysisPool, ring: FrameRing, model: ModelRef): 
   };
 }
 
+/**
+ * Bytes of kept frames a worker holds for the keypoint check, over all its camera sessions. Beyond it the
+ * oldest go first: a frame compared with a unique whose image is gone counts as unreadable for the check
+ * and is decided by the embedding rule, as without the check.
+ */
+const KEPT_IMAGE_BYTES = 256 * 1024 * 1024;
+
+/** The kept frames' images by camera session and unique number, oldest dropped beyond a byte budget. */
+export class KeptImages {
+  private readonly images = new Map<string, KeypointImage>();
+  private bytes = 0;
+  constructor(private readonly budget: number) {}
+
+  add(session: string, unique: number, image: KeypointImage): void {
+    const key = `${session}\n${unique}`;
+    this.drop(key);
+    if (sizeOf(image) > this.budget) return;
+    this.images.set(key, image);
+    this.bytes += sizeOf(image);
+    for (const oldest of this.images.keys()) {
+      if (this.bytes <= this.budget) break;
+      this.drop(oldest);
+    }
+  }
+
+  get(session: string, unique: number): KeypointImage | undefined {
+    return this.images.get(`${session}\n${unique}`);
+  }
+
+  private drop(key: string): void {
+    const image = this.images.get(key);
+    if (!image) return;
+    this.bytes -= sizeOf(image);
+    this.images.delete(key);
+  }
+}
+const sizeOf = (image: KeypointImage) => ('encoded' in image ? image.encoded : image.raw).byteLength;
+
 /** A frame as the keypoint check reads it (its bytes as they came, or raw pixels). */
 function checkImageOf(header: FrameHeader, payload: Uint8Array): KeypointImage {
   return keypointImageOf({ ...header, data: payload });
@@ -145,13 +183,7 @@ function dedupeHandler(
   keypoints: KeypointCheck | undefined,
 ): PartitionHandler {
   const keyOf = (camera: string, session: string) => `${camera}/${session}`;
-  // The kept frames' images, by unique number per camera session: what the keypoint check compares with.
-  const keptImages = new Map<string, Array<KeypointImage | undefined>>();
-  const imagesOf = (key: string) => {
-    let images = keptImages.get(key);
-    if (!images) keptImages.set(key, (images = []));
-    return images;
-  };
+  const keptImages = new KeptImages(KEPT_IMAGE_BYTES);
   return {
     restore(camera, session, outcomes) {
       const key = keyOf(camera, session);
@@ -160,11 +192,15 @@ function dedupeHandler(
         const decision = store.decide(key, decodeFeature(o.feature));
         if (decision.duplicate) log.warn('restored unique decided as a duplicate', { camera, seq: o.seq });
         else if (keypoints && o.image)
-          imagesOf(key)[decision.unique] = keypointImageOf({
-            ...o.image,
-            encoding: o.image.encoding as 0 | 1 | 2,
-            data: Buffer.from(o.image.data, 'base64'),
-          });
+          keptImages.add(
+            key,
+            decision.unique,
+            keypointImageOf({
+              ...o.image,
+              encoding: o.image.encoding as 0 | 1 | 2,
+              data: Buffer.from(o.image.data, 'base64'),
+            }),
+          );
       }
     },
     async process(frames) {
@@ -190,11 +226,10 @@ function dedupeHandler(
         }
         const feature = featureOf(result, i, method);
         const key = keyOf(camera, session);
-        const images = imagesOf(key);
         const check = keypoints?.forFrame(
           key,
           () => checkImageOf(header, payload),
-          (n) => images[n],
+          (n) => keptImages.get(key, n),
         );
         const offered = check ? store.grayZone(key, feature, check) : [];
         if (check && offered.length > 0) await check.prepare(offered.map((hit) => hit.index));
@@ -210,7 +245,7 @@ function dedupeHandler(
           continue;
         }
         if (check) {
-          images[decision.unique] = checkImageOf(header, payload.slice());
+          keptImages.add(key, decision.unique, checkImageOf(header, payload.slice()));
           check.kept(decision.unique);
         }
         outcomes.push({
