@@ -83,7 +83,7 @@ function suggest(variant, sweepScores) {
 function keypointCheckFor(set) {
   const read = (file) => ({ encoded: readFileSync(path.join(set.dir, file)) });
   return () => {
-    const check = KeypointCheck.create('on');
+    const check = KeypointCheck.create('on', { method: 'cnn', metric: 'cosine' });
     return (file, keptFile) =>
       check.forFrame(
         'bench',

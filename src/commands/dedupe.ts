@@ -178,9 +178,7 @@ export async function dedupeFolder(
   const metric: Metric = config.metric ?? 'cosine';
   const threshold = config.threshold ?? defaultThreshold(method, metric);
   const change = parseChangeOptions(config.changeOptions);
-  // The keypoint check is part of the cnn rule on photos (cosine); other methods never consult it.
-  const check =
-    method === 'cnn' && metric === 'cosine' ? KeypointCheck.create(config.keypoints ?? 'auto') : undefined;
+  const check = KeypointCheck.create(config.keypoints ?? 'auto', { method, metric });
   const deduper = new BatchDeduper(
     files,
     groupKey,

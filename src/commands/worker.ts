@@ -231,8 +231,7 @@ function dedupeHandler(
           () => checkImageOf(header, payload),
           (n) => keptImages.get(key, n),
         );
-        const offered = check ? store.grayZone(key, feature, check) : [];
-        if (check && offered.length > 0) await check.prepare(offered.map((hit) => hit.index));
+        await check?.prepareFor(store, key, feature);
         const decision = store.decide(key, feature, check);
         if (decision.duplicate) {
           outcomes.push({
@@ -337,10 +336,8 @@ export async function workerCommand(config: ResolvedWorkerConfig): Promise<void>
               threshold,
               approximateAbove: config.approximateAbove,
             }),
-            // The same second opinion on photos as `run` (cnn, cosine; docs/dedupe.md).
-            config.method === 'cnn' && config.metric === 'cosine'
-              ? KeypointCheck.create(config.keypoints ?? 'auto')
-              : undefined,
+            // The same second opinion on photos as `run` (docs/dedupe.md).
+            KeypointCheck.create(config.keypoints ?? 'auto', config),
           )
         : classifyHandler(pool, ring, model);
     const options = {

@@ -333,13 +333,12 @@ export class BatchDeduper {
     while (this.pending.has(this.next)) {
       const index = this.next;
       const item = this.pending.get(index)!;
-      const check = item instanceof Error ? undefined : this.checkFor(index);
-      const offered = check
-        ? this.store.grayZone(this.groupKey(this.files[index]!), item as Feature, check)
-        : [];
-      if (check && offered.length > 0) {
-        this.waiting = check
-          .prepare(offered.map((hit) => hit.index))
+      const file = this.files[index]!;
+      const key = this.groupKey(file);
+      const check = item instanceof Error ? undefined : this.checkFor(file, key);
+      const work = check?.prepareFor(this.store, key, item as Feature);
+      if (work) {
+        this.waiting = work
           .then(() => {
             this.waiting = undefined;
             this.take(index, item, check);
@@ -377,11 +376,9 @@ export class BatchDeduper {
     return uniques;
   }
 
-  private checkFor(index: number): FrameCheck | undefined {
+  private checkFor(file: string, key: string): FrameCheck | undefined {
     const keypoints = this.options.keypoints;
     if (!keypoints) return undefined;
-    const file = this.files[index]!;
-    const key = this.groupKey(file);
     const uniques = this.uniquesOf(key);
     return keypoints.check.forFrame(
       key,

@@ -15,7 +15,9 @@ import { UserError } from '../common/errors.js';
 import { loggerFor } from '../common/logger.js';
 import { metric, metricsRegistry, prom } from '../common/metrics.js';
 import type { KeptImage } from './save.js';
-import type { GrayZoneCheck, KeypointMatch } from './store.js';
+import type { Feature, Method } from './methods.js';
+import type { Metric } from './distance.js';
+import type { GrayZoneCheck, KeyedUniqueStore, KeypointMatch } from './store.js';
 
 const log = loggerFor('dedupe');
 
@@ -158,11 +160,16 @@ export class KeypointCheck {
   ) {}
 
   /**
-   * A session's check, or undefined when `when` is off or (for auto) the addon is not built; `on` without
-   * the addon throws its reason.
+   * A session's check, or undefined when its rule never consults one (the check is part of cnn with
+   * cosine), when `when` is off, or (for auto) when the addon is not built; `on` without the addon throws
+   * its reason.
    */
-  static create(when: KeypointsWhen, settings?: Readonly<KeypointSettings>): KeypointCheck | undefined {
-    if (when === 'off') return undefined;
+  static create(
+    when: KeypointsWhen,
+    rule: { method: Method; metric: Metric },
+    settings?: Readonly<KeypointSettings>,
+  ): KeypointCheck | undefined {
+    if (when === 'off' || rule.method !== 'cnn' || rule.metric !== 'cosine') return undefined;
     const native = keypointAddon();
     if (native instanceof Error) {
       if (when === 'on') throw new UserError(`--keypoints on: ${native.message}`);
@@ -231,7 +238,7 @@ export class KeypointCheck {
       image ? this.native.describe(...this.describeArguments(image)) : null;
     const describeAsync = async (image: KeypointImage | undefined) =>
       image ? this.native.describeAsync(...this.describeArguments(image)) : null;
-    return {
+    const frameCheck: FrameCheck = {
       upper,
       maxChecks,
       verify: (n) => {
@@ -262,10 +269,15 @@ export class KeypointCheck {
           if (judge(n, own, other, match)) break;
         }
       },
+      prepareFor: (store, streamId, feature) => {
+        const offered = store.grayZone(streamId, feature, frameCheck);
+        return offered.length > 0 ? frameCheck.prepare(offered.map((hit) => hit.index)) : undefined;
+      },
       kept: (n) => {
         if (own !== undefined) this.remember(keyOf(n), own);
       },
     };
+    return frameCheck;
   }
 }
 
@@ -273,6 +285,11 @@ export class KeypointCheck {
 export interface FrameCheck extends GrayZoneCheck {
   /** Does the work for `uniques` (in the order the store offers them) off the main thread. */
   prepare(uniques: number[]): Promise<void>;
+  /**
+   * `prepare` for the uniques `store` would offer this frame (`UniqueStore.grayZone`); undefined when it
+   * offers none, so that a caller can go on synchronously.
+   */
+  prepareFor(store: KeyedUniqueStore, streamId: string, feature: Feature): Promise<void> | undefined;
   /** The frame became unique `n`: its features are filed under that number. */
   kept(n: number): void;
 }

@@ -232,10 +232,7 @@ export class StreamDeduper {
    */
   async acceptChecked(frame: AcceptedFrame): Promise<Decision> {
     const check = this.checkFor(frame);
-    if (check) {
-      const offered = this.store.grayZone(frame.streamId, frame.feature, check);
-      if (offered.length > 0) await check.prepare(offered.map((hit) => hit.index));
-    }
+    await check?.prepareFor(this.store, frame.streamId, frame.feature);
     return this.accept(frame, check);
   }
 

@@ -170,11 +170,8 @@ export function createDeduper(
     videoCodec: config.videoCodec,
     videoFps: config.videoFps,
     retainAllFrames: config.saveFrames === 'all',
-    // Consulted on photo frames only (cnn with cosine); 28×28 classifier streams never reach it.
-    keypoints:
-      config.method === 'cnn' && config.metric === 'cosine' && !classifierEmbedding
-        ? KeypointCheck.create(config.keypoints)
-        : undefined,
+    // Photo frames only: 28×28 classifier streams never reach it.
+    keypoints: classifierEmbedding ? undefined : KeypointCheck.create(config.keypoints, config),
     model:
       config.method === 'cnn' && warm
         ? {

@@ -26,6 +26,8 @@ const addon = () => {
   if (native instanceof Error) throw native;
   return native;
 };
+/** The rule the keypoint check is part of. */
+const PHOTO_RULE = { method: 'cnn', metric: 'cosine' } as const;
 const { size, features, fastThreshold, ratio, reprojection, minInliers, minNcc } = KEYPOINT_SETTINGS;
 const describeBytes = async (name: string) =>
   addon().describe(await bytes(name), { encoded: true, size, features, fastThreshold })!;
@@ -142,8 +144,11 @@ describe('keypoint check (native)', () => {
   });
 
   it('a session check describes each unique once, counts what it did, and files a kept frame under its number', async () => {
-    expect(KeypointCheck.create('off')).toBeUndefined();
-    const check = KeypointCheck.create('on')!;
+    expect(KeypointCheck.create('off', PHOTO_RULE)).toBeUndefined();
+    // Only cnn with cosine consults the check: other rules get none, even with `on`.
+    expect(KeypointCheck.create('on', { method: 'cnn', metric: 'l2' })).toBeUndefined();
+    expect(KeypointCheck.create('on', { method: 'phash', metric: 'cosine' })).toBeUndefined();
+    const check = KeypointCheck.create('on', PHOTO_RULE)!;
     const images = new Map<string, Buffer>();
     for (const name of [HEAVY_CROPS.original, HEAVY_CROPS.strip, HEAVY_CROPS.zoom, ...HEAVY_CROPS.others])
       images.set(name, await bytes(name));
@@ -179,7 +184,7 @@ describe('keypoint check (native)', () => {
   });
 
   it("prepare does the work off the main thread, in the store's order, and stops at the first copy; verify then reads it", async () => {
-    const check = KeypointCheck.create('on')!;
+    const check = KeypointCheck.create('on', PHOTO_RULE)!;
     const images = [HEAVY_CROPS.others[0], HEAVY_CROPS.original].map((name) => path.join(dir, name));
     const bytesOf = new Map<string, Buffer>();
     for (const file of [...images, path.join(dir, HEAVY_CROPS.strip)])
