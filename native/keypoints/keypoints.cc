@@ -72,6 +72,27 @@ uint32_t NumberOption(const Napi::Object& options, const char* name) {
   return v.As<Napi::Number>().Uint32Value();
 }
 
+// Work for a libuv pool thread whose outcome settles a promise: subclasses compute in Execute() and
+// resolve `deferred_` in OnOK(); an error thrown in Execute() rejects it.
+class PromiseWorker : public Napi::AsyncWorker {
+ public:
+  explicit PromiseWorker(Napi::Env env) : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)) {}
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  Napi::Promise::Deferred deferred_;
+};
+
+// The JS face of an async call: queues a `Worker` built from the arguments and returns its promise.
+template <class Worker>
+Napi::Value QueueAsync(const Napi::CallbackInfo& info) {
+  auto* worker = new Worker(info);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
 // What describe works on: a view of the caller's bytes (kept alive by the caller) and its options.
 struct DescribeInput {
   const uint8_t* data;
@@ -151,31 +172,22 @@ Napi::Value Describe(const Napi::CallbackInfo& info) {
 
 // describeAsync(pixels, options) → Promise<Keypoints | null>: the same on a libuv pool thread, so the
 // main thread keeps receiving and dispatching frames. The caller must not change `pixels` until it settles.
-class DescribeWorker : public Napi::AsyncWorker {
+class DescribeWorker : public PromiseWorker {
  public:
-  DescribeWorker(const Napi::CallbackInfo& info)
-      : Napi::AsyncWorker(info.Env()), deferred_(Napi::Promise::Deferred::New(info.Env())),
-        input_(DescribeArguments(info)), pixels_(Napi::Persistent(info[0].As<Napi::Object>())) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
+  explicit DescribeWorker(const Napi::CallbackInfo& info)
+      : PromiseWorker(info.Env()), input_(DescribeArguments(info)),
+        pixels_(Napi::Persistent(info[0].As<Napi::Object>())) {}
   void Execute() override { decoded_ = DescribeImage(input_, features_); }
   void OnOK() override {
     deferred_.Resolve(decoded_ ? Keypoints::Wrap(Env(), std::move(features_)) : Env().Null());
   }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
-  Napi::Promise::Deferred deferred_;
   DescribeInput input_;
   Napi::ObjectReference pixels_;  // keeps the bytes alive while a pool thread reads them
   Features features_;
   bool decoded_ = false;
 };
-Napi::Value DescribeAsync(const Napi::CallbackInfo& info) {
-  auto* worker = new DescribeWorker(info);
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
-}
 
 // Where `a` lands in `b` under `H`: the quadrilateral of a's corners, filled — when every corner stays in
 // front of the camera (w > 0) the image of a rectangle is that convex quad; otherwise the full warp of a
@@ -326,32 +338,22 @@ Napi::Value Compare(const Napi::CallbackInfo& info) {
 }
 
 // compareAsync(a, b, options) → Promise<{ inliers, ncc }> on a libuv pool thread.
-class CompareWorker : public Napi::AsyncWorker {
+class CompareWorker : public PromiseWorker {
  public:
-  CompareWorker(const Napi::CallbackInfo& info)
-      : Napi::AsyncWorker(info.Env()), deferred_(Napi::Promise::Deferred::New(info.Env())),
-        a_(Keypoints::Of(info.Env(), info[0])), b_(Keypoints::Of(info.Env(), info[1])),
+  explicit CompareWorker(const Napi::CallbackInfo& info)
+      : PromiseWorker(info.Env()), a_(Keypoints::Of(info.Env(), info[0])), b_(Keypoints::Of(info.Env(), info[1])),
         options_(CompareArguments(info)), keepA_(Napi::Persistent(info[0].As<Napi::Object>())),
         keepB_(Napi::Persistent(info[1].As<Napi::Object>())) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override { match_ = CompareFeatures(a_, b_, options_); }
   void OnOK() override { deferred_.Resolve(MatchObject(Env(), match_)); }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
-  Napi::Promise::Deferred deferred_;
   const Features& a_;
   const Features& b_;
   CompareOptions options_;
   Napi::ObjectReference keepA_, keepB_;  // the features stay alive while a pool thread reads them
   Match match_;
 };
-Napi::Value CompareAsync(const Napi::CallbackInfo& info) {
-  auto* worker = new CompareWorker(info);
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
-}
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // One thread per call: the check runs beside the analysis workers, which already keep every core busy.
@@ -360,9 +362,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Keypoints::constructor = Napi::Persistent(keypoints);
   exports.Set("Keypoints", keypoints);
   exports.Set("describe", Napi::Function::New(env, Describe));
-  exports.Set("describeAsync", Napi::Function::New(env, DescribeAsync));
+  exports.Set("describeAsync", Napi::Function::New(env, QueueAsync<DescribeWorker>));
   exports.Set("compare", Napi::Function::New(env, Compare));
-  exports.Set("compareAsync", Napi::Function::New(env, CompareAsync));
+  exports.Set("compareAsync", Napi::Function::New(env, QueueAsync<CompareWorker>));
   exports.Set("opencvVersion", Napi::String::New(env, CV_VERSION));
   return exports;
 }
