@@ -111,8 +111,7 @@ export class ProcessWorkers {
     if (this.closed) return;
     const err = new Error(`analysis process ${member.child.pid} exited with ${how}`);
     log.error('analysis process exited', { pid: member.child.pid, how, tasksLost: member.inFlight.size });
-    for (const pending of member.inFlight.values()) pending.reject(err);
-    member.inFlight.clear();
+    rejectInFlight(member, err);
     if (!member.ready) {
       // It died starting up: a replacement would too, so every waiting task fails now.
       this.fail(err);
@@ -141,9 +140,12 @@ export class ProcessWorkers {
   private fail(err: Error): void {
     this.closed ??= err;
     for (const pending of this.queue.splice(0)) pending.reject(err);
-    for (const member of this.members) {
-      for (const pending of member.inFlight.values()) pending.reject(err);
-      member.inFlight.clear();
-    }
+    for (const member of this.members) rejectInFlight(member, err);
   }
+}
+
+/** Fails the tasks a process holds (it died, or the pool is closing). */
+function rejectInFlight(member: Member, err: Error): void {
+  for (const pending of member.inFlight.values()) pending.reject(err);
+  member.inFlight.clear();
 }
