@@ -37,10 +37,14 @@ describe('run with dedupe', () => {
   });
 
   /**
-   * A `--mode dedupe` cnn session, 2 workers, over the 24 frames a server streams from `source` (a file
-   * named so that the run guesses photos): every frame received and processed, none invalid.
+   * `fn` given the run options that reach a stream server of its own over `source` (results under
+   * `name`); the server closes after.
    */
-  async function dedupeFileSession(source: string, name: string) {
+  async function withSourceServer<T>(
+    source: string,
+    name: string,
+    fn: (session: Partial<PipelineConfig>) => Promise<T>,
+  ): Promise<T> {
     const server = await startStreamServer({
       framesPort: 0,
       controlPort: 0,
@@ -48,17 +52,20 @@ describe('run with dedupe', () => {
       resultsDir: path.join(dir, name),
     });
     try {
+      return await fn({ ...base, framesPort: server.framesPort, controlPort: server.controlPort });
+    } finally {
+      await server.close();
+    }
+  }
+
+  /**
+   * A `--mode dedupe` cnn session, 2 workers, over the 24 frames a server streams from `source` (a file
+   * named so that the run guesses photos): every frame received and processed, none invalid.
+   */
+  function dedupeFileSession(source: string, name: string) {
+    return withSourceServer(source, name, async (session) => {
       const result = await runPipeline(
-        {
-          ...base,
-          framesPort: server.framesPort,
-          controlPort: server.controlPort,
-          source,
-          count: 24,
-          mode: 'dedupe',
-          method: 'cnn',
-          workers: 2,
-        },
+        { ...session, source, count: 24, mode: 'dedupe', method: 'cnn', workers: 2 },
         { model: MODEL },
       );
       expect(result.ledger.counts(result.sent)).toMatchObject({
@@ -69,9 +76,7 @@ describe('run with dedupe', () => {
       });
       expect(result.deduper!.status().frames).toBe(24);
       return result;
-    } finally {
-      await server.close();
-    }
+    });
   }
 
   it('plans the tasks from the mode, the method and the frames', () => {
@@ -221,22 +226,8 @@ describe('run with dedupe', () => {
   });
 
   it('dedupe + change over a fixed camera: --change-options reach the workers and the store', async () => {
-    const folder = POTATOES;
-    const photos = await startStreamServer({
-      framesPort: 0,
-      controlPort: 0,
-      source: folder,
-      resultsDir: path.join(dir, 'photos-server'),
-    });
-    const session = {
-      ...base,
-      framesPort: photos.framesPort,
-      controlPort: photos.controlPort,
-      count: 40,
-      mode: 'dedupe' as const,
-      method: 'change' as const,
-    };
-    try {
+    await withSourceServer(POTATOES, 'photos-server', async (server) => {
+      const session = { ...server, count: 40, mode: 'dedupe' as const, method: 'change' as const };
       // Defaults: each new potato passing under the camera is a change.
       const defaults = await runPipeline(session, { model: MODEL });
       expect(defaults.ledger.counts(defaults.sent)).toMatchObject({ received: 40, processed: 40 });
@@ -245,29 +236,19 @@ describe('run with dedupe', () => {
       const blind = await runPipeline({ ...session, changeOptions: 'pixel=255' }, { model: MODEL });
       expect(blind.ledger.counts(blind.sent)).toMatchObject({ received: 40, processed: 40 });
       expect(blind.deduper!.status().uniques).toBe(1);
-    } finally {
-      await photos.close();
-    }
+    });
   }, 180_000); // two sessions of 299×299 PNG frames: minutes on a loaded 2-core machine
 
   it('dedupe + cnn over photos: the keypoint check joins heavy crops live, and results.json counts it', async () => {
     const folder = await writeHeavyCrops(path.join(dir, 'heavy-crops'));
-    const photos = await startStreamServer({
-      framesPort: 0,
-      controlPort: 0,
-      source: folder,
-      resultsDir: path.join(dir, 'heavy-crops-server'),
-    });
-    const session = {
-      ...base,
-      framesPort: photos.framesPort,
-      controlPort: photos.controlPort,
-      count: 5,
-      mode: 'dedupe' as const,
-      method: 'cnn' as const,
-      workers: 2,
-    };
-    try {
+    await withSourceServer(folder, 'heavy-crops-server', async (server) => {
+      const session = {
+        ...server,
+        count: 5,
+        mode: 'dedupe' as const,
+        method: 'cnn' as const,
+        workers: 2,
+      };
       const on = await runPipeline(session, { model: MODEL });
       expect(on.ledger.counts(on.sent)).toMatchObject({ received: 5, processed: 5, missing: 0 });
       // The original, then its strip and zoomed part (joined by keypoints), then two re-shots (kept).
@@ -281,8 +262,6 @@ describe('run with dedupe', () => {
       expect(doc.dedupe).toMatchObject({ uniques: 3, duplicates: 2, keypoints: { joined: 2 } });
       const off = await runPipeline({ ...session, keypoints: 'off' as const }, { model: MODEL });
       expect(off.deduper!.status()).toMatchObject({ frames: 5, uniques: 5, keypoints: null });
-    } finally {
-      await photos.close();
-    }
+    });
   }, 120_000);
 });

@@ -31,6 +31,9 @@ const PHOTO_RULE = { method: 'cnn', metric: 'cosine' } as const;
 const { size, features, fastThreshold, ratio, reprojection, minInliers, minNcc } = KEYPOINT_SETTINGS;
 const describeBytes = async (name: string) =>
   addon().describe(await bytes(name), { encoded: true, size, features, fastThreshold })!;
+/** Raw 8-bit pixels of `channels` per pixel, at the shipped feature settings. */
+const describeRaw = (pixels: Uint8Array, width: number, height: number, channels: number) =>
+  addon().describe(pixels, { encoded: false, width, height, channels, size, features, fastThreshold });
 const compare = (a: Parameters<ReturnType<typeof addon>['compare']>[0], b: typeof a) =>
   addon().compare(a, b, { ratio, reprojection, minInliers });
 
@@ -73,30 +76,14 @@ describe('keypoint check (native)', () => {
       .flop()
       .raw()
       .toBuffer({ resolveWithObject: true });
-    const mirrored = addon().describe(data, {
-      encoded: false,
-      width: info.width,
-      height: info.height,
-      channels: info.channels,
-      size,
-      features,
-      fastThreshold,
-    })!;
+    const mirrored = describeRaw(data, info.width, info.height, info.channels)!;
     expect(mirrored.count).toBeGreaterThan(features / 2);
     const m = compare(mirrored, photo);
     expect(m.inliers >= minInliers && m.ncc >= minNcc).toBe(false);
     const raw = await sharp(await bytes(HEAVY_CROPS.strip))
       .raw()
       .toBuffer({ resolveWithObject: true });
-    const upright = addon().describe(raw.data, {
-      encoded: false,
-      width: raw.info.width,
-      height: raw.info.height,
-      channels: raw.info.channels,
-      size,
-      features,
-      fastThreshold,
-    })!;
+    const upright = describeRaw(raw.data, raw.info.width, raw.info.height, raw.info.channels)!;
     expect(compare(upright, photo).ncc).toBeGreaterThanOrEqual(minNcc);
   });
 
@@ -104,40 +91,14 @@ describe('keypoint check (native)', () => {
     expect(
       addon().describe(Buffer.from('not an image'), { encoded: true, size, features, fastThreshold }),
     ).toBeNull();
-    expect(() =>
-      addon().describe(new Uint8Array(10), {
-        encoded: false,
-        width: 4,
-        height: 4,
-        channels: 3,
-        size,
-        features,
-        fastThreshold,
-      }),
-    ).toThrow(/pixels: fewer bytes than width × height × channels/);
-    expect(() =>
-      addon().describe(new Uint8Array(48), {
-        encoded: false,
-        width: 4,
-        height: 4,
-        channels: 2,
-        size,
-        features,
-        fastThreshold,
-      }),
-    ).toThrow(/channels: expected 1, 3 or 4/);
+    expect(() => describeRaw(new Uint8Array(10), 4, 4, 3)).toThrow(
+      /pixels: fewer bytes than width × height × channels/,
+    );
+    expect(() => describeRaw(new Uint8Array(48), 4, 4, 2)).toThrow(/channels: expected 1, 3 or 4/);
     expect(() => addon().describe(new Uint8Array(48), { encoded: true } as never)).toThrow(
       /size: expected a number/,
     );
-    const photo = addon().describe(new Uint8Array(48).fill(7), {
-      encoded: false,
-      width: 4,
-      height: 4,
-      channels: 3,
-      size,
-      features,
-      fastThreshold,
-    })!;
+    const photo = describeRaw(new Uint8Array(48).fill(7), 4, 4, 3)!;
     expect(() => compare({} as typeof photo, photo)).toThrow(
       /compare\(a: Keypoints, b: Keypoints, options\)/,
     );
