@@ -98,11 +98,24 @@ function checkKind(method: Method, feature: Feature): void {
   }
 }
 
+/** A frame's verdict under the rule, before the store changes (VectorStore.judge). */
+interface Judged {
+  index: TieredVectorIndex;
+  vector: Float32Array;
+  layout: Float32Array | undefined;
+  nearest: NearestHit | undefined;
+  /** The k nearest uniques, nearest first. */
+  hits: NearestHit[];
+  /** The rule's match (embedding or layout, the closer on the threshold's scale), if any. */
+  match: { index: number; distance: number } | undefined;
+}
+
 class VectorStore implements UniqueStore {
   private index: TieredVectorIndex | undefined;
   threshold: number;
   /** cnn on photos: the layout thumbnails of the uniques, numbered like `index`. */
   private layouts: TieredVectorIndex | undefined;
+  private last: { feature: Feature; size: number; threshold: number; k: number; judged: Judged } | undefined;
   constructor(
     private readonly options: UniqueStoreOptions,
     private readonly distance: VectorDistance,
@@ -117,13 +130,26 @@ class VectorStore implements UniqueStore {
     return this.index?.capacity ?? 0;
   }
 
-  /** The rule's verdict without changing the store: the match, if any, and the nearest unique. */
-  private judge(feature: Feature) {
+  /**
+   * The rule's verdict without changing the store: the match, if any, and the `k` nearest uniques (one
+   * scan gives the nearest and a gray zone's few alike). The last verdict is kept: the decision that
+   * follows a `grayZone` of the same feature, with the store unchanged, reuses it instead of scanning again.
+   */
+  private judge(feature: Feature, k = 1): Judged {
+    const last = this.last;
+    if (
+      last?.feature === feature &&
+      last.size === this.size &&
+      last.threshold === this.threshold &&
+      last.k >= k
+    )
+      return last.judged;
     checkKind(this.options.method, feature);
     const vector =
       feature.kind === 'embedding' ? feature.vector : (feature as { pixels: Float32Array }).pixels;
     this.index ??= new TieredVectorIndex(vector.length, this.distance, this.options.approximateAbove);
-    const nearest = this.index.nearest(vector);
+    const hits = this.index.nearestK(vector, k);
+    const nearest = hits[0];
     const layout = feature.kind === 'embedding' ? feature.layout : undefined;
     if (this.layouts && !layout)
       throw new Error('cnn feature without a layout thumbnail in a store of photos');
@@ -145,24 +171,26 @@ class VectorStore implements UniqueStore {
           ? byLayout
           : byEmbedding
         : (byEmbedding ?? byLayout);
-    return { index: this.index, vector, layout, nearest, match };
+    const judged = { index: this.index, vector, layout, nearest, hits, match };
+    this.last = { feature, size: this.size, threshold: this.threshold, k, judged };
+    return judged;
   }
 
   grayZone(feature: Feature, bounds: Pick<GrayZoneCheck, 'upper' | 'maxChecks'>): NearestHit[] {
-    return this.grayZoneOf(this.judge(feature), bounds);
+    return this.grayZoneOf(this.judge(feature, bounds.maxChecks), bounds);
   }
 
   private grayZoneOf(
-    { index, vector, layout, match }: ReturnType<VectorStore['judge']>,
+    { layout, hits, match }: Judged,
     bounds: Pick<GrayZoneCheck, 'upper' | 'maxChecks'>,
   ): NearestHit[] {
     // Only photos (a layout thumbnail) on the cosine scale the check was measured on.
     if (match || !layout || this.options.metric !== 'cosine') return [];
-    return index.nearestK(vector, bounds.maxChecks).filter((hit) => hit.distance <= bounds.upper);
+    return hits.slice(0, bounds.maxChecks).filter((hit) => hit.distance <= bounds.upper);
   }
 
   decide(feature: Feature, check?: GrayZoneCheck): Decision {
-    const judged = this.judge(feature);
+    const judged = this.judge(feature, check?.maxChecks);
     const { index, vector, layout, nearest, match } = judged;
     if (match) return { duplicate: true, unique: match.index, distance: match.distance };
     for (const hit of check ? this.grayZoneOf(judged, check) : []) {

@@ -228,6 +228,30 @@ describe('vector indexes', () => {
     expect(offered).toEqual([]);
   });
 
+  it('a decision after grayZone of the same feature sees a threshold changed in between, and a kept frame', () => {
+    const unit = (deg: number) =>
+      Float32Array.from([Math.cos((deg * Math.PI) / 180), Math.sin((deg * Math.PI) / 180)]);
+    const photo = (deg: number, layoutDeg: number): Feature => ({
+      kind: 'embedding',
+      vector: unit(deg),
+      layout: unit(layoutDeg),
+    });
+    const store = createUniqueStore({ method: 'cnn', metric: 'cosine', threshold: 0.4, approximateAbove: 0 });
+    store.decide(photo(0, 0));
+    // 60° from the unique (0.5): in the gray zone at 0.4 ...
+    const frame = photo(60, 120);
+    expect(store.grayZone(frame, { upper: 0.8, maxChecks: 2 }).map((h) => h.index)).toEqual([0]);
+    // ... and a duplicate by the rule once the threshold is 0.55.
+    store.threshold = 0.55;
+    expect(store.decide(frame)).toMatchObject({ duplicate: true, unique: 0 });
+    // Once a frame is kept, the next look at the same feature finds it kept (a match: no gray zone).
+    store.threshold = 0.4;
+    const other = photo(170, 60);
+    expect(store.grayZone(other, { upper: 2, maxChecks: 2 }).map((h) => h.index)).toEqual([0]);
+    expect(store.decide(other)).toMatchObject({ duplicate: false, unique: 1 });
+    expect(store.grayZone(other, { upper: 2, maxChecks: 2 })).toEqual([]);
+  });
+
   it('never consults the check without a layout (28×28 frames) or with another metric than cosine', () => {
     const offered: number[] = [];
     const check: GrayZoneCheck = {
